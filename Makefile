@@ -1,0 +1,56 @@
+# The two commands: `make run` and `make test`. Everything else is a step they call.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+export PORT ?= 8000
+
+.PHONY: run test install deps-python deps-node messages static lint typecheck migrate pin clean
+
+run: install migrate  ## set up everything and start the whole system in the foreground
+	$(PY) manage.py seed_demo
+	DJANGO_SETTINGS_MODULE=config.settings.dev $(PY) -m core.devstack
+
+test: install  ## install what is missing and run the whole suite (lint, types, tests)
+	$(MAKE) --no-print-directory lint typecheck
+	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m pytest $(PYTEST_ARGS)
+
+install: deps-python deps-node messages
+
+# The virtualenv is rebuilt only when requirements.txt changes.
+$(VENV)/.installed: requirements.txt
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check uv==0.13.9 2>&1 | grep -v "is ignored" || true
+	$(VENV)/bin/uv pip sync --quiet --python $(PY) requirements.txt
+	touch $@
+
+deps-python: $(VENV)/.installed
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+deps-node: node_modules/.installed
+
+messages: deps-python  ## compile the translations (.mo files are never committed)
+	$(PY) manage.py compilemessages --ignore=.venv --ignore=node_modules -v 0
+
+static: install
+	$(PY) manage.py collectstatic --noinput -v 0
+
+migrate: install
+	$(PY) manage.py migrate --noinput -v 0
+
+lint: deps-python
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: deps-python
+	$(VENV)/bin/mypy .
+
+pin: deps-python  ## re-pin requirements.txt after editing requirements.in
+	$(VENV)/bin/uv pip compile --quiet --python-version 3.11 requirements.in -o requirements.txt
+
+clean:
+	rm -rf var .mypy_cache .ruff_cache

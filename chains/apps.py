@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ChainsConfig(AppConfig):
+    """The only code that talks to blockchains (web3, eth-account, vyper, ic-py)."""
+
+    name = "chains"

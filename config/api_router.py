@@ -1,0 +1,10 @@
+"""Everything under /api/v1/. Each app contributes its own `api/urls.py`."""
+
+from django.urls import include, path
+
+from core.api.views import ApiRootView
+
+urlpatterns = [
+    path("", ApiRootView.as_view(), name="api-root"),
+    path("", include("chains.api.urls")),
+]

@@ -1,0 +1,40 @@
+"""The Celery application. Tasks carry the request id of whatever queued them."""
+
+import os
+
+from celery import Celery, signals
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
+
+app = Celery("p2pswap")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@signals.before_task_publish.connect
+def _attach_request_id(headers: dict | None = None, **_: object) -> None:
+    from core.logging import get_request_id
+
+    request_id = get_request_id()
+    if headers is not None and request_id and "request_id" not in headers:
+        headers["request_id"] = request_id
+
+
+@signals.task_prerun.connect
+def _bind_request_id(task=None, **_: object) -> None:
+    from core.logging import bind_request_id
+
+    request_id = getattr(task.request, "request_id", None) if task else None
+    bind_request_id(request_id or f"task-{task.request.id}" if task else None)
+
+
+@signals.task_postrun.connect
+def _unbind_request_id(**_: object) -> None:
+    from core.logging import bind_request_id
+
+    bind_request_id(None)
+
+
+@signals.setup_logging.connect
+def _keep_django_logging(**_: object) -> None:
+    """Claim the signal so Celery leaves logging alone: django.setup() already applied LOGGING."""

@@ -1,0 +1,379 @@
+"""Settings shared by every environment.
+
+Every environment variable the project reads is read here, once, with its
+default and a one-line comment. ``dev.py``, ``test.py`` and ``prod.py`` only
+adjust; ``prod.py`` also refuses insecure defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import environ
+
+from config import schedules
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+env = environ.Env()
+
+# Runtime files (SQLite database, file cache, Celery's file broker, beat schedule).
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+# --- Core -----------------------------------------------------------------
+# SECRET_KEY: signs sessions and tokens. Dev/test fall back to an insecure key; prod requires it.
+SECRET_KEY = env.str("SECRET_KEY", default="insecure-dev-key-change-me-" + "x" * 24)
+# DEBUG: never true in prod.
+DEBUG = env.bool("DEBUG", default=False)
+# ALLOWED_HOSTS: comma-separated host names this site answers to.
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+# CSRF_TRUSTED_ORIGINS: comma-separated origins (scheme://host[:port]) allowed for unsafe requests.
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# SITE_URL: the site's public base URL (e-mails, SIWE messages); never taken from a request header.
+SITE_URL = env.str("SITE_URL", default=f"http://localhost:{env.int('PORT', default=8000)}")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "core.staticfiles.StaticFilesConfig",
+    "django.contrib.sites",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    "allauth",
+    "allauth.account",
+    "core",
+    "accounts",
+    "marketplace",
+    "swaps",
+    "oracle",
+    "chains",
+]
+
+MIDDLEWARE = [
+    "core.middleware.RequestContextMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "core.middleware.PermissionsPolicyMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+SITE_ID = 1
+AUTH_USER_MODEL = "accounts.User"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "csp.context_processors.nonce",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------
+# DATABASE_URL: PostgreSQL (postgres://user:pass@host:port/name) switches from the embedded SQLite.
+DATABASE_URL = env.str("DATABASE_URL", default="")
+if DATABASE_URL:
+    DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "db.sqlite3",
+            "OPTIONS": {
+                # IMMEDIATE takes the write lock at BEGIN, so two processes never deadlock
+                # upgrading read locks; WAL lets readers proceed during a write.
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
+    }
+USING_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
+
+# --- Redis: cache, channel layer, Celery broker, rate-limit store -----------
+# REDIS_URL: redis://host:port/db moves the cache, channel layer, broker and rate limits to Redis.
+REDIS_URL = env.str("REDIS_URL", default="")
+# REDIS_KEY_PREFIX: namespaces every key this deployment writes to Redis.
+REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="p2pswap")
+
+CACHES: dict[str, dict]
+CHANNEL_LAYERS: dict[str, dict]
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": REDIS_KEY_PREFIX,
+        }
+    }
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REDIS_KEY_PREFIX}:asgi"},
+        }
+    }
+else:
+    # A file cache is shared by the web, worker and beat processes, unlike LocMem.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+    # In-memory: live updates reach browsers only from code running in the web process.
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- Celery -------------------------------------------------------------------
+# CELERY_BROKER_URL: overrides the broker; default is REDIS_URL, else a file-system transport.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://localhost/")
+CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _broker_dir = VAR_DIR / "celery-broker"
+    for _dir in (_broker_dir, VAR_DIR / "celery-control"):
+        _dir.mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir),
+        "data_folder_out": str(_broker_dir),
+        "control_folder": str(VAR_DIR / "celery-control"),
+    }
+elif REDIS_URL and CELERY_BROKER_URL == REDIS_URL:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{REDIS_KEY_PREFIX}:celery:"}
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True  # a task killed mid-run is redelivered; tasks are idempotent
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = schedules.CELERY_BEAT_SCHEDULE
+
+# --- Auth ---------------------------------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_UNIQUE_EMAIL = True
+LOGIN_REDIRECT_URL = "/"
+
+# --- E-mail -------------------------------------------------------------------
+# EMAIL_URL: smtp://user:pass@host:port (or smtp+tls://); default prints mail to the console.
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email.get("EMAIL_HOST", "")
+EMAIL_PORT = _email.get("EMAIL_PORT") or 25
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
+# DEFAULT_FROM_EMAIL: sender of every mail the site sends.
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="P2P Swap <no-reply@localhost>")
+
+# --- I18n ---------------------------------------------------------------------
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("bn", "বাংলা")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files ---------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Hashed names, so whitenoise can send year-long cache headers; gzip and brotli copies.
+    "staticfiles": {"BACKEND": "core.staticfiles.StaticStorage"},
+}
+WHITENOISE_MAX_AGE = 60  # unhashed files only; hashed ones get a year (immutable)
+
+# --- Security headers -------------------------------------------------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'", "ws:", "wss:"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'self'"],
+        "object-src": ["'none'"],
+    }
+}
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+
+# --- API ------------------------------------------------------------------------
+# API_THROTTLE_ANON / API_THROTTLE_USER: request rates per client ("N/second|minute|hour|day").
+API_THROTTLE_RATES = {
+    "anon": env.str("API_THROTTLE_ANON", default="120/minute"),
+    "user": env.str("API_THROTTLE_USER", default="600/minute"),
+}
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.PageNumberPagination",
+    "PAGE_SIZE": 20,
+    "DEFAULT_THROTTLE_CLASSES": [
+        "core.api.throttling.AnonThrottle",
+        "core.api.throttling.UserThrottle",
+    ],
+    "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "COERCE_DECIMAL_TO_STRING": True,
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "P2P Swap Marketplace API",
+    "DESCRIPTION": (
+        "Non-custodial peer-to-peer marketplace settled by hash time-locked contracts. "
+        'Every error has the shape {"detail": "...", "code": "..."}.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Chains ---------------------------------------------------------------------
+# ANVIL_A_PORT / ANVIL_B_PORT: ports of the two local anvil chains started by `make run`.
+ANVIL_A_PORT = env.int("ANVIL_A_PORT", default=8545)
+ANVIL_B_PORT = env.int("ANVIL_B_PORT", default=8546)
+# CHAINS_LOCAL_ENABLED: include the local anvil networks local-a and local-b.
+CHAINS_LOCAL_ENABLED = env.bool("CHAINS_LOCAL_ENABLED", default=True)
+# <NAME>_RPC_URL (LOCAL_A_, LOCAL_B_, SEPOLIA_, MAINNET_): JSON-RPC endpoint; a public
+# network is enabled only when its URL is set.
+CHAIN_NETWORKS = [
+    {
+        "name": "local-a",
+        "chain_id": 31337,
+        "rpc_url": env.str("LOCAL_A_RPC_URL", default=f"http://127.0.0.1:{ANVIL_A_PORT}"),
+        "confirmations": 2,
+        "block_time": 1,
+        "explorer_url": "",
+        "native_symbol": "ETH",
+        "enabled": CHAINS_LOCAL_ENABLED,
+    },
+    {
+        "name": "local-b",
+        "chain_id": 31338,
+        "rpc_url": env.str("LOCAL_B_RPC_URL", default=f"http://127.0.0.1:{ANVIL_B_PORT}"),
+        "confirmations": 2,
+        "block_time": 1,
+        "explorer_url": "",
+        "native_symbol": "ETH",
+        "enabled": CHAINS_LOCAL_ENABLED,
+    },
+    {
+        "name": "sepolia",
+        "chain_id": 11155111,
+        "rpc_url": env.str("SEPOLIA_RPC_URL", default=""),
+        "confirmations": 6,
+        "block_time": 12,
+        "explorer_url": "https://sepolia.etherscan.io",
+        "native_symbol": "ETH",
+        "enabled": bool(env.str("SEPOLIA_RPC_URL", default="")),
+    },
+    {
+        "name": "mainnet",
+        "chain_id": 1,
+        "rpc_url": env.str("MAINNET_RPC_URL", default=""),
+        "confirmations": 12,
+        "block_time": 12,
+        "explorer_url": "https://etherscan.io",
+        "native_symbol": "ETH",
+        "enabled": bool(env.str("MAINNET_RPC_URL", default="")),
+    },
+]
+# CHAIN_RPC_TIMEOUT: seconds before a JSON-RPC call is given up.
+CHAIN_RPC_TIMEOUT = env.float("CHAIN_RPC_TIMEOUT", default=5.0)
+
+# --- Operations -------------------------------------------------------------------
+# HEALTH_CHAINS_REQUIRED: when true, an unreachable chain RPC makes /health/ready answer 503.
+HEALTH_CHAINS_REQUIRED = env.bool("HEALTH_CHAINS_REQUIRED", default=False)
+# HEALTH_CHECK_TIMEOUT: seconds each readiness check may take.
+HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=3.0)
+# METRICS_TOKEN: bearer token for /metrics; without it /metrics answers loopback clients only.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# LOG_LEVEL: root log level (JSON lines on stdout).
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {
+        "request_context": {"()": "core.logging.RequestContextFilter"},
+        "redact": {"()": "core.logging.RedactingFilter"},
+    },
+    "formatters": {"json": {"()": "core.logging.JsonFormatter"}},
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "json",
+            "filters": ["request_context", "redact"],
+        }
+    },
+    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
+    "loggers": {
+        # Our request log replaces these; keep their errors.
+        "django.server": {"level": "WARNING"},
+        "django.request": {"level": "ERROR"},
+        "uvicorn.access": {"level": "WARNING"},
+        "celery": {"level": "INFO"},
+    },
+}
+
+os.environ.setdefault("FORKED_BY_MULTIPROCESSING", "1")

@@ -1,0 +1,32 @@
+"""The test suite (`make test`): the same backends as base, SQLite or PostgreSQL, files or Redis."""
+
+import tempfile
+import uuid
+from pathlib import Path
+
+from .base import *  # noqa: F403
+from .base import CACHES, CHANNEL_LAYERS, REDIS_URL, STORAGES, env
+
+# Every run writes its runtime files and Redis keys apart, so runs never see each other's leftovers.
+TEST_RUN_ID = uuid.uuid4().hex[:12]
+VAR_DIR = Path(tempfile.mkdtemp(prefix="p2pswap-test-"))
+STATIC_ROOT = VAR_DIR / "static"
+MEDIA_ROOT = VAR_DIR / "media"
+REDIS_KEY_PREFIX = f"p2pswap-test-{TEST_RUN_ID}"
+if REDIS_URL:
+    CACHES["default"]["KEY_PREFIX"] = REDIS_KEY_PREFIX
+    CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"{REDIS_KEY_PREFIX}:asgi"
+else:
+    CACHES["default"]["LOCATION"] = str(VAR_DIR / "cache")
+
+# Fast hashing; the suite creates many users.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Tasks fired on commit run inline; tests of the broker path start a real worker.
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {"global_keyprefix": f"{REDIS_KEY_PREFIX}:celery:"} if REDIS_URL else {}
+)
+STORAGES = {**STORAGES}

@@ -1,0 +1,46 @@
+"""Suite-wide fixtures: collected static files, and skips that say why."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _collected_static(django_db_blocker):
+    """Pages use hashed static names, so the manifest must exist before any page renders."""
+    from django.core.management import call_command
+
+    with django_db_blocker.unblock():
+        call_command("collectstatic", "--noinput", verbosity=0)
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url:
+        pytest.skip("needs PostgreSQL: DATABASE_URL is unset (the CI run sets it)")
+    return url
+
+
+@pytest.fixture
+def redis_url() -> str:
+    url = os.environ.get("REDIS_URL", "")
+    if not url:
+        pytest.skip("needs Redis: REDIS_URL is unset (the CI run sets it)")
+    return url
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Delete every Redis key this run wrote (all carry the run's prefix)."""
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        return
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(url)
+    for pattern in (f"*{settings.REDIS_KEY_PREFIX}*",):
+        for key in client.scan_iter(match=pattern, count=1000):
+            client.delete(key)

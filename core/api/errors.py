@@ -1,0 +1,75 @@
+"""One error shape for the whole API: {"detail", "code"}, plus "fields" for input errors."""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
+
+
+def _first_code(detail) -> str:
+    if isinstance(detail, dict):
+        for value in detail.values():
+            return _first_code(value)
+    if isinstance(detail, list) and detail:
+        return _first_code(detail[0])
+    return getattr(detail, "code", None) or "invalid"
+
+
+def _field_errors(detail) -> dict | list:
+    if isinstance(detail, dict):
+        return {key: _field_errors(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        return [_field_errors(item) for item in detail]
+    return {"message": str(detail), "code": getattr(detail, "code", "invalid")}
+
+
+class ApiError(exceptions.APIException):
+    """Raise from services or views for a domain error with a stable code."""
+
+    def __init__(self, detail: str, code: str, status_code: int = status.HTTP_400_BAD_REQUEST):
+        self.status_code = status_code
+        super().__init__(detail=detail, code=code)
+
+
+def exception_handler(exc, context):
+    """DRF exception handler producing the project's single error shape."""
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        # Unexpected: log with the traceback, answer without internals.
+        logger.exception("unhandled API error")
+        return Response(
+            {"detail": "Something went wrong on our side. Please retry.", "code": "server_error"},
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+    if isinstance(exc, exceptions.ValidationError):
+        detail = exc.detail
+        non_field = isinstance(detail, dict) and set(detail) <= {"non_field_errors"}
+        message = "Invalid input."
+        if non_field or isinstance(detail, list):
+            items = detail["non_field_errors"] if isinstance(detail, dict) else detail
+            message = str(items[0]) if items else message
+        response.data = {
+            "detail": message,
+            "code": _first_code(detail),
+            "fields": _field_errors(detail),
+        }
+    else:
+        detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+        code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
+        if isinstance(code, dict | list):
+            code = _first_code(exc.detail)
+        response.data = {"detail": str(detail), "code": code}
+        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+            response.data["retry_after"] = int(exc.wait) + (0 if exc.wait == int(exc.wait) else 1)
+    return response

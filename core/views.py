@@ -1,0 +1,88 @@
+"""Pages and operational endpoints of the platform as a whole."""
+
+from __future__ import annotations
+
+import hmac
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from core.health import readiness
+
+
+@require_safe
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "core/home.html")
+
+
+@never_cache
+@require_safe
+def health_live(request: HttpRequest) -> JsonResponse:
+    """The process answers. Checks nothing else on purpose."""
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_safe
+def health_ready(request: HttpRequest) -> JsonResponse:
+    """Every dependency with its status and latency; 503 when a required one fails."""
+    ready, report = readiness()
+    return JsonResponse(report, status=200 if ready else 503)
+
+
+_LOOPBACK = {"127.0.0.1", "::1"}
+
+
+@never_cache
+@require_safe
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus exposition. Needs METRICS_TOKEN as a bearer token, or a loopback client."""
+    token = settings.METRICS_TOKEN
+    if token:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        allowed = hmac.compare_digest(given.encode(), token.encode())
+    else:
+        allowed = request.META.get("REMOTE_ADDR") in _LOOPBACK
+    if not allowed:
+        return JsonResponse({"detail": "Not allowed.", "code": "forbidden"}, status=403)
+    return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+
+
+def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
+    """Unknown API paths answer in the API's error shape, even with DEBUG on."""
+    return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def _error(request: HttpRequest, status: int, code: str, detail: str) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse({"detail": detail, "code": code}, status=status)
+    return render(
+        request,
+        "core/error.html",
+        {"status": status, "code": code, "detail": detail},
+        status=status,
+    )
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 400, "bad_request", "Bad request.")
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 403, "permission_denied", "You do not have access to this page.")
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 404, "not_found", "Not found.")
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return _error(request, 500, "server_error", "Something went wrong on our side. Please retry.")

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class MarketplaceConfig(AppConfig):
+    """Listings and the offer book."""
+
+    name = "marketplace"

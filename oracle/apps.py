@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class OracleConfig(AppConfig):
+    """Prices from several sources, aggregated and guarded."""
+
+    name = "oracle"
