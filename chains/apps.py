@@ -5,3 +5,8 @@ class ChainsConfig(AppConfig):
     """The only code that talks to blockchains (web3, eth-account, vyper, ic-py)."""
 
     name = "chains"
+
+    def ready(self) -> None:
+        from chains import metrics
+
+        metrics.register()

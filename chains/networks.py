@@ -12,6 +12,7 @@ class Network:
     name: str
     chain_id: int
     rpc_url: str
+    public_rpc_url: str
     confirmations: int
     block_time: int
     explorer_url: str
@@ -25,6 +26,7 @@ def configured_networks() -> list[Network]:
             name=n["name"],
             chain_id=int(n["chain_id"]),
             rpc_url=n["rpc_url"],
+            public_rpc_url=n.get("public_rpc_url", ""),
             confirmations=int(n["confirmations"]),
             block_time=int(n["block_time"]),
             explorer_url=n.get("explorer_url", ""),

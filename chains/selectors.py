@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
+from django.utils import timezone
+
 from chains import rpc
+from chains.models import Asset, ChainCursor, Deployment
 from chains.networks import Network, configured_networks
+
+HTLC = "HTLC"
 
 
 def network_list() -> list[Network]:
@@ -27,3 +33,50 @@ def network_probe(network: Network) -> str:
         raise RuntimeError(f"RPC answers chain id {chain_id}, expected {network.chain_id}")
     head = int(rpc.call(network.rpc_url, "eth_blockNumber"), 16)
     return f"chain {chain_id}, head block {head}"
+
+
+def htlc_deployment_get(network: str) -> Deployment | None:
+    """The active HTLC deployment on `network`, if any."""
+    return Deployment.objects.filter(network=network, contract=HTLC, active=True).first()
+
+
+def htlc_deployments_by_network() -> dict[str, Deployment]:
+    """Active HTLC deployments keyed by network name (one query)."""
+    return {d.network: d for d in Deployment.objects.filter(contract=HTLC, active=True)}
+
+
+def htlc_abi() -> list[dict]:
+    """The HTLC's ABI, compiled from the source in this release."""
+    from chains.compiler import compile_contract
+
+    return compile_contract(HTLC).abi
+
+
+def asset_list(*, network: str | None = None) -> QuerySet[Asset]:
+    """Enabled assets on enabled networks, optionally of one network."""
+    names = [n.name for n in configured_networks()]
+    qs = Asset.objects.filter(enabled=True, network__in=names)
+    return qs.filter(network=network) if network else qs
+
+
+def asset_get(asset_id: int) -> Asset | None:
+    """An enabled asset by id, or None."""
+    return asset_list().filter(pk=asset_id).first()
+
+
+def watcher_probe(network: Network) -> str:
+    """Report the watcher's state on `network`; raises ``RuntimeError`` when it is failing."""
+    cursor = ChainCursor.objects.filter(network=network.name).first()
+    if cursor is None:
+        return "not started"
+    detail = f"cursor {cursor.last_block}, head {cursor.head_block}"
+    if cursor.circuit_open_until and cursor.circuit_open_until > timezone.now():
+        raise RuntimeError(f"circuit open after {cursor.consecutive_failures} failures: {detail}")
+    if cursor.consecutive_failures:
+        raise RuntimeError(f"{cursor.consecutive_failures} failed passes: {cursor.last_error}")
+    return detail
+
+
+def cursor_list() -> list[ChainCursor]:
+    """Watcher cursors of every network that has one."""
+    return list(ChainCursor.objects.order_by("network"))

@@ -5,6 +5,9 @@ import environ
 env = environ.Env()
 # WORKER_HEARTBEAT_SECONDS: how often beat asks a worker to record a heartbeat (see /health/ready).
 WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=15.0)
+# CHAIN_SCAN_INTERVAL: seconds between watcher passes; RELAYER_INTERVAL: between relayer passes.
+CHAIN_SCAN_INTERVAL = env.float("CHAIN_SCAN_INTERVAL", default=2.0)
+RELAYER_INTERVAL = env.float("RELAYER_INTERVAL", default=5.0)
 
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "core-heartbeat": {
@@ -12,5 +15,15 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": WORKER_HEARTBEAT_SECONDS,
         # Never shorter than a broker poll (the file transport polls each second).
         "options": {"expires": max(WORKER_HEARTBEAT_SECONDS, 10.0)},
+    },
+    "chains-scan": {
+        "task": "chains.scan_all",
+        "schedule": CHAIN_SCAN_INTERVAL,
+        "options": {"expires": max(CHAIN_SCAN_INTERVAL, 10.0)},
+    },
+    "chains-relay-refunds": {
+        "task": "chains.relay_refunds",
+        "schedule": RELAYER_INTERVAL,
+        "options": {"expires": max(RELAYER_INTERVAL, 10.0)},
     },
 }

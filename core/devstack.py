@@ -81,6 +81,7 @@ def main() -> int:
 
     django.setup()
     from django.conf import settings
+    from django.core.management import call_command
 
     from chains.anvil import start_anvil
     from chains.selectors import network_list
@@ -96,6 +97,8 @@ def main() -> int:
         if settings.CHAINS_LOCAL_ENABLED:
             for port_, chain_id in ((settings.ANVIL_A_PORT, 31337), (settings.ANVIL_B_PORT, 31338)):
                 sup.anvils.append(start_anvil(port=port_, chain_id=chain_id, block_time=1))
+            # HTLC and a test token on each chain, registered as assets (no-op when unchanged).
+            call_command("deploy_contracts", "--network", "local-a", "--network", "local-b")
         sup.spawn(
             "web",
             [

@@ -132,13 +132,17 @@ def readiness() -> tuple[bool, dict]:
         _run("worker_heartbeat", check_worker_heartbeat, required=False),
     ]
     for network in chain_selectors.network_list():
-        results.append(
-            _run(
-                f"chain:{network.name}",
-                partial(chain_selectors.network_probe, network),
-                required=settings.HEALTH_CHAINS_REQUIRED,
+        for prefix, probe in (
+            ("chain", chain_selectors.network_probe),
+            ("watcher", chain_selectors.watcher_probe),
+        ):
+            results.append(
+                _run(
+                    f"{prefix}:{network.name}",
+                    partial(probe, network),
+                    required=settings.HEALTH_CHAINS_REQUIRED,
+                )
             )
-        )
     ready = all(r.ok for r in results if r.required)
     degraded = any(not r.ok for r in results)
     report = {

@@ -293,13 +293,18 @@ ANVIL_A_PORT = env.int("ANVIL_A_PORT", default=8545)
 ANVIL_B_PORT = env.int("ANVIL_B_PORT", default=8546)
 # CHAINS_LOCAL_ENABLED: include the local anvil networks local-a and local-b.
 CHAINS_LOCAL_ENABLED = env.bool("CHAINS_LOCAL_ENABLED", default=True)
-# <NAME>_RPC_URL (LOCAL_A_, LOCAL_B_, SEPOLIA_, MAINNET_): JSON-RPC endpoint; a public
-# network is enabled only when its URL is set.
+# <NAME>_RPC_URL (LOCAL_A_, LOCAL_B_, SEPOLIA_, MAINNET_): the server's JSON-RPC endpoint
+# (may carry an API key; never shown to clients); a public network is enabled only when set.
+# <NAME>_PUBLIC_RPC_URL: the RPC URL given to browsers and apps (local chains: the same URL).
 CHAIN_NETWORKS = [
     {
         "name": "local-a",
         "chain_id": 31337,
         "rpc_url": env.str("LOCAL_A_RPC_URL", default=f"http://127.0.0.1:{ANVIL_A_PORT}"),
+        "public_rpc_url": env.str(
+            "LOCAL_A_PUBLIC_RPC_URL",
+            default=env.str("LOCAL_A_RPC_URL", default=f"http://127.0.0.1:{ANVIL_A_PORT}"),
+        ),
         "confirmations": 2,
         "block_time": 1,
         "explorer_url": "",
@@ -310,6 +315,10 @@ CHAIN_NETWORKS = [
         "name": "local-b",
         "chain_id": 31338,
         "rpc_url": env.str("LOCAL_B_RPC_URL", default=f"http://127.0.0.1:{ANVIL_B_PORT}"),
+        "public_rpc_url": env.str(
+            "LOCAL_B_PUBLIC_RPC_URL",
+            default=env.str("LOCAL_B_RPC_URL", default=f"http://127.0.0.1:{ANVIL_B_PORT}"),
+        ),
         "confirmations": 2,
         "block_time": 1,
         "explorer_url": "",
@@ -320,6 +329,7 @@ CHAIN_NETWORKS = [
         "name": "sepolia",
         "chain_id": 11155111,
         "rpc_url": env.str("SEPOLIA_RPC_URL", default=""),
+        "public_rpc_url": env.str("SEPOLIA_PUBLIC_RPC_URL", default=""),
         "confirmations": 6,
         "block_time": 12,
         "explorer_url": "https://sepolia.etherscan.io",
@@ -330,6 +340,7 @@ CHAIN_NETWORKS = [
         "name": "mainnet",
         "chain_id": 1,
         "rpc_url": env.str("MAINNET_RPC_URL", default=""),
+        "public_rpc_url": env.str("MAINNET_PUBLIC_RPC_URL", default=""),
         "confirmations": 12,
         "block_time": 12,
         "explorer_url": "https://etherscan.io",
@@ -339,6 +350,20 @@ CHAIN_NETWORKS = [
 ]
 # CHAIN_RPC_TIMEOUT: seconds before a JSON-RPC call is given up.
 CHAIN_RPC_TIMEOUT = env.float("CHAIN_RPC_TIMEOUT", default=5.0)
+# CHAIN_SCAN_BATCH: most blocks read in one eth_getLogs call.
+CHAIN_SCAN_BATCH = env.int("CHAIN_SCAN_BATCH", default=500)
+# CHAIN_SCAN_LEASE_SECONDS: how long one worker may hold a network's scan before another takes over.
+CHAIN_SCAN_LEASE_SECONDS = env.int("CHAIN_SCAN_LEASE_SECONDS", default=60)
+# CHAIN_REORG_WINDOW: recent block hashes kept per network to notice reorgs.
+CHAIN_REORG_WINDOW = env.int("CHAIN_REORG_WINDOW", default=128)
+# CHAIN_CIRCUIT_THRESHOLD / _MAX_SECONDS: RPC failures before a network's circuit opens,
+# and the longest it stays open (the pause doubles with each further failure from 2 s).
+CHAIN_CIRCUIT_THRESHOLD = env.int("CHAIN_CIRCUIT_THRESHOLD", default=3)
+CHAIN_CIRCUIT_MAX_SECONDS = env.int("CHAIN_CIRCUIT_MAX_SECONDS", default=300)
+# Functions called, inside the watcher's transaction, with each confirmed or orphaned event.
+CHAIN_EVENT_HOOKS = ["chains.relayer.on_chain_event"]
+# RELAYER_STUCK_SECONDS: a relayer transaction unmined this long is re-sent with higher fees.
+RELAYER_STUCK_SECONDS = env.int("RELAYER_STUCK_SECONDS", default=60)
 
 # --- Operations -------------------------------------------------------------------
 # HEALTH_CHAINS_REQUIRED: when true, an unreachable chain RPC makes /health/ready answer 503.

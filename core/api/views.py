@@ -20,6 +20,7 @@ class ApiRootView(APIView):
                 "schema": serializers.CharField(),
                 "docs": serializers.CharField(),
                 "chains": serializers.CharField(),
+                "assets": serializers.CharField(),
             },
         )
     )
@@ -30,5 +31,6 @@ class ApiRootView(APIView):
                 "schema": reverse("api-schema"),
                 "docs": reverse("api-docs"),
                 "chains": reverse("chains-list"),
+                "assets": reverse("assets-list"),
             }
         )

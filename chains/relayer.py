@@ -1,0 +1,231 @@
+"""The relayer: the platform's hot wallet sends `redeem` and `refund` so users need not stay online.
+
+It never holds user funds: the HTLC pays the lock's recipient (redeem) or its sender
+(refund) whoever sends the transaction; the relayer only pays gas.
+
+- Redeem: when the watcher confirms a ``Redeemed(id, preimage)`` on any network, every
+  other live lock with ``hashlock == sha256(preimage)`` is redeemed with that preimage.
+- Refund: a live lock whose timelock has passed, judged by the timestamp of the chain's
+  latest block (what the contract checks), not by this server's clock, is refunded.
+- Nonces: allocated under a row lock on ``RelayerAccount`` as the larger of the chain's
+  pending count and the last nonce we used, and the transaction is broadcast before that
+  row is released, so concurrent workers never share a nonce and a restart loses none.
+- Stuck transactions are re-sent with the same nonce and higher fees.
+- Idempotent: one live ``RelayerTx`` per (network, action, lock); a repeat is a no-op.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import timedelta
+from decimal import Decimal
+from functools import partial
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from web3 import Web3
+
+from chains import compiler, evm, selectors
+from chains.keys import account_for
+from chains.models import ChainEvent, RelayerAccount, RelayerTx
+from chains.networks import Network
+
+logger = logging.getLogger(__name__)
+
+STATE_LOCKED = 1
+# EIP-1559 replacement needs at least +10% on both fees; 25% gets through congested pools.
+BUMP_NUMERATOR, BUMP_DENOMINATOR = 5, 4
+
+
+def _htlc(network: Network):
+    deployment = selectors.htlc_deployment_get(network.name)
+    if deployment is None:
+        raise LookupError(f"no HTLC deployed on {network.name}")
+    w3 = evm.web3_for(network)
+    address = Web3.to_checksum_address(deployment.address)
+    return w3, w3.eth.contract(address=address, abi=compiler.compile_contract("HTLC").abi)
+
+
+def _lock_filter_allows(network: str, lock_id: str) -> bool:
+    path = getattr(settings, "RELAYER_LOCK_FILTER", None)
+    return True if not path else bool(import_string(path)(network=network, lock_id=lock_id))
+
+
+def _send(network: Network, action: str, lock_id: str, data: str) -> RelayerTx | None:
+    """Allocate a nonce, broadcast, record. None if a live tx for this lock already exists."""
+    live = RelayerTx.objects.filter(network=network.name, action=action, lock_id=lock_id).exclude(
+        status=RelayerTx.Status.FAILED
+    )
+    if live.exists():
+        return None
+    account = account_for(role="RELAYER", network=network.name)
+    w3, htlc = _htlc(network)
+    try:
+        with transaction.atomic():
+            row, _ = RelayerAccount.objects.select_for_update().get_or_create(
+                network=network.name, address=account.address
+            )
+            if live.exists():  # another worker sent it while we waited for the lock
+                return None
+            nonce = max(w3.eth.get_transaction_count(account.address, "pending"), row.next_nonce)
+            sent = evm.send_transaction(
+                w3, account, {"to": htlc.address, "data": data}, nonce=nonce
+            )
+            tx = RelayerTx.objects.create(
+                network=network.name,
+                action=action,
+                lock_id=lock_id,
+                nonce=nonce,
+                tx_hash=sent.tx_hash,
+                max_fee_per_gas=Decimal(sent.max_fee_per_gas),
+                max_priority_fee_per_gas=Decimal(sent.max_priority_fee_per_gas),
+                sent_at=timezone.now(),
+            )
+            row.next_nonce = nonce + 1
+            row.save(update_fields=["next_nonce"])
+    except IntegrityError:
+        return None  # another worker recorded the same action first
+    logger.info(
+        "relayer sent",
+        extra={
+            "network": network.name,
+            "action": action,
+            "lock_id": lock_id,
+            "tx_hash": tx.tx_hash,
+        },
+    )
+    return tx
+
+
+def relayer_redeem(*, network: Network, lock_id: str, preimage: str) -> RelayerTx | None:
+    """Redeem lock `lock_id` on `network` with `preimage` (0x-hex, 32 bytes).
+
+    Checks on chain first: the lock is live, the preimage matches its hashlock and the
+    latest block is before its timelock; returns None (sending nothing) otherwise, or if
+    this redeem was already sent. Raises ``evm.ChainUnavailable``-like RPC errors as is.
+    """
+    w3, htlc = _htlc(network)
+    secret = evm.hex_bytes(preimage)
+    token, sender, recipient, amount, hashlock, timelock, state = htlc.functions.getLock(
+        evm.hex_bytes(lock_id)
+    ).call()
+    latest = w3.eth.get_block("latest")["timestamp"]
+    if state != STATE_LOCKED or hashlib.sha256(secret).digest() != hashlock or latest >= timelock:
+        return None
+    data = htlc.encode_abi("redeem", args=[evm.hex_bytes(lock_id), secret])
+    return _send(network, RelayerTx.Action.REDEEM, lock_id, data)
+
+
+def relayer_refund(*, network: Network, lock_id: str) -> RelayerTx | None:
+    """Refund lock `lock_id` on `network` once the chain's latest block reaches its timelock.
+
+    Returns None, sending nothing, while the lock is not live or not yet expired by chain
+    time, or if this refund was already sent.
+    """
+    w3, htlc = _htlc(network)
+    *_, timelock, state = htlc.functions.getLock(evm.hex_bytes(lock_id)).call()
+    latest = w3.eth.get_block("latest")["timestamp"]
+    if state != STATE_LOCKED or latest < timelock:
+        return None
+    data = htlc.encode_abi("refund", args=[evm.hex_bytes(lock_id)])
+    return _send(network, RelayerTx.Action.REFUND, lock_id, data)
+
+
+def _finished_lock_ids() -> set[tuple[str, str]]:
+    return set(
+        ChainEvent.objects.filter(
+            orphaned=False, name__in=[ChainEvent.Name.REDEEMED, ChainEvent.Name.REFUNDED]
+        ).values_list("network", "lock_id")
+    )
+
+
+def live_locks_with_hashlock(hashlock: str) -> list[ChainEvent]:
+    """Confirmed Locked events with `hashlock` whose lock has no confirmed end yet."""
+    finished = _finished_lock_ids()
+    return [
+        e
+        for e in ChainEvent.objects.filter(orphaned=False, name=ChainEvent.Name.LOCKED)
+        if e.args.get("hashlock", "").lower() == hashlock.lower()
+        and (e.network, e.lock_id) not in finished
+    ]
+
+
+def on_chain_event(event) -> None:
+    """Watcher hook: a confirmed Redeemed reveals a preimage; redeem its sibling locks.
+
+    Runs inside the watcher's transaction; the sends are queued on commit.
+    """
+    if event.orphaned or event.name != ChainEvent.Name.REDEEMED:
+        return
+    from chains.tasks import relay_redeem
+
+    preimage = event.args["preimage"]
+    hashlock = Web3.to_hex(hashlib.sha256(evm.hex_bytes(preimage)).digest())
+    for lock in live_locks_with_hashlock(hashlock):
+        if (lock.network, lock.lock_id) == (event.network, event.lock_id):
+            continue
+        if not _lock_filter_allows(lock.network, lock.lock_id):
+            continue
+        transaction.on_commit(partial(relay_redeem.delay, lock.network, lock.lock_id, preimage))
+
+
+def expired_lock_ids(*, network: Network) -> list[str]:
+    """Live locks on `network` whose timelock the chain's latest block has reached."""
+    latest = evm.web3_for(network).eth.get_block("latest")["timestamp"]
+    finished = _finished_lock_ids()
+    return [
+        e.lock_id
+        for e in ChainEvent.objects.filter(
+            network=network.name, orphaned=False, name=ChainEvent.Name.LOCKED
+        )
+        if int(e.args["timelock"]) <= latest and (e.network, e.lock_id) not in finished
+    ]
+
+
+def relayer_track(*, network: Network) -> None:
+    """Mark mined relayer transactions; re-send stuck ones at the same nonce with higher fees."""
+    w3 = evm.web3_for(network)
+    account = account_for(role="RELAYER", network=network.name)
+    stuck_before = timezone.now() - timedelta(seconds=settings.RELAYER_STUCK_SECONDS)
+    for tx in RelayerTx.objects.filter(network=network.name, status=RelayerTx.Status.PENDING):
+        for tx_hash in [tx.tx_hash, *tx.replaced_hashes]:
+            mined = evm.receipt(w3, tx_hash)
+            if mined is not None:
+                tx.status = RelayerTx.Status.MINED if mined.status == 1 else RelayerTx.Status.FAILED
+                tx.block_number = mined.block_number
+                tx.tx_hash = tx_hash
+                tx.error = "" if mined.status == 1 else "reverted"
+                tx.save(update_fields=["status", "block_number", "tx_hash", "error"])
+                break
+        else:
+            if tx.sent_at < stuck_before:
+                _bump(w3, account, network, tx)
+
+
+def _bump(w3, account, network: Network, tx: RelayerTx) -> None:
+    _, htlc = _htlc(network)
+    original = w3.eth.get_transaction(tx.tx_hash)
+    max_fee = int(tx.max_fee_per_gas) * BUMP_NUMERATOR // BUMP_DENOMINATOR + 1
+    priority = int(tx.max_priority_fee_per_gas) * BUMP_NUMERATOR // BUMP_DENOMINATOR + 1
+    current_max, current_priority = evm.fees(w3)
+    sent = evm.send_transaction(
+        w3,
+        account,
+        {"to": htlc.address, "data": Web3.to_hex(original["input"]), "gas": original["gas"]},
+        nonce=tx.nonce,
+        max_fee_per_gas=max(max_fee, current_max),
+        max_priority_fee_per_gas=max(priority, current_priority),
+    )
+    tx.replaced_hashes = [*tx.replaced_hashes, tx.tx_hash]
+    tx.tx_hash = sent.tx_hash
+    tx.max_fee_per_gas = Decimal(sent.max_fee_per_gas)
+    tx.max_priority_fee_per_gas = Decimal(sent.max_priority_fee_per_gas)
+    tx.sent_at = timezone.now()
+    tx.save()
+    logger.warning(
+        "relayer re-priced a stuck transaction",
+        extra={"network": network.name, "lock_id": tx.lock_id, "nonce": tx.nonce},
+    )

@@ -1,0 +1,81 @@
+"""Celery tasks of the chains app: thin, idempotent, safe to retry; they take names and ids."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from celery import shared_task
+
+from chains import relayer, selectors, watcher
+from chains.evm import ChainUnavailable
+
+logger = logging.getLogger(__name__)
+
+SCAN_BUDGET_SECONDS = 10.0
+
+
+def _network(name: str):
+    network = selectors.network_get(name)
+    if network is None:
+        logger.warning("task for an unknown or disabled network", extra={"network": name})
+    return network
+
+
+@shared_task(name="chains.scan_all", ignore_result=True)
+def scan_all() -> None:
+    """Queue one watcher pass per enabled network (beat runs this every few seconds)."""
+    for network in selectors.network_list():
+        scan_network.delay(network.name)
+
+
+@shared_task(
+    name="chains.scan_network",
+    ignore_result=True,
+    autoretry_for=(ChainUnavailable,),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    max_retries=5,
+)
+def scan_network(name: str) -> None:
+    """Scan `name` until caught up or out of time budget. Idempotent: the cursor is in the DB."""
+    network = _network(name)
+    if network is None:
+        return
+    deadline = time.monotonic() + SCAN_BUDGET_SECONDS
+    while time.monotonic() < deadline:
+        result = watcher.network_scan(network=network)
+        if (
+            result.status != "scanned"
+            or result.to_block is None
+            or result.to_block >= ((result.head or 0) - network.confirmations + 1)
+        ):
+            return
+
+
+@shared_task(
+    name="chains.relay_redeem",
+    ignore_result=True,
+    autoretry_for=(ChainUnavailable,),
+    retry_backoff=2,
+    max_retries=10,
+)
+def relay_redeem(network_name: str, lock_id: str, preimage: str) -> None:
+    """Redeem one lock with a public preimage (no-op if done or not redeemable)."""
+    network = _network(network_name)
+    if network is not None:
+        relayer.relayer_redeem(network=network, lock_id=lock_id, preimage=preimage)
+
+
+@shared_task(name="chains.relay_refunds", ignore_result=True)
+def relay_refunds() -> None:
+    """Refund every live lock whose timelock has passed by its chain's clock; track sent txs."""
+    for network in selectors.network_list():
+        if selectors.htlc_deployment_get(network.name) is None:
+            continue
+        try:
+            for lock_id in relayer.expired_lock_ids(network=network):
+                relayer.relayer_refund(network=network, lock_id=lock_id)
+            relayer.relayer_track(network=network)
+        except Exception:  # one network's outage must not stop the others
+            logger.exception("relayer pass failed", extra={"network": network.name})
