@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from chains.models import Asset, ChainCursor, ChainEvent, Deployment, RelayerTx
+from chains.models import Asset, ChainCursor, ChainEvent, Deployment, HtlcLock, RelayerTx
 
 
 @admin.register(Asset)
@@ -64,3 +64,10 @@ class RelayerTxAdmin(ReadOnlyAdmin):
     list_display = ("action", "network", "lock_id", "nonce", "status", "tx_hash", "sent_at")
     list_filter = ("network", "action", "status")
     search_fields = ("lock_id", "tx_hash")
+
+
+@admin.register(HtlcLock)
+class HtlcLockAdmin(ReadOnlyAdmin):
+    list_display = ("lock_id", "network", "state", "amount", "timelock", "sender", "recipient")
+    list_filter = ("network", "state")
+    search_fields = ("lock_id", "hashlock", "sender", "recipient")

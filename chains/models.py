@@ -141,6 +141,41 @@ class ChainEvent(models.Model):
         return f"{self.name} {self.lock_id[:10]}… on {self.network}#{self.block_number}"
 
 
+class HtlcLock(models.Model):
+    """The current state of one HTLC lock, as the confirmed, non-orphaned events say."""
+
+    class State(models.IntegerChoices):
+        LOCKED = 1
+        REDEEMED = 2
+        REFUNDED = 3
+
+    network = models.CharField(max_length=32)
+    lock_id = models.CharField(max_length=66)
+    contract = models.CharField(max_length=42)
+    token = models.CharField(max_length=42, help_text="Zero address for the native coin.")
+    sender = models.CharField(max_length=42)
+    recipient = models.CharField(max_length=42)
+    amount = models.DecimalField(max_digits=78, decimal_places=0, help_text="Base units.")
+    hashlock = models.CharField(max_length=66)
+    timelock = models.PositiveBigIntegerField()
+    state = models.PositiveSmallIntegerField(choices=State.choices, default=State.LOCKED)
+    preimage = models.CharField(max_length=66, blank=True, help_text="Public once redeemed.")
+    locked_block = models.PositiveBigIntegerField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["network", "lock_id"], name="htlc_lock_unique")
+        ]
+        indexes = [
+            models.Index(fields=["hashlock", "state"]),
+            models.Index(fields=["network", "state", "timelock"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"lock {self.lock_id[:10]}… on {self.network} ({self.get_state_display()})"
+
+
 class RelayerAccount(models.Model):
     """The relayer's hot wallet on one network and its next nonce (survives restarts)."""
 

@@ -30,7 +30,7 @@ from web3 import Web3
 
 from chains import compiler, evm, selectors
 from chains.keys import account_for
-from chains.models import ChainEvent, RelayerAccount, RelayerTx
+from chains.models import ChainEvent, HtlcLock, RelayerAccount, RelayerTx
 from chains.networks import Network
 
 logger = logging.getLogger(__name__)
@@ -134,23 +134,9 @@ def relayer_refund(*, network: Network, lock_id: str) -> RelayerTx | None:
     return _send(network, RelayerTx.Action.REFUND, lock_id, data)
 
 
-def _finished_lock_ids() -> set[tuple[str, str]]:
-    return set(
-        ChainEvent.objects.filter(
-            orphaned=False, name__in=[ChainEvent.Name.REDEEMED, ChainEvent.Name.REFUNDED]
-        ).values_list("network", "lock_id")
-    )
-
-
-def live_locks_with_hashlock(hashlock: str) -> list[ChainEvent]:
-    """Confirmed Locked events with `hashlock` whose lock has no confirmed end yet."""
-    finished = _finished_lock_ids()
-    return [
-        e
-        for e in ChainEvent.objects.filter(orphaned=False, name=ChainEvent.Name.LOCKED)
-        if e.args.get("hashlock", "").lower() == hashlock.lower()
-        and (e.network, e.lock_id) not in finished
-    ]
+def live_locks_with_hashlock(hashlock: str) -> list[HtlcLock]:
+    """Live (still locked) locks with `hashlock`, on any network."""
+    return list(HtlcLock.objects.filter(hashlock=hashlock.lower(), state=HtlcLock.State.LOCKED))
 
 
 def on_chain_event(event) -> None:
@@ -175,14 +161,11 @@ def on_chain_event(event) -> None:
 def expired_lock_ids(*, network: Network) -> list[str]:
     """Live locks on `network` whose timelock the chain's latest block has reached."""
     latest = evm.web3_for(network).eth.get_block("latest")["timestamp"]
-    finished = _finished_lock_ids()
-    return [
-        e.lock_id
-        for e in ChainEvent.objects.filter(
-            network=network.name, orphaned=False, name=ChainEvent.Name.LOCKED
-        )
-        if int(e.args["timelock"]) <= latest and (e.network, e.lock_id) not in finished
-    ]
+    return list(
+        HtlcLock.objects.filter(
+            network=network.name, state=HtlcLock.State.LOCKED, timelock__lte=latest
+        ).values_list("lock_id", flat=True)
+    )
 
 
 def relayer_track(*, network: Network) -> None:

@@ -6,7 +6,7 @@ from web3 import Web3
 
 from chains import relayer, selectors, services, watcher
 from chains.keys import account_for
-from chains.models import RelayerAccount, RelayerTx
+from chains.models import HtlcLock, RelayerAccount, RelayerTx
 from chains.tasks import relay_refunds
 from chains.tests.support import gas_cost, network_config, secret_pair, start_chain, user
 
@@ -90,6 +90,9 @@ def test_preimage_revealed_on_one_chain_is_used_to_redeem_on_the_other(chains):
     assert a.w3.eth.get_balance(maker.address) == maker_before_a + AMOUNT_A
     tx = RelayerTx.objects.get(network="local-a", lock_id=taker_lock)
     assert (tx.action, tx.status) == ("redeem", "mined")
+    revealed = HtlcLock.objects.get(network="local-b", lock_id=maker_lock)
+    assert revealed.state == HtlcLock.State.REDEEMED
+    assert revealed.preimage == Web3.to_hex(preimage)
     sent = a.w3.eth.get_transaction(tx.tx_hash)
     assert sent["from"] == _relayer_address()
     # the relayer paid gas and received nothing

@@ -55,7 +55,10 @@ def network(chain, proxy):
     config = network_config("local-a", 31337, proxy.url, confirmations=2)
     with override_settings(
         CHAIN_NETWORKS=[config],
-        CHAIN_EVENT_HOOKS=["chains.tests.test_watcher.recording_hook"],
+        CHAIN_EVENT_HOOKS=[
+            "chains.locks.on_chain_event",
+            "chains.tests.test_watcher.recording_hook",
+        ],
         CHAIN_CIRCUIT_THRESHOLD=2,
     ):
         network = selectors.network_get("local-a")
@@ -135,7 +138,9 @@ def test_a_worker_dying_mid_pass_loses_and_duplicates_nothing(chain, network):
     # given: events, and a hook that fails once in the middle of storing them
     ids = [_lock(chain) for _ in range(3)]
     chain.mine(2)
-    with override_settings(CHAIN_EVENT_HOOKS=["chains.tests.test_watcher.failing_hook"]):
+    with override_settings(
+        CHAIN_EVENT_HOOKS=["chains.locks.on_chain_event", "chains.tests.test_watcher.failing_hook"]
+    ):
         # when: the first pass dies, a restarted worker runs the next
         with pytest.raises(ChainUnavailable):
             watcher.network_scan(network=network)

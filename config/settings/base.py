@@ -361,7 +361,7 @@ CHAIN_REORG_WINDOW = env.int("CHAIN_REORG_WINDOW", default=128)
 CHAIN_CIRCUIT_THRESHOLD = env.int("CHAIN_CIRCUIT_THRESHOLD", default=3)
 CHAIN_CIRCUIT_MAX_SECONDS = env.int("CHAIN_CIRCUIT_MAX_SECONDS", default=300)
 # Functions called, inside the watcher's transaction, with each confirmed or orphaned event.
-CHAIN_EVENT_HOOKS = ["chains.relayer.on_chain_event"]
+CHAIN_EVENT_HOOKS = ["chains.locks.on_chain_event", "chains.relayer.on_chain_event"]
 # RELAYER_STUCK_SECONDS: a relayer transaction unmined this long is re-sent with higher fees.
 RELAYER_STUCK_SECONDS = env.int("RELAYER_STUCK_SECONDS", default=60)
 
@@ -402,3 +402,6 @@ LOGGING = {
 }
 
 os.environ.setdefault("FORKED_BY_MULTIPROCESSING", "1")
+
+# --- Accounts: sign-in (allauth, SIWE, JWT), profiles, KYC ----------------------------------
+# (kept together; every variable is documented here and in the README)

@@ -118,6 +118,28 @@ def test_make_run_serves_everything_and_ctrl_c_leaves_nothing(stack_env, marker,
             1.0,
         )
         assert heartbeat, (tmp_path / "stack.log").read_text()[-3000:]
+        # contracts were deployed on both chains and their assets registered
+        networks = json.loads(_get(base + "/api/v1/chains/")[1])["results"]
+        assert {n["name"] for n in networks if n["htlc_address"]} == {"local-a", "local-b"}
+        assets = json.loads(_get(base + "/api/v1/assets/")[1])["results"]
+        assert sorted((a["network"], a["symbol"]) for a in assets) == [
+            ("local-a", "ETH"),
+            ("local-a", "TEST"),
+            ("local-b", "ETH"),
+            ("local-b", "TEST"),
+        ]
+
+        # the watcher, run by beat and the worker, follows both chains
+        def watcher_cursor_advanced() -> bool:
+            checks = json.loads(_get(base + "/health/ready")[1])["checks"]
+            return all(
+                checks[f"watcher:{n}"]["status"] == "ok"
+                and checks[f"watcher:{n}"]["detail"].startswith("cursor ")
+                and not checks[f"watcher:{n}"]["detail"].startswith("cursor -1")
+                for n in ("local-a", "local-b")
+            )
+
+        assert _wait(watcher_cursor_advanced, 60, 1.0), _get(base + "/health/ready")[1]
         # when: Ctrl-C
         proc.send_signal(signal.SIGINT)
         code = proc.wait(timeout=30)
