@@ -35,14 +35,32 @@ class AnvilNotFoundError(AnvilError, FileNotFoundError):
     """The anvil binary is missing (``npm ci`` not run, or bad ``ANVIL_BIN``)."""
 
 
+def _native_binary() -> Path | None:
+    """The platform binary the npm package ships (e.g. ``@foundry-rs/anvil-linux-amd64``).
+
+    Launching it directly, rather than through the node shim, makes anvil our own child:
+    we reap it on stop, so no exited anvil lingers as a zombie under an init that does
+    not reap.
+    """
+    for candidate in sorted((REPO_ROOT / "node_modules" / "@foundry-rs").glob("anvil-*/bin/anvil")):
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
 def anvil_binary() -> Path:
-    """Return the anvil executable: ``$ANVIL_BIN`` if set, else ``<repo>/node_modules/.bin/anvil``.
+    """Return the anvil executable: ``$ANVIL_BIN`` if set, else the npm package's native
+    binary, else the ``node_modules/.bin/anvil`` shim.
 
     Raises:
         AnvilNotFoundError: the file does not exist or is not executable.
     """
     override = os.environ.get(ANVIL_BIN_ENV)
-    path = Path(override) if override else REPO_ROOT / "node_modules" / ".bin" / "anvil"
+    path = (
+        Path(override)
+        if override
+        else _native_binary() or REPO_ROOT / "node_modules" / ".bin" / "anvil"
+    )
     if not (path.is_file() and os.access(path, os.X_OK)):
         hint = f"${ANVIL_BIN_ENV}" if override else "npm ci"
         raise AnvilNotFoundError(f"anvil not found or not executable at {path} (check {hint})")
@@ -66,14 +84,17 @@ def rpc_call(
     """Send one JSON-RPC request with the stdlib and return its ``result``.
 
     Raises:
+        ValueError: ``rpc_url`` is not http(s).
         AnvilError: the node answered with a JSON-RPC error.
         OSError / urllib.error.URLError: the node is unreachable.
     """
+    if not rpc_url.startswith(("http://", "https://")):
+        raise ValueError(f"not an HTTP JSON-RPC URL: {rpc_url!r}")
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []})
-    request = urllib.request.Request(
+    request = urllib.request.Request(  # noqa: S310 (scheme checked above)
         rpc_url, data=body.encode(), headers={"Content-Type": "application/json"}
     )
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (local URL)
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
         payload = json.load(response)
     if "error" in payload:
         raise AnvilError(f"{method} failed: {payload['error']}")
