@@ -5,7 +5,7 @@ import uuid
 from pathlib import Path
 
 from .base import *  # noqa: F403
-from .base import CACHES, CHANNEL_LAYERS, REDIS_URL, STORAGES, env
+from .base import CACHES, CHANNEL_LAYERS, DATABASES, REDIS_URL, STORAGES, USING_POSTGRES, env
 
 # Every run writes its runtime files and Redis keys apart, so runs never see each other's leftovers.
 TEST_RUN_ID = uuid.uuid4().hex[:12]
@@ -18,6 +18,10 @@ if REDIS_URL:
     CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"{REDIS_KEY_PREFIX}:asgi"
 else:
     CACHES["default"]["LOCATION"] = str(VAR_DIR / "cache")
+
+if USING_POSTGRES:
+    # Each run creates and drops its own database, so concurrent runs never collide.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_p2pswap_{TEST_RUN_ID}"}
 
 # Fast hashing; the suite creates many users.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
