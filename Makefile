@@ -27,8 +27,12 @@ $(VENV)/.installed: requirements.txt
 
 deps-python: $(VENV)/.installed
 
+# `npm install` with the committed lock, not `npm ci`: the registry here serves only the
+# linux-amd64 build of anvil, so the lock cannot list the other platforms' optional
+# packages and `npm ci` refuses it. The lock must come out unchanged (pinned versions).
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm install --no-audit --no-fund --loglevel=error
+	git diff --quiet -- package-lock.json 2>/dev/null || { echo "package-lock.json changed: commit it or fix package.json"; exit 1; }
 	touch $@
 
 deps-node: node_modules/.installed
