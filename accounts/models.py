@@ -1,6 +1,39 @@
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.db.models.functions import Lower
+
+
+class PrivateStorage(FileSystemStorage):
+    """File storage with no URL at all: files are read only through views that check access."""
+
+    def url(self, name: str | None) -> str:
+        raise ValueError("private files have no URL")
+
+
+def kyc_storage() -> FileSystemStorage:
+    """Private storage of KYC documents: outside ``MEDIA_ROOT``, with no URL.
+
+    Resolved lazily so the test settings' temporary ``VAR_DIR`` applies.
+    """
+    root = settings.KYC_DOCUMENT_ROOT or str(Path(settings.VAR_DIR) / "private" / "kyc")
+    return PrivateStorage(location=root)
+
+
+def kyc_document_path(instance: KycSubmission, filename: str) -> str:
+    """A random name: the uploader's file name may itself be personal data."""
+    return f"documents/{uuid.uuid4().hex}{Path(filename).suffix.lower()[:8]}"
+
+
+def avatar_path(instance: User, filename: str) -> str:
+    """A random name per upload, so a replaced avatar never keeps a cached URL."""
+    return f"avatars/{uuid.uuid4().hex}.png"
 
 
 class User(AbstractUser):
@@ -10,7 +43,28 @@ class User(AbstractUser):
     unique, case-insensitively.
     """
 
+    class Language(models.TextChoices):
+        EN = "en", "English"
+        BN = "bn", "বাংলা"
+
+    class KycLevel(models.TextChoices):
+        NONE = "none", "None"
+        BASIC = "basic", "Basic"
+        VERIFIED = "verified", "Verified"
+
     email = models.EmailField("email address", blank=True, default="")
+    display_name = models.CharField(max_length=80, blank=True, default="")
+    preferred_language = models.CharField(
+        max_length=5, choices=Language.choices, default=Language.EN
+    )
+    avatar = models.ImageField(upload_to=avatar_path, blank=True, default="")
+    # A textual ICP principal (validated with its CRC-32); at most one account per principal.
+    icp_principal = models.CharField(max_length=63, blank=True, default="")
+    kyc_level = models.CharField(max_length=10, choices=KycLevel.choices, default=KycLevel.NONE)
+    terms_version = models.CharField(max_length=32, blank=True, default="")
+    terms_accepted_at = models.DateTimeField(null=True, blank=True)
+    # Set when the account was deleted: the row stays (swaps and audit rows point to it).
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = "user"
@@ -20,5 +74,112 @@ class User(AbstractUser):
                 Lower("email"),
                 condition=~models.Q(email=""),
                 name="accounts_user_email_unique_ci",
-            )
+            ),
+            models.UniqueConstraint(
+                "icp_principal",
+                condition=~models.Q(icp_principal=""),
+                name="accounts_user_icp_principal_unique",
+            ),
         ]
+
+    @property
+    def public_name(self) -> str:
+        return self.display_name or self.username
+
+
+class Wallet(models.Model):
+    """An EVM address proven (by SIWE) to belong to a user. One address, one account."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="wallets")
+    # EIP-55 checksummed; uniqueness is on the lowercased form, so case cannot duplicate it.
+    address = models.CharField(max_length=42)
+    chain_id = models.PositiveBigIntegerField(help_text="Chain the address first signed in on.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(Lower("address"), name="accounts_wallet_address_unique_ci"),
+        ]
+
+    def __str__(self) -> str:
+        return self.address
+
+
+class SiweNonce(models.Model):
+    """A single-use SIWE nonce, bound to the address and chain it was issued for."""
+
+    nonce = models.CharField(max_length=32, unique=True)
+    address = models.CharField(max_length=42)
+    chain_id = models.PositiveBigIntegerField()
+    issued_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.address} on {self.chain_id}"
+
+
+class AuditEvent(models.Model):
+    """A security event. Append-only; never holds secrets, tokens or signatures."""
+
+    class Kind(models.TextChoices):
+        SIGN_IN = "sign_in", "Signed in"
+        SIGN_IN_FAILED = "sign_in_failed", "Sign-in failed"
+        SIGN_UP = "sign_up", "Signed up"
+        WALLET_LINKED = "wallet_linked", "Wallet linked"
+        ICP_LINKED = "icp_linked", "ICP principal linked"
+        LOGOUT = "logout", "Signed out"
+        KYC_SUBMITTED = "kyc_submitted", "KYC document submitted"
+        KYC_DECISION = "kyc_decision", "KYC decision"
+        DELETION = "deletion", "Account deleted"
+
+    user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"
+    )
+    event = models.CharField(max_length=32, choices=Kind.choices)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["user", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.user_id or '-'} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class KycSubmission(models.Model):
+    """A document a user sent to reach a KYC level, and staff's decision on it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="kyc_submissions")
+    level = models.CharField(
+        max_length=10,
+        choices=[(c.value, c.label) for c in User.KycLevel if c != User.KycLevel.NONE],
+    )
+    document = models.FileField(upload_to=kyc_document_path, storage=kyc_storage)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    reason = models.TextField(blank=True, default="")
+    reviewed_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"KYC #{self.pk} {self.level} {self.status}"
+
+    def can_review(self) -> bool:
+        return self.status == self.Status.PENDING

@@ -1,0 +1,422 @@
+"""Accounts API: SIWE sign-in, JWT refresh and logout, profile, KYC. One view per operation."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from django.contrib.auth import login, logout
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import selectors, services
+from accounts.api.serializers import (
+    AvatarInput,
+    IcpPrincipalInput,
+    KycInput,
+    KycOutput,
+    KycStatusOutput,
+    LinkOutput,
+    LogoutInput,
+    ProfileInput,
+    RefreshInput,
+    RefreshOutput,
+    SiweNonceInput,
+    SiweNonceOutput,
+    SiweVerifyInput,
+    TokenPairOutput,
+    UserOutput,
+    WalletOutput,
+)
+from accounts.models import User
+from accounts.signals import client_ip
+from core.api.throttling import AnonThrottle, ScopedThrottle, UserThrottle
+
+SESSION_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+class ErrorOutput(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField()
+
+
+def _error(description: str, *codes: tuple[str, str]) -> OpenApiResponse:
+    return OpenApiResponse(
+        ErrorOutput,
+        description=description,
+        examples=[
+            OpenApiExample(code, value={"detail": detail, "code": code}, response_only=True)
+            for code, detail in codes
+        ],
+    )
+
+
+THROTTLED = _error(
+    "Too many requests (`Retry-After` header).", ("throttled", "Request was throttled.")
+)
+UNAUTHENTICATED = _error(
+    "No or invalid credentials.",
+    ("not_authenticated", "Authentication credentials were not provided."),
+    ("token_not_valid", "The access token is invalid or has expired."),
+)
+SIWE_REFUSALS = _error(
+    "The message or signature was refused.",
+    ("nonce_unknown", "This nonce was not issued here."),
+    ("nonce_used", "This nonce has already been used."),
+    ("nonce_mismatch", "The nonce was issued for another address or chain."),
+    ("message_expired", "The message has expired; ask for a new one."),
+    ("message_not_yet_valid", "The message is not valid yet."),
+    ("domain_mismatch", "The message was made for another site."),
+    ("uri_mismatch", "The message names another URI."),
+    ("signature_invalid", "The signature was not made by this address."),
+)
+SIWE_BAD_INPUT = _error(
+    "Malformed input.",
+    ("message_malformed", "The message is not a valid EIP-4361 message."),
+    ("chain_not_supported", "This chain is not supported here."),
+    ("required", "Invalid input."),
+)
+CHAIN_DOWN = _error(
+    "A contract wallet's chain cannot be reached.",
+    ("chain_unavailable", "The chain cannot be reached to check a contract wallet; retry later."),
+)
+
+
+class AuthScopedView(APIView):
+    """Sign-in endpoints: the strict ``auth`` rate on top of the general ones."""
+
+    throttle_scope = "auth"
+    throttle_classes = [ScopedThrottle, AnonThrottle, UserThrottle]
+
+
+def _me(request: Request) -> User:
+    """The authenticated user (views using it require authentication)."""
+    return cast(User, request.user)
+
+
+def _user_payload(user: User) -> dict:
+    user = User.objects.prefetch_related("wallets").get(pk=user.pk)
+    return UserOutput(user).data
+
+
+class SiweNonceView(AuthScopedView):
+    """Start a Sign-In with Ethereum: a single-use nonce and the EIP-4361 message to sign."""
+
+    permission_classes = [AllowAny]
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="auth_siwe_nonce",
+        tags=["auth"],
+        request=SiweNonceInput,
+        responses={
+            201: SiweNonceOutput,
+            400: _error(
+                "Bad address or chain.",
+                ("invalid_address", "This is not an Ethereum address."),
+                ("chain_not_supported", "This chain is not supported here."),
+            ),
+            429: THROTTLED,
+        },
+        examples=[
+            OpenApiExample(
+                "request",
+                value={"address": "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", "chain_id": 31337},
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        data = SiweNonceInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        nonce, message = services.siwe_nonce_issue(
+            address=data.validated_data["address"], chain_id=data.validated_data["chain_id"]
+        )
+        body = {"nonce": nonce.nonce, "message": message, "expires_at": nonce.expires_at}
+        return Response(SiweNonceOutput(body).data, status=status.HTTP_201_CREATED)
+
+
+class SiweVerifyView(AuthScopedView):
+    """Finish a SIWE sign-in: JWTs for API clients and a session cookie for browsers.
+
+    The first sign-in of an address creates its account. Always signs in as the
+    address's owner; to add an address to the signed-in account use
+    ``/auth/siwe/link``. JSON only, so a cross-site form cannot sign a browser in.
+    """
+
+    permission_classes = [AllowAny]
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="auth_siwe_verify",
+        tags=["auth"],
+        request=SiweVerifyInput,
+        responses={
+            200: TokenPairOutput,
+            400: SIWE_BAD_INPUT,
+            401: SIWE_REFUSALS,
+            403: _error("Account disabled.", ("account_disabled", "This account is disabled.")),
+            429: THROTTLED,
+            503: CHAIN_DOWN,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = SiweVerifyInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.siwe_sign_in(**data.validated_data, ip=client_ip(request))
+        request._request.sign_in_method = "siwe"  # type: ignore[attr-defined]
+        login(request._request, user, backend=SESSION_BACKEND)
+        return Response({**services.jwt_pair_issue(user=user), "user": _user_payload(user)})
+
+
+class SiweLinkView(AuthScopedView):
+    """Link one more address to the signed-in account (same nonce and message as sign-in)."""
+
+    permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="auth_siwe_link",
+        tags=["auth"],
+        request=SiweVerifyInput,
+        responses={
+            201: LinkOutput,
+            400: SIWE_BAD_INPUT,
+            401: SIWE_REFUSALS,
+            409: _error(
+                "Address taken.", ("wallet_taken", "This address is linked to another account.")
+            ),
+            429: THROTTLED,
+            503: CHAIN_DOWN,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = SiweVerifyInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        wallet = services.siwe_link(user=_me(request), **data.validated_data, ip=client_ip(request))
+        body = {"wallet": WalletOutput(wallet).data, "user": _user_payload(_me(request))}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class TokenRefreshView(AuthScopedView):
+    """Exchange a refresh token for a new pair; the old refresh token stops working."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="auth_token_refresh",
+        tags=["auth"],
+        request=RefreshInput,
+        responses={
+            200: RefreshOutput,
+            401: _error(
+                "Invalid, expired, rotated or revoked refresh token.",
+                ("token_not_valid", "The refresh token is invalid, expired or revoked."),
+            ),
+            429: THROTTLED,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = RefreshInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(services.jwt_refresh(refresh=data.validated_data["refresh"]))
+
+
+class LogoutView(APIView):
+    """Sign out: revoke the given refresh token and end the browser session, if any."""
+
+    permission_classes = [AllowAny]
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="auth_logout",
+        tags=["auth"],
+        request=LogoutInput,
+        responses={
+            204: None,
+            401: _error(
+                "Invalid refresh token.",
+                ("token_not_valid", "The refresh token is invalid, expired or revoked."),
+            ),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = LogoutInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        refresh = data.validated_data.get("refresh")
+        if refresh:
+            user_id = services.jwt_revoke(refresh=refresh)
+            if not request.user.is_authenticated:
+                services.audit_record(
+                    event="logout",
+                    user=User.objects.filter(pk=user_id).first() if user_id else None,
+                    ip=client_ip(request),
+                    detail={"method": "jwt"},
+                )
+        if request.user.is_authenticated:
+            # Django's logout signal writes the audit row; without a session it is a no-op.
+            logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    """The signed-in user's profile (session or JWT), its changes, and account deletion."""
+
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="me_get", tags=["me"], responses={200: UserOutput, 401: UNAUTHENTICATED}
+    )
+    def get(self, request: Request) -> Response:
+        return Response(_user_payload(_me(request)))
+
+    @extend_schema(
+        operation_id="me_update",
+        tags=["me"],
+        request=ProfileInput,
+        responses={
+            200: UserOutput,
+            400: _error("Bad input.", ("invalid_choice", "Invalid input.")),
+            401: UNAUTHENTICATED,
+        },
+    )
+    def patch(self, request: Request) -> Response:
+        data = ProfileInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.profile_update(user=_me(request), **data.validated_data)
+        return Response(_user_payload(user))
+
+    @extend_schema(
+        operation_id="me_delete",
+        tags=["me"],
+        description=(
+            "Delete the account: personal data is anonymised, every session ends and "
+            "every refresh token is revoked. Cannot be undone."
+        ),
+        responses={204: None, 401: UNAUTHENTICATED},
+    )
+    def delete(self, request: Request) -> Response:
+        services.user_delete(user=_me(request), ip=client_ip(request))
+        logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WalletListView(APIView):
+    """The signed-in user's linked addresses (paginated)."""
+
+    @extend_schema(
+        operation_id="me_wallets",
+        tags=["me"],
+        responses={200: WalletOutput(many=True), 401: UNAUTHENTICATED},
+    )
+    def get(self, request: Request) -> Response:
+        from core.api.pagination import PageNumberPagination
+
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(
+            selectors.wallet_list(user=_me(request)), request, view=self
+        )
+        return paginator.get_paginated_response(WalletOutput(page, many=True).data)
+
+
+class AvatarView(APIView):
+    """Upload a new avatar; it is re-encoded as PNG without metadata."""
+
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        operation_id="me_avatar",
+        tags=["me"],
+        request={"multipart/form-data": AvatarInput},
+        responses={
+            200: UserOutput,
+            400: _error(
+                "Not an acceptable image.",
+                ("invalid_image", "This file is not an image we can read."),
+                ("file_too_large", "The image is too large."),
+            ),
+            401: UNAUTHENTICATED,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = AvatarInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.avatar_set(user=_me(request), upload=data.validated_data["avatar"])
+        return Response(_user_payload(user))
+
+
+class IcpPrincipalView(APIView):
+    """Link an Internet Computer principal (its CRC-32 is checked)."""
+
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="me_icp_principal",
+        tags=["me"],
+        request=IcpPrincipalInput,
+        responses={
+            200: UserOutput,
+            400: _error(
+                "Bad principal.", ("invalid_principal", "This is not a valid ICP principal.")
+            ),
+            401: UNAUTHENTICATED,
+            409: _error(
+                "Principal taken.",
+                ("principal_taken", "This principal is linked to another account."),
+            ),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = IcpPrincipalInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.icp_principal_link(
+            user=_me(request), principal=data.validated_data["principal"], ip=client_ip(request)
+        )
+        return Response(_user_payload(user))
+
+
+class KycView(APIView):
+    """KYC: the current level, its swap limit and submissions; upload a document."""
+
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        operation_id="me_kyc", tags=["me"], responses={200: KycStatusOutput, 401: UNAUTHENTICATED}
+    )
+    def get(self, request: Request) -> Response:
+        user = _me(request)
+        body = {
+            "level": user.kyc_level,
+            "limit_usd": selectors.kyc_limit_usd(user),
+            "submissions": selectors.kyc_submission_list(user=user),
+        }
+        return Response(KycStatusOutput(body).data)
+
+    @extend_schema(
+        operation_id="me_kyc_submit",
+        tags=["me"],
+        request={"multipart/form-data": KycInput},
+        responses={
+            201: KycOutput,
+            400: _error(
+                "Bad document.",
+                ("invalid_document", "Send a PDF, PNG or JPEG document."),
+                ("file_too_large", "The document is too large."),
+            ),
+            401: UNAUTHENTICATED,
+            409: _error("Already pending.", ("kyc_pending", "A document is already waiting.")),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = KycInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        submission = services.kyc_submit(
+            user=_me(request), **data.validated_data, ip=client_ip(request)
+        )
+        return Response(KycOutput(submission).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,28 @@
+"""JWT authentication for API clients, answering in the project's error shape."""
+
+from __future__ import annotations
+
+from rest_framework import exceptions
+from rest_framework.request import Request
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken
+
+
+class JwtAuthentication(JWTAuthentication):
+    """simplejwt's bearer authentication, with a flat ``{"detail", "code"}`` error.
+
+    simplejwt raises errors whose detail is a dict with a list of messages; the
+    project's clients switch on one stable ``code`` instead.
+    """
+
+    def authenticate(self, request: Request):  # type: ignore[override]
+        try:
+            return super().authenticate(request)
+        except InvalidToken as exc:
+            raise exceptions.AuthenticationFailed(
+                "The access token is invalid or has expired.", code="token_not_valid"
+            ) from exc
+        except exceptions.AuthenticationFailed as exc:
+            raise exceptions.AuthenticationFailed(
+                "This account cannot sign in.", code="account_inactive"
+            ) from exc

@@ -1,0 +1,41 @@
+"""Audit rows for Django's sign-in signals (allauth's e-mail sign-in and SIWE both log in)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+from django.http import HttpRequest
+
+from accounts import services
+from accounts.models import AuditEvent
+
+
+def client_ip(request: HttpRequest | None) -> str | None:
+    """The peer address of ``request`` (no proxy header is trusted here)."""
+    return request.META.get("REMOTE_ADDR") if request is not None else None
+
+
+@receiver(user_logged_in, dispatch_uid="accounts.audit.sign_in")
+def _on_login(sender, request, user, **kwargs) -> None:
+    method = getattr(request, "sign_in_method", "password")
+    services.audit_record(
+        event=AuditEvent.Kind.SIGN_IN, user=user, ip=client_ip(request), detail={"method": method}
+    )
+
+
+@receiver(user_logged_out, dispatch_uid="accounts.audit.logout")
+def _on_logout(sender, request, user, **kwargs) -> None:
+    if user is not None and user.is_authenticated:
+        services.audit_record(
+            event=AuditEvent.Kind.LOGOUT, user=user, ip=client_ip(request), detail={}
+        )
+
+
+@receiver(user_login_failed, dispatch_uid="accounts.audit.sign_in_failed")
+def _on_login_failed(sender, credentials, request=None, **kwargs) -> None:
+    # The credentials are never stored, not even the (sanitised) e-mail.
+    services.audit_record(
+        event=AuditEvent.Kind.SIGN_IN_FAILED,
+        ip=client_ip(request),
+        detail={"method": "password", "code": "invalid_credentials"},
+    )

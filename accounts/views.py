@@ -1,0 +1,114 @@
+"""Account pages: profile, wallets, KYC upload, deletion; and avatar images."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts import selectors, services
+from accounts.forms import IcpPrincipalForm, KycForm, ProfileForm
+from accounts.models import User
+from accounts.signals import client_ip
+from core.api.errors import ApiError
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    assert isinstance(user, User)
+    initial = {"display_name": user.display_name, "preferred_language": user.preferred_language}
+    form = ProfileForm(request.POST or None, request.FILES or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.profile_update(
+                user=user,
+                display_name=form.cleaned_data["display_name"],
+                preferred_language=form.cleaned_data["preferred_language"],
+            )
+            if form.cleaned_data.get("avatar"):
+                services.avatar_set(user=user, upload=form.cleaned_data["avatar"])
+        except ApiError as exc:
+            form.add_error(None, str(exc.detail))
+        else:
+            messages.success(request, _("Your profile was saved."))
+            return redirect("accounts-profile")
+    return render(request, "accounts/profile.html", {"form": form, "profile": user})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def wallets(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    assert isinstance(user, User)
+    form = IcpPrincipalForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.icp_principal_link(
+                user=user, principal=form.cleaned_data["principal"], ip=client_ip(request)
+            )
+        except ApiError as exc:
+            form.add_error("principal", str(exc.detail))
+        else:
+            messages.success(request, _("Your ICP principal was linked."))
+            return redirect("accounts-wallets")
+    context = {"wallets": selectors.wallet_list(user=user), "form": form, "profile": user}
+    return render(request, "accounts/wallets.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def kyc(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    assert isinstance(user, User)
+    form = KycForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.kyc_submit(
+                user=user,
+                level=form.cleaned_data["level"],
+                document=form.cleaned_data["document"],
+                ip=client_ip(request),
+            )
+        except ApiError as exc:
+            form.add_error(None, str(exc.detail))
+        else:
+            messages.success(request, _("Your document was received and will be reviewed."))
+            return redirect("accounts-kyc")
+    context = {
+        "form": form,
+        "profile": user,
+        "limit_usd": selectors.kyc_limit_usd(user),
+        "submissions": selectors.kyc_submission_list(user=user),
+    }
+    return render(request, "accounts/kyc.html", context)
+
+
+@login_required
+@require_POST
+def delete(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    assert isinstance(user, User)
+    if request.POST.get("confirm") != "delete":
+        messages.error(request, _("Tick the box to confirm the deletion."))
+        return redirect("accounts-profile")
+    services.user_delete(user=user, ip=client_ip(request))
+    logout(request)
+    messages.success(request, _("Your account was deleted."))
+    return redirect("home")
+
+
+@require_GET
+def avatar(request: HttpRequest, user_id: int) -> FileResponse:
+    """A user's avatar (always a PNG we re-encoded ourselves)."""
+    user = get_object_or_404(User, pk=user_id, is_active=True)
+    if not user.avatar:
+        raise Http404
+    response = FileResponse(user.avatar.open("rb"), content_type="image/png")
+    response["Cache-Control"] = "public, max-age=300"
+    return response
