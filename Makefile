@@ -32,7 +32,8 @@ deps-python: $(VENV)/.installed
 # packages and `npm ci` refuses it. The lock must come out unchanged (pinned versions).
 node_modules/.installed: package.json package-lock.json
 	npm install --no-audit --no-fund --loglevel=error
-	git diff --quiet -- package-lock.json 2>/dev/null || { echo "package-lock.json changed: commit it or fix package.json"; exit 1; }
+	if git rev-parse --git-dir >/dev/null 2>&1 && ! git diff --quiet -- package-lock.json; then \
+	  echo "package-lock.json changed: commit it or fix package.json"; exit 1; fi
 	touch $@
 
 deps-node: node_modules/.installed

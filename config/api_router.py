@@ -7,4 +7,6 @@ from core.api.views import ApiRootView
 urlpatterns = [
     path("", ApiRootView.as_view(), name="api-root"),
     path("", include("chains.api.urls")),
+    path("", include("oracle.api.urls")),
+    path("", include("accounts.api.urls")),
 ]

@@ -3,7 +3,9 @@
 from django.urls import path
 
 from core.consumers import PingConsumer
+from oracle.consumers import PricesConsumer
 
 websocket_urlpatterns = [
     path("ws/ping/", PingConsumer.as_asgi()),
+    path("ws/prices/", PricesConsumer.as_asgi()),
 ]

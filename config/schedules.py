@@ -8,6 +8,8 @@ WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=15.0)
 # CHAIN_SCAN_INTERVAL: seconds between watcher passes; RELAYER_INTERVAL: between relayer passes.
 CHAIN_SCAN_INTERVAL = env.float("CHAIN_SCAN_INTERVAL", default=2.0)
 RELAYER_INTERVAL = env.float("RELAYER_INTERVAL", default=5.0)
+# ORACLE_REFRESH_SECONDS: seconds between oracle refresh rounds.
+ORACLE_REFRESH_SECONDS = env.float("ORACLE_REFRESH_SECONDS", default=10.0)
 
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "core-heartbeat": {
@@ -25,5 +27,17 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "chains.relay_refunds",
         "schedule": RELAYER_INTERVAL,
         "options": {"expires": max(RELAYER_INTERVAL, 10.0)},
+    },
+    "oracle-refresh": {
+        "task": "oracle.refresh",
+        "schedule": ORACLE_REFRESH_SECONDS,
+        # A late round is useless: the next one is due soon.
+        "options": {"expires": max(ORACLE_REFRESH_SECONDS, 5.0)},
+    },
+    "oracle-prune": {"task": "oracle.prune", "schedule": 3600.0, "options": {"expires": 600.0}},
+    "accounts-purge-siwe-nonces": {
+        "task": "accounts.purge_siwe_nonces",
+        "schedule": 3600.0,
+        "options": {"expires": 600.0},
     },
 }

@@ -86,6 +86,11 @@ def _positive_int(name: str, value: Any) -> int:
     return value
 
 
+def enabled_sources() -> list[str]:
+    """Names of the sources asked in each round (``ORACLE_SOURCES``)."""
+    return list(getattr(settings, "ORACLE_SOURCES", ["coinbase", "kraken", "binance", "coingecko"]))
+
+
 def source_urls() -> dict[str, str]:
     """Base URL of every known source (settings > environment > default)."""
     urls = {

@@ -8,6 +8,7 @@ adjust; ``prod.py`` also refuses insecure defaults.
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -403,5 +404,123 @@ LOGGING = {
 
 os.environ.setdefault("FORKED_BY_MULTIPROCESSING", "1")
 
+# --- Oracle ---------------------------------------------------------------------------
+# ORACLE_COINBASE_URL / ORACLE_KRAKEN_URL / ORACLE_BINANCE_URL / ORACLE_COINGECKO_URL: base URL
+# of each exchange's public REST API (a proxy or a test server can stand in).
+ORACLE_SOURCE_URLS = {
+    "coinbase": env.str("ORACLE_COINBASE_URL", default="https://api.exchange.coinbase.com"),
+    "kraken": env.str("ORACLE_KRAKEN_URL", default="https://api.kraken.com"),
+    "binance": env.str("ORACLE_BINANCE_URL", default="https://api.binance.com"),
+    "coingecko": env.str("ORACLE_COINGECKO_URL", default="https://api.coingecko.com"),
+}
+# ORACLE_HTTP_TIMEOUT: seconds each request to a source may take.
+ORACLE_HTTP_TIMEOUT = env.float("ORACLE_HTTP_TIMEOUT", default=5.0)
+# ORACLE_MAX_AGE_SECONDS: a REST quote older than this (by the provider's clock) is stale.
+ORACLE_MAX_AGE_SECONDS = env.int("ORACLE_MAX_AGE_SECONDS", default=30)
+# Per-source max ages: CoinGecko refreshes simple/price every 60 s; a Chainlink answer may
+# be one heartbeat old (keep >= the longest configured heartbeat); an XRC rate is for the
+# start of the previous minute.
+ORACLE_SOURCE_MAX_AGE_SECONDS = {"coingecko": 120, "chainlink": 3600, "icp_xrc": 180}
+# ORACLE_CHAINLINK_FEEDS: JSON, a Chainlink feed per pair, e.g.
+#   {"ETH-USD": {"network": "sepolia", "address": "0x...", "heartbeat": 3600}}.
+ORACLE_CHAINLINK_FEEDS = env.json("ORACLE_CHAINLINK_FEEDS", default={})
+# ORACLE_ICP_HOST: IC boundary node or replica the Exchange Rate Canister is called on.
+ORACLE_ICP_HOST = env.str("ORACLE_ICP_HOST", default="https://icp-api.io")
+# ORACLE_ICP_XRC_CANISTER_ID: canister asked for rates (the XRC, or an XRC-compatible proxy).
+ORACLE_ICP_XRC_CANISTER_ID = env.str(
+    "ORACLE_ICP_XRC_CANISTER_ID", default="uf6dk-hyaaa-aaaaq-qaaaq-cai"
+)
+# ORACLE_ICP_CALL_TIMEOUT: seconds one XRC update call (submit and polling) may take.
+ORACLE_ICP_CALL_TIMEOUT = env.float("ORACLE_ICP_CALL_TIMEOUT", default=15.0)
+# ORACLE_MAX_CLOCK_SKEW_SECONDS: how far a provider timestamp may be ahead of ours.
+ORACLE_MAX_CLOCK_SKEW_SECONDS = env.int("ORACLE_MAX_CLOCK_SKEW_SECONDS", default=5)
+# ORACLE_MAX_DEVIATION_PCT: a source further than this from the median is excluded.
+ORACLE_MAX_DEVIATION_PCT = Decimal(env.str("ORACLE_MAX_DEVIATION_PCT", default="2"))
+# ORACLE_QUORUM / ORACLE_DEGRADED_MIN: agreeing fresh sources for "ok" / "degraded".
+ORACLE_QUORUM = env.int("ORACLE_QUORUM", default=3)
+ORACLE_DEGRADED_MIN = env.int("ORACLE_DEGRADED_MIN", default=2)
+# ORACLE_HALT_SPREAD_PCT: the pair halts when agreeing sources span more than this.
+ORACLE_HALT_SPREAD_PCT = Decimal(env.str("ORACLE_HALT_SPREAD_PCT", default="5"))
+# ORACLE_MAX_JUMP_PCT / ORACLE_JUMP_WINDOW_SECONDS: a bigger move within the window needs a quorum.
+ORACLE_MAX_JUMP_PCT = Decimal(env.str("ORACLE_MAX_JUMP_PCT", default="10"))
+ORACLE_JUMP_WINDOW_SECONDS = env.int("ORACLE_JUMP_WINDOW_SECONDS", default=60)
+# Fixed prices of local test tokens (pair -> decimal string), always labelled as fixed.
+ORACLE_FIXED_PRICES = {"TEST-USD": "1.00"}
+# ORACLE_PAIRS: pairs always fetched (registered assets are added as <SYMBOL>-USD).
+ORACLE_PAIRS = env.list("ORACLE_PAIRS", default=["BTC-USD", "ETH-USD", "ICP-USD", "USDT-USD"])
+# ORACLE_CROSS_PAIRS: cross rates through USD listed by /api/v1/prices/ (any pair of known
+# assets can still be asked for by name).
+ORACLE_CROSS_PAIRS = env.list("ORACLE_CROSS_PAIRS", default=["ETH-ICP", "BTC-ETH"])
+# ORACLE_SOURCES: the sources asked in each round. Add "chainlink" once feeds are configured;
+# "icp_xrc" only with a proxy canister (the real XRC refuses calls from outside the IC).
+ORACLE_SOURCES = env.list("ORACLE_SOURCES", default=["coinbase", "kraken", "binance", "coingecko"])
+# ORACLE_RAW_RETENTION_HOURS: how long raw published points are kept (candles stay).
+ORACLE_RAW_RETENTION_HOURS = env.int("ORACLE_RAW_RETENTION_HOURS", default=48)
+
 # --- Accounts: sign-in (allauth, SIWE, JWT), profiles, KYC ----------------------------------
 # (kept together; every variable is documented here and in the README)
+from datetime import timedelta
+from decimal import Decimal
+
+INSTALLED_APPS += [
+    "rest_framework_simplejwt.token_blacklist",
+    "allauth.headless",
+]
+# JWT first, so an API request without credentials is a 401 with `WWW-Authenticate: Bearer`.
+REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
+    "accounts.authentication.JwtAuthentication",
+    "rest_framework.authentication.SessionAuthentication",
+]
+# API_THROTTLE_AUTH: rate of the sign-in, SIWE, token and sign-up endpoints, per client IP.
+API_THROTTLE_RATES["auth"] = env.str("API_THROTTLE_AUTH", default="20/minute")
+
+# JWT_SIGNING_KEY: key that signs JWTs (HS256); defaults to SECRET_KEY.
+JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default=SECRET_KEY)
+# JWT_ACCESS_MINUTES / JWT_REFRESH_DAYS: lifetimes of access and refresh tokens.
+JWT_ACCESS_MINUTES = env.int("JWT_ACCESS_MINUTES", default=15)
+JWT_REFRESH_DAYS = env.int("JWT_REFRESH_DAYS", default=7)
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=JWT_ACCESS_MINUTES),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=JWT_REFRESH_DAYS),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": False,
+    "SIGNING_KEY": JWT_SIGNING_KEY,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+}
+
+# SIWE_NONCE_TTL_SECONDS: how long a SIWE nonce (and its message) may be used.
+SIWE_NONCE_TTL_SECONDS = env.int("SIWE_NONCE_TTL_SECONDS", default=300)
+# SIWE_STATEMENT: the human-readable line of every SIWE message.
+SIWE_STATEMENT = env.str(
+    "SIWE_STATEMENT", default="Sign in to P2P Swap. This request costs nothing and moves no funds."
+)
+
+# TERMS_VERSION: the terms of service version a new account accepts at sign-up.
+TERMS_VERSION = env.str("TERMS_VERSION", default="2026-11")
+ACCOUNT_SIGNUP_FORM_CLASS = "accounts.forms.SignupForm"
+# ACCOUNT_RATE_LIMIT_LOGIN / _SIGNUP: allauth's per-IP limits for its sign-in and sign-up
+# (pages and headless API), "N/period/key"; its other limits keep allauth's defaults.
+ACCOUNT_RATE_LIMITS = {
+    "login": env.str("ACCOUNT_RATE_LIMIT_LOGIN", default="30/m/ip"),
+    "signup": env.str("ACCOUNT_RATE_LIMIT_SIGNUP", default="20/m/ip"),
+}
+# allauth headless (mobile apps and SPAs): mounted at allauth's default /_allauth/{browser,app}/v1/.
+HEADLESS_ONLY = False
+HEADLESS_FRONTEND_URLS: dict[str, str] = {}
+
+# MEDIA_ROOT: uploaded public files (avatars); served by the accounts avatar view.
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+MEDIA_URL = "/media/"
+# KYC_DOCUMENT_ROOT: private directory for KYC documents (never under a public URL);
+# empty means $VAR_DIR/private/kyc.
+KYC_DOCUMENT_ROOT = env.str("KYC_DOCUMENT_ROOT", default="")
+# KYC_DOCUMENT_MAX_BYTES / AVATAR_MAX_BYTES: largest accepted uploads.
+KYC_DOCUMENT_MAX_BYTES = env.int("KYC_DOCUMENT_MAX_BYTES", default=10 * 1024 * 1024)
+AVATAR_MAX_BYTES = env.int("AVATAR_MAX_BYTES", default=2 * 1024 * 1024)
+# KYC_LIMIT_USD_NONE / _BASIC / _VERIFIED: largest swap value (USD) per KYC level.
+KYC_LIMITS_USD = {
+    "none": Decimal(env.str("KYC_LIMIT_USD_NONE", default="1000")),
+    "basic": Decimal(env.str("KYC_LIMIT_USD_BASIC", default="10000")),
+    "verified": Decimal(env.str("KYC_LIMIT_USD_VERIFIED", default="100000")),
+}

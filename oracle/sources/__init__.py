@@ -33,8 +33,10 @@ from oracle.sources.base import (
     UnsupportedPair,
 )
 from oracle.sources.binance import BinanceSource, rate_from_aggregate
+from oracle.sources.chainlink import ChainlinkSource
 from oracle.sources.coinbase import CoinbaseSource
 from oracle.sources.coingecko import CoinGeckoSource
+from oracle.sources.icp_xrc import IcpXrcSource
 from oracle.sources.kraken import KrakenSource
 
 if TYPE_CHECKING:
@@ -44,11 +46,13 @@ __all__ = [
     "ADAPTERS",
     "BackoffStore",
     "BinanceSource",
+    "ChainlinkSource",
     "CacheBackoffStore",
     "CoinGeckoSource",
     "CoinbaseSource",
     "Collected",
     "ConversionRate",
+    "IcpXrcSource",
     "InMemoryBackoffStore",
     "KrakenSource",
     "MeasuredUsdtUsd",
@@ -70,8 +74,18 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 ADAPTERS: dict[str, type[Source]] = {
-    cls.name: cls for cls in (CoinbaseSource, KrakenSource, BinanceSource, CoinGeckoSource)
+    cls.name: cls
+    for cls in (
+        CoinbaseSource,
+        KrakenSource,
+        BinanceSource,
+        CoinGeckoSource,
+        ChainlinkSource,
+        IcpXrcSource,
+    )
 }
+# Sources configured by their own settings (feeds, IC host) rather than a REST base URL.
+NO_BASE_URL = frozenset({ChainlinkSource.name, IcpXrcSource.name})
 # Sources that quote USDT-USD directly, from which Binance's conversion is measured.
 USDT_USD_SOURCES = ("coinbase", "kraken", "coingecko")
 
@@ -81,11 +95,9 @@ def build_source(name: str, **overrides: Any) -> Source:
     (``ORACLE_SOURCE_URLS``, ``ORACLE_HTTP_TIMEOUT``) and the process-wide limiter
     and backoff store; ``overrides`` replace any constructor argument.
     Raises ``KeyError`` for an unknown name."""
-    kwargs: dict[str, Any] = {
-        "base_url": conf.source_url(name),
-        "timeout": conf.http_timeout(),
-        "user_agent": conf.user_agent(),
-    }
+    kwargs: dict[str, Any] = {"timeout": conf.http_timeout(), "user_agent": conf.user_agent()}
+    if name not in NO_BASE_URL:
+        kwargs["base_url"] = conf.source_url(name)
     kwargs.update(overrides)
     return ADAPTERS[name](**kwargs)
 
@@ -96,14 +108,15 @@ def build_sources(
     backoff: BackoffStore | None = None,
     limiter: Callable[[str], TokenBucket] | None = None,
 ) -> dict[str, Source]:
-    """Adapters for ``names`` (default: all) as ``build_source`` makes them, Binance
-    wired to a ``MeasuredUsdtUsd`` over the other built sources that quote USDT-USD.
+    """Adapters for ``names`` (default: the enabled ``ORACLE_SOURCES``) as
+    ``build_source`` makes them, Binance wired to a ``MeasuredUsdtUsd`` over the
+    other built sources that quote USDT-USD.
 
     ``backoff`` replaces the process-wide backoff store (e.g. ``CacheBackoffStore()``
     to share it between processes); ``limiter(name)`` gives each source its limiter
     instead of the process-wide one.
     """
-    names = list(names or ADAPTERS)
+    names = list(names or conf.enabled_sources())
 
     def build(name: str, **kwargs: Any) -> Source:
         if backoff is not None:

@@ -1,0 +1,120 @@
+"""Reads of the oracle. They read the cache and the database; they never call a source."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from oracle.aggregation import Aggregate, Status, as_of, cross
+from oracle.models import PairHalt, PriceCandle
+
+USD = "USD"
+
+
+def cache_key(pair: str) -> str:
+    return f"oracle:aggregate:{pair}"
+
+
+def fixed_prices() -> dict[str, Decimal]:
+    """Configured fixed prices of test tokens, pair -> Decimal."""
+    return {pair: Decimal(str(price)) for pair, price in settings.ORACLE_FIXED_PRICES.items()}
+
+
+def market_pairs() -> list[str]:
+    """Pairs fetched from the market: the configured ones and every registered asset in USD."""
+    from chains.selectors import asset_list
+
+    pairs = list(settings.ORACLE_PAIRS)
+    for asset in asset_list().filter(is_test=False):
+        pairs.append(f"{asset.symbol}-{USD}")
+    fixed = fixed_prices()
+    return [p for p in dict.fromkeys(pairs) if p not in fixed]
+
+
+def direct_pairs() -> list[str]:
+    return market_pairs() + list(fixed_prices())
+
+
+def cached_aggregate(pair: str) -> Aggregate | None:
+    """The last aggregate published for `pair`, as published (no read-time guards)."""
+    return cache.get(cache_key(pair))
+
+
+def _no_data(pair: str, now: datetime) -> Aggregate:
+    return Aggregate(
+        pair=pair,
+        price=None,
+        status=Status.HALTED,
+        sources=(),
+        excluded=(),
+        spread_pct=None,
+        updated_at=now,
+        halt_reason="no_data",
+        detail="no price has been published for this pair yet",
+    )
+
+
+def _manual_halts(pairs: list[str]) -> dict[str, str]:
+    return dict(PairHalt.objects.filter(pair__in=pairs).values_list("pair", "reason"))
+
+
+def _halted_by_hand(agg: Aggregate, reason: str) -> Aggregate:
+    return replace(
+        agg,
+        price=None,
+        status=Status.HALTED,
+        halt_reason="manual",
+        detail=f"halted by staff: {reason}",
+        last_price=agg.last_price if agg.last_price is not None else agg.price,
+    )
+
+
+def price_get(pair: str, *, now: datetime | None = None) -> Aggregate | None:
+    """The price of `pair` as clients see it, or None for a pair the oracle does not know.
+
+    Direct pairs come from the cache, aged at read time (stale when their quotes are);
+    other pairs are crossed through USD. A manual halt of the pair or of a leg wins.
+    """
+    now = now or timezone.now()
+    pair = pair.upper()
+    base, _, quote = pair.partition("-")
+    if not base or not quote or base == quote:
+        return None
+    if pair in direct_pairs():
+        agg = cached_aggregate(pair) or _no_data(pair, now)
+        if not agg.fixed:
+            agg = as_of(agg, now=now)
+        halts = _manual_halts([pair])
+        return _halted_by_hand(agg, halts[pair]) if pair in halts else agg
+    legs = (f"{base}-{USD}", f"{quote}-{USD}")
+    if not all(leg in direct_pairs() for leg in legs):
+        return None
+    base_usd, quote_usd = (price_get(leg, now=now) for leg in legs)
+    assert base_usd is not None and quote_usd is not None
+    agg = cross(base_usd=base_usd, quote_usd=quote_usd)
+    halts = _manual_halts([pair])
+    return _halted_by_hand(agg, halts[pair]) if pair in halts else agg
+
+
+def price_list(*, now: datetime | None = None) -> list[Aggregate]:
+    """Every direct pair and every configured cross pair, in a stable order."""
+    pairs = direct_pairs() + [p for p in settings.ORACLE_CROSS_PAIRS if p not in direct_pairs()]
+    found = (price_get(pair, now=now) for pair in pairs)
+    return [agg for agg in found if agg is not None]
+
+
+def pair_is_tradeable(pair: str) -> bool:
+    """Whether new swaps and market-relative listings may use `pair` now."""
+    agg = price_get(pair)
+    return agg is not None and agg.tradeable
+
+
+def candle_list(*, pair: str, interval: str, limit: int = 500) -> list[PriceCandle]:
+    """The latest `limit` candles of `pair`, oldest first."""
+    rows = PriceCandle.objects.filter(pair=pair.upper(), interval=interval).order_by("-start")
+    return list(reversed(rows[:limit]))
