@@ -16,7 +16,9 @@ from core.health import readiness
 
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/home.html")
+    from oracle.selectors import price_list
+
+    return render(request, "core/home.html", {"prices": price_list()})
 
 
 @never_cache

@@ -39,6 +39,11 @@ def prices_refresh(
                 adapter.close()
     now = now or timezone.now()
     published = []
+    # Fixed prices first: they need no source, so slow or failing sources never delay them.
+    for pair, price in selectors.fixed_prices().items():
+        agg = fixed_price(pair=pair, price=price, now=now)
+        price_publish(aggregate=agg, previous=selectors.cached_aggregate(pair))
+        published.append(agg)
     for pair in selectors.market_pairs():
         base, quote = pair.split("-")
         collected = fetch_quotes(sources=list(sources.values()), base=base, quote=quote)
@@ -51,10 +56,6 @@ def prices_refresh(
             previous=previous,
         )
         price_publish(aggregate=agg, previous=previous)
-        published.append(agg)
-    for pair, price in selectors.fixed_prices().items():
-        agg = fixed_price(pair=pair, price=price, now=now)
-        price_publish(aggregate=agg, previous=selectors.cached_aggregate(pair))
         published.append(agg)
     return published
 

@@ -115,3 +115,27 @@ def test_seed_demo_is_refused_outside_development():
     # when / then
     with pytest.raises(CommandError, match="development only"):
         call_command("seed_demo")
+
+
+def test_home_page_shows_the_price_ticker_with_each_pairs_status(client):
+    # given: nothing published yet except what the oracle knows without sources
+    from decimal import Decimal
+
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    from oracle.aggregation import fixed_price
+    from oracle.selectors import cache_key
+
+    cache.set(
+        cache_key("TEST-USD"),
+        fixed_price(pair="TEST-USD", price=Decimal("1.00"), now=timezone.now()),
+    )
+    # when
+    html = client.get("/").content.decode()
+    # then
+    assert 'data-ws-path="/ws/prices/"' in html
+    assert '<tr data-pair="BTC-USD">' in html
+    assert 'class="status status-halted"' in html  # no source has answered: halted, no price
+    assert '<tr data-pair="TEST-USD">' in html and "data-fixed" in html
+    assert '<script type="module" src="/static/js/ticker.' in html
