@@ -3,6 +3,7 @@
 from django.contrib import admin
 
 from chains.models import Asset, ChainCursor, ChainEvent, Deployment, HtlcLock, RelayerTx
+from core.admin import ReadOnlyAdmin
 
 
 @admin.register(Asset)
@@ -10,19 +11,6 @@ class AssetAdmin(admin.ModelAdmin):
     list_display = ("symbol", "network", "address", "decimals", "is_test", "enabled")
     list_filter = ("network", "is_test", "enabled")
     search_fields = ("symbol", "name", "address")
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Chain facts come from the chain; nobody edits them by hand."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Deployment)

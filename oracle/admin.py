@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib import admin, messages
 
+from core.admin import ReadOnlyAdmin
 from oracle import services
 from oracle.models import OracleAlert, PairHalt, PricePoint
 
@@ -41,24 +42,13 @@ class PairHaltAdmin(admin.ModelAdmin):
         messages.success(request, f"Resumed {queryset.count()} pair(s).")
 
 
-class ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(OracleAlert)
-class OracleAlertAdmin(ReadOnly):
+class OracleAlertAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "pair", "kind", "source", "reason", "detail", "user")
     list_filter = ("kind", "pair", "source", "reason")
 
 
 @admin.register(PricePoint)
-class PricePointAdmin(ReadOnly):
+class PricePointAdmin(ReadOnlyAdmin):
     list_display = ("computed_at", "pair", "price", "status", "spread_pct", "halt_reason")
     list_filter = ("pair", "status")

@@ -139,3 +139,16 @@ def test_home_page_shows_the_price_ticker_with_each_pairs_status(client):
     assert 'class="status status-halted"' in html  # no source has answered: halted, no price
     assert '<tr data-pair="TEST-USD">' in html and "data-fixed" in html
     assert '<script type="module" src="/static/js/ticker.' in html
+
+
+def test_every_admin_list_page_opens_for_staff(client, django_user_model):
+    # given
+    from django.contrib import admin
+
+    boss = django_user_model.objects.create_superuser(username="boss", password="pw-123456789x")
+    client.force_login(boss)
+    # when / then
+    for model in admin.site._registry:
+        meta = model._meta
+        response = client.get(f"/admin/{meta.app_label}/{meta.model_name}/")
+        assert response.status_code == 200, (meta.label, response.status_code)

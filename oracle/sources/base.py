@@ -446,11 +446,10 @@ class Source(ABC):
         """The error for a 4xx other than 429/418/451; adapters map "unknown pair"."""
         return SourceBadResponse(f"HTTP {status}: {str(body)[:200]}", source=self.name, pair=pair)
 
-    def _get_json(self, path: str, *, params: Mapping[str, str], pair: str) -> tuple[Any, datetime]:
-        """GET ``path`` and return (parsed JSON, receipt time).
+    def _take_slot(self, pair: str) -> None:
+        """Before any request: refuse while backing off, then wait for a limiter token.
 
-        Checks the backoff first, then takes a limiter token, then sends one request
-        whose whole exchange is bounded by ``timeout``. Raises as ``fetch`` does.
+        Raises ``SourceBackoff`` in either case.
         """
         self._check_backoff(pair)
         if self._limiter.reserve(max_wait=self.timeout) is None:
@@ -460,6 +459,14 @@ class Source(ABC):
                 pair=pair,
                 until=self._clock() + 1.0 / self._limiter.rate,
             )
+
+    def _get_json(self, path: str, *, params: Mapping[str, str], pair: str) -> tuple[Any, datetime]:
+        """GET ``path`` and return (parsed JSON, receipt time).
+
+        Checks the backoff first, then takes a limiter token, then sends one request
+        whose whole exchange is bounded by ``timeout``. Raises as ``fetch`` does.
+        """
+        self._take_slot(pair)
         status, headers, body = self._send(path, params=params, pair=pair)
         received = self._now()
         if status in (429, 418, 451) or (status == 503 and "retry-after" in headers):

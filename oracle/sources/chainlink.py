@@ -39,7 +39,6 @@ from oracle.sources.base import (
     BackoffStore,
     Quote,
     Source,
-    SourceBackoff,
     SourceBadResponse,
     SourceUnavailable,
     TokenBucket,
@@ -178,17 +177,6 @@ class ChainlinkSource(Source):
             observed_at=datetime.fromtimestamp(data.updated_at, tz=UTC),
             fetched_at=received,
         )
-
-    def _take_slot(self, pair: str) -> None:
-        # As Source._get_json does before an HTTP request: backoff, then the limiter.
-        self._check_backoff(pair)
-        if self._limiter.reserve(max_wait=self.timeout) is None:
-            raise SourceBackoff(
-                "client-side rate limit: no request slot within the timeout",
-                source=self.name,
-                pair=pair,
-                until=self._clock() + 1.0 / self._limiter.rate,
-            )
 
     def _check_round(self, data: RoundData, *, feed: ChainlinkFeed, now: datetime) -> None:
         """Raise ``SourceBadResponse`` unless the round is a usable, fresh answer."""

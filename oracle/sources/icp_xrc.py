@@ -40,7 +40,6 @@ from oracle.sources.base import (
     BackoffStore,
     Quote,
     Source,
-    SourceBackoff,
     SourceBadResponse,
     SourceError,
     SourceUnavailable,
@@ -187,17 +186,6 @@ class IcpXrcSource(Source):
             observed_at=datetime.fromtimestamp(rate.timestamp, tz=UTC),
             fetched_at=self._now(),
         )
-
-    def _take_slot(self, pair: str) -> None:
-        # As Source._get_json does before an HTTP request: backoff, then the limiter.
-        self._check_backoff(pair)
-        if self._limiter.reserve(max_wait=self.timeout) is None:
-            raise SourceBackoff(
-                "client-side rate limit: no request slot within the timeout",
-                source=self.name,
-                pair=pair,
-                until=self._clock() + 1.0 / self._limiter.rate,
-            )
 
     def _error(self, exc: icp.IcpError, *, pair: str) -> SourceError:
         """The ``SourceError`` reporting the IC client's ``exc``."""
