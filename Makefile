@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PORT ?= 8000
 
-.PHONY: run test install deps-python deps-node messages static lint typecheck migrate pin clean
+.PHONY: run test install deps-python deps-node messages static lint typecheck migrate pin clean bench-watcher
 
 run: install migrate  ## set up everything and start the whole system in the foreground
 	$(PY) manage.py seed_demo
@@ -53,6 +53,9 @@ lint: deps-python
 
 typecheck: deps-python
 	$(VENV)/bin/mypy .
+
+bench-watcher: install  ## watcher catch-up throughput (add DATABASE_URL for PostgreSQL)
+	$(PY) bench/watcher.py
 
 pin: deps-python  ## re-pin requirements.txt after editing requirements.in
 	$(VENV)/bin/uv pip compile --quiet --python-version 3.11 requirements.in -o requirements.txt
