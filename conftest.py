@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+from core.testing import clear_run_cache
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _collected_static(django_db_blocker):
@@ -33,14 +35,6 @@ def redis_url() -> str:
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """Delete every Redis key this run wrote (all carry the run's prefix)."""
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        return
-    import redis
-    from django.conf import settings
-
-    client = redis.Redis.from_url(url)
-    for pattern in (f"*{settings.REDIS_KEY_PREFIX}*",):
-        for key in client.scan_iter(match=pattern, count=1000):
-            client.delete(key)
+    """Delete every Redis key this run wrote."""
+    if os.environ.get("REDIS_URL"):
+        clear_run_cache()

@@ -54,7 +54,7 @@ def _lock_filter_allows(network: str, lock_id: str) -> bool:
     return True if not path else bool(import_string(path)(network=network, lock_id=lock_id))
 
 
-def _send(network: Network, action: str, lock_id: str, data: str) -> RelayerTx | None:
+def _send(network: Network, w3, htlc, action: str, lock_id: str, data: str) -> RelayerTx | None:
     """Allocate a nonce, broadcast, record. None if a live tx for this lock already exists."""
     live = RelayerTx.objects.filter(network=network.name, action=action, lock_id=lock_id).exclude(
         status=RelayerTx.Status.FAILED
@@ -62,7 +62,6 @@ def _send(network: Network, action: str, lock_id: str, data: str) -> RelayerTx |
     if live.exists():
         return None
     account = account_for(role="RELAYER", network=network.name)
-    w3, htlc = _htlc(network)
     try:
         with transaction.atomic():
             row, _ = RelayerAccount.objects.select_for_update().get_or_create(
@@ -116,7 +115,7 @@ def relayer_redeem(*, network: Network, lock_id: str, preimage: str) -> RelayerT
     if state != STATE_LOCKED or hashlib.sha256(secret).digest() != hashlock or latest >= timelock:
         return None
     data = htlc.encode_abi("redeem", args=[evm.hex_bytes(lock_id), secret])
-    return _send(network, RelayerTx.Action.REDEEM, lock_id, data)
+    return _send(network, w3, htlc, RelayerTx.Action.REDEEM, lock_id, data)
 
 
 def relayer_refund(*, network: Network, lock_id: str) -> RelayerTx | None:
@@ -131,7 +130,7 @@ def relayer_refund(*, network: Network, lock_id: str) -> RelayerTx | None:
     if state != STATE_LOCKED or latest < timelock:
         return None
     data = htlc.encode_abi("refund", args=[evm.hex_bytes(lock_id)])
-    return _send(network, RelayerTx.Action.REFUND, lock_id, data)
+    return _send(network, w3, htlc, RelayerTx.Action.REFUND, lock_id, data)
 
 
 def live_locks_with_hashlock(hashlock: str) -> list[HtlcLock]:

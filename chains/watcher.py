@@ -25,6 +25,7 @@ raises, nothing of that pass is stored and the same events come again next pass.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -141,6 +142,7 @@ def _htlc_addresses(network: str) -> list[ChecksumAddress]:
     return sorted({Web3.to_checksum_address(a) for a in addresses})
 
 
+@functools.cache
 def _event_abis() -> dict[bytes, dict]:
     abi = compiler.compile_contract("HTLC").abi
     events = [e for e in abi if e.get("type") == "event" and e["name"] in ChainEvent.Name.values]

@@ -59,10 +59,6 @@ def _no_data(pair: str, now: datetime) -> Aggregate:
     )
 
 
-def _manual_halts(pairs: list[str]) -> dict[str, str]:
-    return dict(PairHalt.objects.filter(pair__in=pairs).values_list("pair", "reason"))
-
-
 def _halted_by_hand(agg: Aggregate, reason: str) -> Aggregate:
     return replace(
         agg,
@@ -74,37 +70,48 @@ def _halted_by_hand(agg: Aggregate, reason: str) -> Aggregate:
     )
 
 
+def _price(
+    pair: str, *, now: datetime, direct: list[str], halts: dict[str, str]
+) -> Aggregate | None:
+    base, _, quote = pair.partition("-")
+    if not base or not quote or base == quote:
+        return None
+    if pair in direct:
+        agg = cached_aggregate(pair) or _no_data(pair, now)
+        if not agg.fixed:
+            agg = as_of(agg, now=now)
+    else:
+        base_leg, quote_leg = f"{base}-{USD}", f"{quote}-{USD}"
+        if base_leg not in direct or quote_leg not in direct:
+            return None
+        base_usd = _price(base_leg, now=now, direct=direct, halts=halts)
+        quote_usd = _price(quote_leg, now=now, direct=direct, halts=halts)
+        if base_usd is None or quote_usd is None:
+            return None
+        agg = cross(base_usd=base_usd, quote_usd=quote_usd)
+    return _halted_by_hand(agg, halts[pair]) if pair in halts else agg
+
+
 def price_get(pair: str, *, now: datetime | None = None) -> Aggregate | None:
     """The price of `pair` as clients see it, or None for a pair the oracle does not know.
 
     Direct pairs come from the cache, aged at read time (stale when their quotes are);
     other pairs are crossed through USD. A manual halt of the pair or of a leg wins.
     """
+    return price_list(pairs=[pair.upper()], now=now)[0] if pair else None
+
+
+def price_list(*, pairs: list[str] | None = None, now: datetime | None = None) -> list:
+    """Prices of `pairs` (None for an unknown one), by default of every direct pair and every
+    configured cross pair (unknown ones left out). Two queries, whatever the number of pairs.
+    """
     now = now or timezone.now()
-    pair = pair.upper()
-    base, _, quote = pair.partition("-")
-    if not base or not quote or base == quote:
-        return None
-    if pair in direct_pairs():
-        agg = cached_aggregate(pair) or _no_data(pair, now)
-        if not agg.fixed:
-            agg = as_of(agg, now=now)
-        halts = _manual_halts([pair])
-        return _halted_by_hand(agg, halts[pair]) if pair in halts else agg
-    legs = (f"{base}-{USD}", f"{quote}-{USD}")
-    if not all(leg in direct_pairs() for leg in legs):
-        return None
-    base_usd, quote_usd = (price_get(leg, now=now) for leg in legs)
-    assert base_usd is not None and quote_usd is not None
-    agg = cross(base_usd=base_usd, quote_usd=quote_usd)
-    halts = _manual_halts([pair])
-    return _halted_by_hand(agg, halts[pair]) if pair in halts else agg
-
-
-def price_list(*, now: datetime | None = None) -> list[Aggregate]:
-    """Every direct pair and every configured cross pair, in a stable order."""
-    pairs = direct_pairs() + [p for p in settings.ORACLE_CROSS_PAIRS if p not in direct_pairs()]
-    found = (price_get(pair, now=now) for pair in pairs)
+    direct = direct_pairs()
+    halts = dict(PairHalt.objects.values_list("pair", "reason"))
+    if pairs is not None:
+        return [_price(p, now=now, direct=direct, halts=halts) for p in pairs]
+    wanted = direct + [p for p in settings.ORACLE_CROSS_PAIRS if p not in direct]
+    found = (_price(p, now=now, direct=direct, halts=halts) for p in wanted)
     return [agg for agg in found if agg is not None]
 
 

@@ -6,13 +6,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from django.core.cache import cache
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from rest_framework.test import APIClient
 
 from chains.anvil import AnvilProcess, free_port, start_anvil
+from core.testing import clear_run_cache
 
 CHAIN_ID = 31337
 
@@ -44,9 +44,9 @@ def _accounts_env(settings, anvil):
     """Only the session anvil is configured, SITE_URL is fixed, throttles start empty."""
     settings.CHAIN_NETWORKS = [network("local-a", CHAIN_ID, anvil.rpc_url)]
     settings.SITE_URL = "https://swap.example"
-    cache.clear()
+    clear_run_cache()
     yield
-    cache.clear()
+    clear_run_cache()
 
 
 @pytest.fixture

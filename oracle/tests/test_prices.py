@@ -275,3 +275,13 @@ def test_prices_are_pushed_over_the_websocket(sources):
     assert snapshot["type"] == "snapshot"
     assert update["type"] == "price"
     assert update["price"]["status"] in {"ok", "halted"}
+
+
+def test_listing_every_price_costs_two_queries(sources, api, django_assert_num_queries):
+    # given: prices published, one pair halted by hand
+    services.pair_halt(pair="ETH-USD", reason="check", user=None)
+    refresh(sources)
+    # when / then: the asset registry and the manual halts, whatever the number of pairs
+    with django_assert_num_queries(2):
+        body = api.get("/api/v1/prices/").json()
+    assert body["count"] >= 7
