@@ -183,3 +183,25 @@ class KycSubmission(models.Model):
 
     def can_review(self) -> bool:
         return self.status == self.Status.PENDING
+
+
+class Reputation(models.Model):
+    """A user's track record, derived from swap records by the swaps app; never typed in.
+
+    One row per user who has taken part in a swap; a user without a row has a clean,
+    empty record. Kept as a table so the offer book can filter and order makers by it.
+    """
+
+    user = models.OneToOneField(
+        User, on_delete=models.CASCADE, primary_key=True, related_name="reputation"
+    )
+    completed_swaps = models.PositiveIntegerField(default=0, db_index=True)
+    # Sum of completed swaps' value in USD at the price fixed when each swap was created.
+    volume_usd = models.DecimalField(max_digits=30, decimal_places=2, default=0)
+    refunded_swaps = models.PositiveIntegerField(default=0)
+    disputes_opened = models.PositiveIntegerField(default=0)
+    disputes_lost = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"reputation of {self.user_id}"
