@@ -10,7 +10,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from accounts import services
-from accounts.models import AuditEvent, KycSubmission, User, Wallet
+from accounts.models import AuditEvent, KycSubmission, Reputation, User, Wallet
+from core.admin import ReadOnlyAdmin
 from core.api.errors import ApiError
 
 
@@ -67,6 +68,24 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+@admin.register(Reputation)
+class ReputationAdmin(ReadOnlyAdmin):
+    """Read-only: reputation is recomputed from swap records by the swaps app, never typed in."""
+
+    list_display = (
+        "user",
+        "completed_swaps",
+        "volume_usd",
+        "refunded_swaps",
+        "disputes_opened",
+        "disputes_lost",
+        "updated_at",
+    )
+    search_fields = ("user__username", "user__email", "user__display_name")
+    ordering = ("-completed_swaps", "user_id")
+    list_select_related = ("user",)
 
 
 class RejectForm(forms.Form):

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import QuerySet
 
-from accounts.models import AuditEvent, KycSubmission, User, Wallet
+from accounts.models import AuditEvent, KycSubmission, Reputation, User, Wallet
+from chains.balances import Balance, wallet_balances
 
 
 def kyc_limit_usd(user: User) -> Decimal:
@@ -30,6 +34,51 @@ def wallet_owner_get(address: str) -> User | None:
     """The user an address is linked to (any letter case), or None."""
     wallet = Wallet.objects.select_related("user").filter(address__iexact=address).first()
     return wallet.user if wallet else None
+
+
+def wallet_balance_map(*, wallets: Iterable[Wallet]) -> dict[str, list[Balance]]:
+    """Each wallet's balance of every configured asset, keyed by its address (lower case).
+
+    Reads through ``chains.balances.wallet_balances`` (cached for
+    ``WALLET_BALANCE_CACHE_SECONDS`` per set of addresses). A wallet on a network that
+    cannot be reached gets rows with ``status="unavailable"``; this never raises for it.
+    A wallet without any configured asset maps to an empty list.
+    """
+    addresses = [w.address for w in wallets]
+    found: dict[str, list[Balance]] = {a.lower(): [] for a in addresses}
+    for balance in wallet_balances(addresses):
+        found[balance.address.lower()].append(balance)
+    return found
+
+
+@dataclass(frozen=True)
+class ReputationSummary:
+    """A user's track record as shown on the profile and in the API."""
+
+    completed_swaps: int
+    volume_usd: Decimal
+    refunded_swaps: int
+    disputes_opened: int
+    disputes_lost: int
+    member_since: datetime
+
+
+def reputation_get(*, user: User) -> ReputationSummary:
+    """``user``'s reputation (written by the swaps app), zeros when there is none yet.
+
+    ``member_since`` is ``user.date_joined``. One query.
+    """
+    row = Reputation.objects.filter(user=user).first()
+    if row is None:
+        return ReputationSummary(0, Decimal("0.00"), 0, 0, 0, user.date_joined)
+    return ReputationSummary(
+        completed_swaps=row.completed_swaps,
+        volume_usd=Decimal(row.volume_usd),
+        refunded_swaps=row.refunded_swaps,
+        disputes_opened=row.disputes_opened,
+        disputes_lost=row.disputes_lost,
+        member_since=user.date_joined,
+    )
 
 
 def kyc_submission_list(*, user: User) -> QuerySet[KycSubmission]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
@@ -38,7 +39,12 @@ def profile(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Your profile was saved."))
             return redirect("accounts-profile")
-    return render(request, "accounts/profile.html", {"form": form, "profile": user})
+    context = {
+        "form": form,
+        "profile": user,
+        "reputation": selectors.reputation_get(user=user),
+    }
+    return render(request, "accounts/profile.html", context)
 
 
 @login_required
@@ -57,7 +63,14 @@ def wallets(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Your ICP principal was linked."))
             return redirect("accounts-wallets")
-    context = {"wallets": selectors.wallet_list(user=user), "form": form, "profile": user}
+    wallets = list(selectors.wallet_list(user=user))
+    balances = selectors.wallet_balance_map(wallets=wallets)
+    context = {
+        "wallets": [(wallet, balances[wallet.address.lower()]) for wallet in wallets],
+        "balance_cache_seconds": settings.WALLET_BALANCE_CACHE_SECONDS,
+        "form": form,
+        "profile": user,
+    }
     return render(request, "accounts/wallets.html", context)
 
 

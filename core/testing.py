@@ -20,3 +20,35 @@ def clear_run_cache() -> None:
     client = redis.Redis.from_url(url)
     for key in client.scan_iter(match=f"*{settings.REDIS_KEY_PREFIX}*", count=1000):
         client.delete(key)
+
+
+def race(n: int, target) -> list:
+    """Run `target(i)` in `n` real threads released together, each on its own database
+    connection (closed after), for races against PostgreSQL. Returns each thread's result:
+    the value, the codes of an ApiError, or the repr of any other exception."""
+    import threading
+
+    from django.db import connection
+
+    from core.api.errors import ApiError
+
+    results: list = [None] * n
+    barrier = threading.Barrier(n, timeout=30)
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = target(i)
+        except ApiError as exc:
+            results[i] = exc.get_codes()
+        except Exception as exc:  # reported by the caller's assertion, with its type
+            results[i] = repr(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return results

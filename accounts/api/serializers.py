@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts import selectors
 from accounts.models import KycSubmission, User, Wallet
 
 
@@ -30,9 +34,71 @@ class WalletOutput(serializers.ModelSerializer):
         fields = ["address", "chain_id", "created_at"]
 
 
+@extend_schema_field(
+    {"type": "string", "nullable": True, "example": "1.500000", "format": "decimal"}
+)
+class ExactAmountField(serializers.Field):
+    """A Decimal as a plain decimal string with all its places (never exponent notation)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, **kwargs)
+
+    def to_representation(self, value: Decimal) -> str:
+        return format(value, "f")
+
+
+class BalanceOutput(serializers.Serializer):
+    network = serializers.CharField()
+    chain_id = serializers.IntegerField()
+    asset_id = serializers.IntegerField()
+    symbol = serializers.CharField()
+    decimals = serializers.IntegerField()
+    token = serializers.CharField(
+        allow_null=True, help_text="The ERC-20 contract; null for the network's native coin."
+    )
+    amount = ExactAmountField(
+        help_text=(
+            "Exact amount in whole units with `decimals` places (a string); "
+            "null when the network could not be read."
+        )
+    )
+    status = serializers.ChoiceField(
+        choices=["ok", "unavailable"],
+        help_text="`unavailable` when the network did not answer in time; retry later.",
+    )
+
+
+class WalletBalancesOutput(WalletOutput):
+    """A linked wallet and what it holds of every configured asset (cached briefly)."""
+
+    balances = serializers.SerializerMethodField()
+
+    class Meta(WalletOutput.Meta):
+        fields = [*WalletOutput.Meta.fields, "balances"]
+
+    @extend_schema_field(BalanceOutput(many=True))
+    def get_balances(self, wallet: Wallet) -> list[dict]:
+        found = self.context["balances"].get(wallet.address.lower(), [])
+        return list(BalanceOutput(found, many=True).data)
+
+
+class ReputationOutput(serializers.Serializer):
+    completed_swaps = serializers.IntegerField()
+    volume_usd = serializers.DecimalField(
+        max_digits=30, decimal_places=2, help_text="Value of the completed swaps in USD."
+    )
+    refunded_swaps = serializers.IntegerField()
+    disputes_opened = serializers.IntegerField()
+    disputes_lost = serializers.IntegerField()
+    member_since = serializers.DateTimeField()
+
+
 class UserOutput(serializers.ModelSerializer):
     avatar_url = serializers.SerializerMethodField()
     wallets = WalletOutput(many=True, read_only=True)
+    reputation = serializers.SerializerMethodField(
+        help_text="Derived from swap records by the swaps app; zeros before the first swap."
+    )
 
     class Meta:
         model = User
@@ -48,10 +114,15 @@ class UserOutput(serializers.ModelSerializer):
             "terms_version",
             "terms_accepted_at",
             "wallets",
+            "reputation",
         ]
 
     def get_avatar_url(self, user: User) -> str | None:
         return reverse("accounts-avatar", args=[user.pk]) if user.avatar else None
+
+    @extend_schema_field(ReputationOutput)
+    def get_reputation(self, user: User) -> dict:
+        return ReputationOutput(selectors.reputation_get(user=user)).data
 
 
 class TokenPairOutput(serializers.Serializer):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import cast
 
 from django.contrib.auth import login, logout
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import status
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -30,29 +30,20 @@ from accounts.api.serializers import (
     SiweVerifyInput,
     TokenPairOutput,
     UserOutput,
+    WalletBalancesOutput,
     WalletOutput,
 )
 from accounts.models import User
 from accounts.signals import client_ip
+from core.api.pagination import PageNumberPagination
+from core.api.schema import error_response
 from core.api.throttling import AnonThrottle, ScopedThrottle, UserThrottle
 
 SESSION_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
-class ErrorOutput(serializers.Serializer):
-    detail = serializers.CharField()
-    code = serializers.CharField()
-
-
-def _error(description: str, *codes: tuple[str, str]) -> OpenApiResponse:
-    return OpenApiResponse(
-        ErrorOutput,
-        description=description,
-        examples=[
-            OpenApiExample(code, value={"detail": detail, "code": code}, response_only=True)
-            for code, detail in codes
-        ],
-    )
+# The project's one error shape; a second serializer of that name would collide in the schema.
+_error = error_response
 
 
 THROTTLED = _error(
@@ -307,22 +298,71 @@ class MeView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+# One wallet; drf-spectacular wraps it in the paginated list shape.
+WALLET_EXAMPLE = {
+    "address": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+    "chain_id": 31337,
+    "created_at": "2026-11-30T12:00:00Z",
+    "balances": [
+        {
+            "network": "local-a",
+            "chain_id": 31337,
+            "asset_id": 1,
+            "symbol": "ETH",
+            "decimals": 18,
+            "token": None,
+            "amount": "10000.000000000000000000",
+            "status": "ok",
+        },
+        {
+            "network": "local-a",
+            "chain_id": 31337,
+            "asset_id": 2,
+            "symbol": "TEST",
+            "decimals": 6,
+            "token": "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+            "amount": "1000000.000000",
+            "status": "ok",
+        },
+        {
+            "network": "local-b",
+            "chain_id": 31338,
+            "asset_id": 3,
+            "symbol": "ETH",
+            "decimals": 18,
+            "token": None,
+            "amount": None,
+            "status": "unavailable",
+        },
+    ],
+}
+
+
 class WalletListView(APIView):
-    """The signed-in user's linked addresses (paginated)."""
+    """The signed-in user's linked addresses (paginated), each with its balances.
+
+    Balances cover every enabled asset on every enabled network, read from the chains
+    and cached for ``WALLET_BALANCE_CACHE_SECONDS``; a network that does not answer gives
+    its rows ``status: "unavailable"`` and ``amount: null``.
+    """
+
+    pagination_class = PageNumberPagination
 
     @extend_schema(
         operation_id="me_wallets",
         tags=["me"],
-        responses={200: WalletOutput(many=True), 401: UNAUTHENTICATED},
+        responses={200: WalletBalancesOutput(many=True), 401: UNAUTHENTICATED},
+        examples=[OpenApiExample("wallets", value=WALLET_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request) -> Response:
-        from core.api.pagination import PageNumberPagination
-
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(
             selectors.wallet_list(user=_me(request)), request, view=self
         )
-        return paginator.get_paginated_response(WalletOutput(page, many=True).data)
+        wallets = list(page or [])
+        context = {"balances": selectors.wallet_balance_map(wallets=wallets)}
+        body = WalletBalancesOutput(wallets, many=True, context=context).data
+        return paginator.get_paginated_response(body)
 
 
 class AvatarView(APIView):

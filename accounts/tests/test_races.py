@@ -5,33 +5,13 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.db import connection
 from eth_account import Account
 
 from accounts import services
 from accounts.models import SiweNonce, User, Wallet
 from accounts.tests.conftest import CHAIN_ID, sign
 from chains import signatures
-from core.api.errors import ApiError
-
-
-def _race(n: int, target) -> list:
-    results: list = [None] * n
-
-    def run(i: int) -> None:
-        try:
-            results[i] = target()
-        except ApiError as exc:
-            results[i] = exc.get_codes()
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
+from core.testing import race
 
 
 @pytest.mark.postgres
@@ -51,7 +31,7 @@ def test_siwe_same_nonce_concurrently_signs_in_only_once(postgres_url, monkeypat
 
     monkeypatch.setattr(signatures, "personal_signature_is_valid", checked_then_wait)
     # when
-    results = _race(2, lambda: services.siwe_sign_in(message=message, signature=signature))
+    results = race(2, lambda _: services.siwe_sign_in(message=message, signature=signature))
     # then
     users = [r for r in results if isinstance(r, User)]
     assert len(users) == 1, results
@@ -80,7 +60,7 @@ def test_siwe_first_sign_ins_of_one_address_concurrently_make_one_account(postgr
         return services.siwe_sign_in(message=message, signature=signature)
 
     # when
-    results = _race(2, sign_in)
+    results = race(2, lambda _: sign_in())
     # then
     assert all(isinstance(r, User) for r in results), results
     assert results[0].pk == results[1].pk

@@ -1,0 +1,23 @@
+"""OpenAPI helpers shared by every app's API: the one error shape, with examples per code."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse
+from rest_framework import serializers
+
+
+class ErrorOutput(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField()
+
+
+def error_response(description: str, *codes: tuple[str, str]) -> OpenApiResponse:
+    """A documented error response with one example per (code, detail)."""
+    return OpenApiResponse(
+        ErrorOutput,
+        description=description,
+        examples=[
+            OpenApiExample(code, value={"detail": detail, "code": code}, response_only=True)
+            for code, detail in codes
+        ],
+    )
