@@ -1,0 +1,406 @@
+"""Reads of listings and their prices. Market-relative prices are computed at read time."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_UP, Decimal
+from typing import Any
+
+from django.db import connection
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    Expression,
+    F,
+    Q,
+    QuerySet,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import Cast, Ceil, Coalesce, Greatest, Least
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from rest_framework import status
+
+from accounts.models import User
+from chains.models import Asset
+from marketplace.amounts import CTX, places, quantum, round_up
+from marketplace.fields import ExactDecimalField
+from marketplace.models import Listing
+from marketplace.search import filter_terms
+from marketplace.services import ListingError
+from oracle.aggregation import Aggregate
+from oracle.selectors import price_get, price_list
+
+_HUNDRED = Decimal(100)
+
+
+@dataclass(frozen=True)
+class ListingQuote:
+    """What a trade of `amount` base units costs now: the price and the quote amount."""
+
+    price: Decimal
+    quote_amount: Decimal
+
+
+def _with_relations(qs: QuerySet[Listing]) -> QuerySet[Listing]:
+    return qs.select_related("base_asset", "quote_asset", "maker", "maker__reputation")
+
+
+def listing_get(*, listing_id: int) -> Listing | None:
+    """A listing that is not deleted (hidden ones included), with its assets and maker."""
+    return _with_relations(Listing.objects.filter(pk=listing_id, deleted_at__isnull=True)).first()
+
+
+def effective_price(listing: Listing, agg: Aggregate | None) -> Decimal | None:
+    """The listing's price given the oracle's aggregate for its pair (None: unavailable).
+
+    Market-relative: oracle price × (1 + margin/100), clamped to the floor and ceiling,
+    rounded up to the quote asset's places (the maker never sells below their margin).
+    """
+    if listing.price is not None:
+        return listing.price
+    if agg is None or not agg.tradeable or agg.price is None or listing.price_margin_pct is None:
+        return None
+    factor = CTX.add(1, CTX.divide(listing.price_margin_pct, _HUNDRED))
+    value = CTX.multiply(agg.price, factor)
+    if listing.price_floor is not None and value < listing.price_floor:
+        value = listing.price_floor
+    if listing.price_ceiling is not None and value > listing.price_ceiling:
+        value = listing.price_ceiling
+    value = value.quantize(quantum(listing.quote_asset.decimals), rounding=ROUND_UP, context=CTX)
+    return value if value > 0 else None
+
+
+def listing_price(listing: Listing) -> Decimal | None:
+    """The listing's current price in quote per base.
+
+    None when it is market-relative and the oracle does not know its pair, or has halted
+    it, or the price is stale: such a listing shows as unavailable, never at an old price.
+    """
+    if listing.price is not None:
+        return listing.price
+    return effective_price(listing, price_get(listing.pair))
+
+
+def listing_prices(
+    listings: list[Listing], *, oracle: dict[str, Aggregate | None] | None = None
+) -> dict[int, Decimal | None]:
+    """Current prices of many listings, by listing id. The oracle is read once for all the
+    pairs not already in `oracle` (prices a search read moments ago, in the same request)."""
+    known = dict(oracle or {})
+    missing = sorted({lst.pair for lst in listings if lst.price is None} - set(known))
+    if missing:
+        known.update(zip(missing, price_list(pairs=missing), strict=True))
+    return {lst.pk: effective_price(lst, known.get(lst.pair)) for lst in listings}
+
+
+def listing_quote(*, listing: Listing, amount: Decimal) -> ListingQuote:
+    """The price now and the quote amount for `amount` base units, rounded up to the quote
+    asset's places (the maker never receives less than the price says).
+
+    Raises ``ListingError`` ``price_unavailable`` (409) when the price is unavailable.
+    """
+    price = listing_price(listing)
+    if price is None:
+        raise ListingError(
+            str(_("This listing's market price is unavailable now.")),
+            "price_unavailable",
+            status.HTTP_409_CONFLICT,
+        )
+    quote_amount = round_up(CTX.multiply(amount, price), listing.quote_asset.decimals)
+    return ListingQuote(price=price, quote_amount=quote_amount)
+
+
+# --------------------------------------------------------------------------- the offer book
+
+State = Listing.State
+ORDERINGS = ("newest", "price", "-price", "reputation")
+KYC_ORDER: list[str] = [User.KycLevel.NONE, User.KycLevel.BASIC, User.KycLevel.VERIFIED]
+
+
+def visible_listings(*, now: datetime | None = None) -> QuerySet[Listing]:
+    """Listings anyone may see in the offer book and take: active, not hidden, not deleted,
+    not past their expiry (even before the expiry job has run)."""
+    now = now or timezone.now()
+    return Listing.objects.filter(
+        state=State.ACTIVE, hidden_at__isnull=True, deleted_at__isnull=True
+    ).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+
+
+def _pair_asset_ids(pair: str, assets: list[Asset]) -> tuple[list[int], list[int]]:
+    base, _sep, quote = pair.upper().partition("-")
+    return [a.pk for a in assets if a.symbol == base], [a.pk for a in assets if a.symbol == quote]
+
+
+def _column(name: str) -> Any:
+    # SQLite keeps these columns as fixed-width text (marketplace/fields.py); compare numbers.
+    if connection.vendor == "sqlite":
+        return Cast(F(name), DecimalField(max_digits=60, decimal_places=18))
+    return F(name)
+
+
+def _symbol_pairs(
+    assets: list[Asset], base_ids: set[int] | None, quote_ids: set[int] | None
+) -> list[tuple[str, list[int], list[Asset]]]:
+    """(``BASE-QUOTE``, base asset ids, quote assets) for every symbol pair among `assets`,
+    limited to `base_ids` x `quote_ids` when given."""
+    by_symbol: dict[str, list[Asset]] = defaultdict(list)
+    for asset in assets:
+        by_symbol[asset.symbol].append(asset)
+    found = []
+    for base_symbol, bases in by_symbol.items():
+        base_pks = sorted(a.pk for a in bases if base_ids is None or a.pk in base_ids)
+        for quote_symbol, quotes in by_symbol.items():
+            wanted = [a for a in quotes if quote_ids is None or a.pk in quote_ids]
+            if base_symbol != quote_symbol and base_pks and wanted:
+                found.append((f"{base_symbol}-{quote_symbol}", base_pks, wanted))
+    return found
+
+
+def effective_price_expression(
+    pairs: list[tuple[str, list[int], list[Asset]]],
+    oracle: dict[str, Aggregate | None],
+    *,
+    fixed: bool = True,
+) -> Expression:
+    """SQL for each listing's current price, as ``effective_price`` computes it in Python.
+
+    Fixed: the price column (left out with ``fixed=False``, for market listings only).
+    Market-relative: for each of `pairs` the oracle has a tradeable price P for (from
+    `oracle`, read once per request), ``(100 + margin) * P/100`` clamped to the floor and
+    ceiling and rounded up to the quote asset's places, P passed as a parameter. NULL when
+    the oracle has no tradeable price for the pair (such listings sort last and fail price
+    filters).
+    """
+    sqlite = connection.vendor == "sqlite"
+    out = DecimalField(max_digits=60, decimal_places=18) if sqlite else ExactDecimalField()
+    whens = [When(price__isnull=False, then=_column("price"))] if fixed else []
+    for pair, bases, quotes in pairs:
+        agg = oracle.get(pair)
+        if agg is None or not agg.tradeable or agg.price is None:
+            continue
+        per_hundredth = Value(CTX.divide(agg.price, 100), output_field=out)
+        raw = (Value(Decimal(100), output_field=out) + F("price_margin_pct")) * per_hundredth
+        if sqlite:  # SQLite's MAX/MIN return NULL when any argument is NULL
+            floored = Greatest(raw, Coalesce(_column("price_floor"), raw), output_field=out)
+            clamped = Least(floored, Coalesce(_column("price_ceiling"), floored), output_field=out)
+        else:  # PostgreSQL's GREATEST/LEAST skip NULLs: no floor or ceiling, no clamp
+            floored = Greatest(raw, F("price_floor"), output_field=out)
+            clamped = Least(floored, F("price_ceiling"), output_field=out)
+        by_places: dict[int, list[int]] = defaultdict(list)
+        for quote in quotes:
+            by_places[places(quote.decimals)].append(quote.pk)
+        for quote_places, ids in sorted(by_places.items()):
+            scale = Value(Decimal(10) ** quote_places, output_field=out)
+            rounded = Ceil(clamped * scale, output_field=out) / scale
+            whens.append(When(base_asset_id__in=bases, quote_asset_id__in=ids, then=rounded))
+    if not whens:  # typed, so a UNION with the fixed arm's numeric column stays valid
+        return Cast(Value(None), output_field=out)
+    return Case(*whens, default=Value(None, output_field=out), output_field=out)
+
+
+class ListingResults:
+    """Search results read in two steps: the ordered ids of a page, then those rows.
+
+    Ordering and counting touch only the narrow offer-book indexes (index-only scans on
+    PostgreSQL) instead of sorting wide joined rows; the page's rows then come with their
+    assets and maker in one more query. Results sorted by price come from two "arms":
+    fixed-price listings, which an index orders and bounds by their price column, and
+    market-relative ones, priced in SQL from the oracle; each arm's first rows are read in
+    one ``UNION ALL`` and merged here. Paginators accept this object like a queryset.
+    ``oracle`` holds the prices read for this search, for ``listing_prices`` to reuse.
+    """
+
+    ordered = True
+    # Price searches read each arm's first rows together with its count; deeper pages re-read.
+    PREFETCH = 100
+
+    def __init__(
+        self,
+        arms: list[QuerySet[Listing]],
+        *,
+        descending: bool = False,
+        oracle: dict[str, Aggregate | None] | None = None,
+    ) -> None:
+        self.arms = arms
+        self.descending = descending
+        self.oracle = oracle or {}
+        self._heads: tuple[int, list[tuple], int] | None = None  # (limit, rows, total)
+
+    def count(self) -> int:
+        if len(self.arms) == 1:
+            return self.arms[0].count()
+        return self._merged(self.PREFETCH)[1]
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def _merged(self, stop: int) -> tuple[list[tuple], int]:
+        """The first `stop` rows of every arm, merged in order, and the total count, in one
+        query (``UNION ALL`` of each arm's head; ``COUNT(*) OVER ()`` counts each arm)."""
+        if self._heads is not None and self._heads[0] >= stop:
+            return self._heads[1], self._heads[2]
+        limit = max(stop, self.PREFETCH)
+        # effective_price is annotated on every arm by listing_search.
+        heads = [
+            arm.annotate(arm=Value(number), arm_total=Window(Count("id"))).values_list(
+                "effective_price", "created_at", "id", "arm", "arm_total"
+            )[:limit]  # type: ignore[misc]
+            for number, arm in enumerate(self.arms)
+        ]
+        if connection.features.supports_slicing_ordering_in_compound:
+            rows = list(heads[0].union(*heads[1:], all=True))
+        else:
+            rows = [row for head in heads for row in head]
+        # Every row of an arm carries that arm's total; an arm without rows counts 0.
+        total = sum(dict((row[3], row[4]) for row in rows).values())
+        sign = -1 if self.descending else 1
+        rows.sort(
+            key=lambda row: (
+                row[0] is None,
+                sign * row[0] if row[0] is not None else 0,
+                -row[1].timestamp(),
+                -row[2],
+            )
+        )
+        self._heads = (limit, rows, total)
+        return rows, total
+
+    def _ids(self, index: slice) -> list[int]:
+        if len(self.arms) == 1:
+            return list(self.arms[0].values_list("id", flat=True)[index])
+        start = index.start or 0
+        stop = index.stop if index.stop is not None else self.count()
+        # Each arm is sorted by (price, newest, id): the page is within each arm's first rows.
+        rows, _total = self._merged(stop)
+        return [row[2] for row in rows[start:stop]]
+
+    def __getitem__(self, index: slice) -> list[Listing]:
+        if not isinstance(index, slice) or index.step not in (None, 1):
+            raise TypeError("ListingResults supports plain slices only")
+        ids = self._ids(index)
+        rows = {row.pk: row for row in _with_relations(Listing.objects.filter(pk__in=ids))}
+        return [rows[pk] for pk in ids if pk in rows]
+
+    def __iter__(self):
+        return iter(self[:])
+
+
+def listing_search(
+    *,
+    pair: str | None = None,
+    base_asset_id: int | None = None,
+    quote_asset_id: int | None = None,
+    min_amount: Decimal | None = None,
+    price_min: Decimal | None = None,
+    price_max: Decimal | None = None,
+    maker_min_completed: int | None = None,
+    maker_kyc: str | None = None,
+    text: str | None = None,
+    ordering: str = "newest",
+    now: datetime | None = None,
+) -> ListingResults:
+    """The offer book: visible listings matching every given filter, in `ordering`.
+
+    ``pair`` is ``BASE-QUOTE`` by symbol (every network); ``min_amount`` keeps listings that
+    can sell at least that much in one trade; ``price_min``/``price_max`` bound the current
+    price (market-relative ones at the oracle price now); ``maker_min_completed`` is the
+    maker's completed swaps (no reputation row counts as 0); ``maker_kyc`` is a minimum
+    KYC level; ``text`` searches the terms (full-text on PostgreSQL). ``ordering`` is one of
+    ``newest`` (default), ``price``, ``-price`` (unavailable prices last), ``reputation``.
+    Ties break by newest, then id, so pages are stable. Returns a ``ListingResults``
+    (count it, slice it, iterate it) of listings with their assets and maker joined.
+    """
+    qs = visible_listings(now=now)
+    by_price = ordering in ("price", "-price")
+    ranged = price_min is not None or price_max is not None
+    assets = list(Asset.objects.all()) if pair or by_price or ranged else []
+    base_ids: set[int] | None = None
+    quote_ids: set[int] | None = None
+    if pair:
+        bases, quotes = _pair_asset_ids(pair, assets)
+        base_ids, quote_ids = set(bases), set(quotes)
+        qs = qs.filter(base_asset_id__in=bases, quote_asset_id__in=quotes)
+    if base_asset_id is not None:
+        qs = qs.filter(base_asset_id=base_asset_id)
+    if quote_asset_id is not None:
+        qs = qs.filter(quote_asset_id=quote_asset_id)
+    if min_amount is not None:
+        qs = qs.filter(remaining__gte=min_amount, max_trade__gte=min_amount)
+    if maker_min_completed is not None and maker_min_completed > 0:
+        qs = qs.filter(maker__reputation__completed_swaps__gte=maker_min_completed)
+    if maker_kyc:
+        qs = qs.filter(maker__kyc_level__in=KYC_ORDER[KYC_ORDER.index(maker_kyc) :])
+    if text:
+        qs = filter_terms(qs, text)
+    newest: list[Any] = ["-created_at", "-id"]
+    order: list[Any] = newest
+    if ordering == "reputation":
+        order = [Coalesce(F("maker__reputation__completed_swaps"), 0).desc(), *newest]
+    if not by_price and not ranged:
+        return ListingResults([qs.order_by(*order)])
+    pairs = _symbol_pairs(assets, base_ids, quote_ids)
+    names = [name for name, _b, _q in pairs]
+    oracle = dict(zip(names, price_list(pairs=names), strict=True)) if names else {}
+    market_price = effective_price_expression(pairs, oracle, fixed=False)
+    # Fixed prices filter and sort on their own column (an index holds it); market-relative
+    # ones on the price computed from the oracle now.
+    fixed = qs.filter(price__isnull=False).annotate(effective_price=F("price"))
+    market = qs.filter(price__isnull=True).annotate(effective_price=market_price)
+    if price_min is not None:
+        fixed = fixed.filter(price__gte=price_min)
+        market = market.filter(effective_price__gte=price_min)
+    if price_max is not None:
+        fixed = fixed.filter(price__lte=price_max)
+        market = market.filter(effective_price__lte=price_max)
+    if not by_price:  # a price range in another order: one query, both kinds
+        both = Q(pk__in=fixed.values("pk")) | Q(pk__in=market.values("pk"))
+        return ListingResults([qs.filter(both).order_by(*order)], oracle=oracle)
+    descending = ordering == "-price"
+    key = F("effective_price")
+    by = key.desc(nulls_last=True) if descending else key.asc(nulls_last=True)
+    return ListingResults(
+        [fixed.order_by(by, *newest), market.order_by(by, *newest)],
+        descending=descending,
+        oracle=oracle,
+    )
+
+
+def listing_list_for_maker(*, maker: User) -> QuerySet[Listing]:
+    """Every listing of `maker` that is not deleted, in any state, newest first."""
+    return _with_relations(Listing.objects.filter(maker=maker, deleted_at__isnull=True)).order_by(
+        "-created_at", "-pk"
+    )
+
+
+@dataclass(frozen=True)
+class PairSummary:
+    """One pair of the offer book: its symbols, how many listings, and the oracle's price."""
+
+    pair: str
+    listings: int
+    oracle: Aggregate | None
+
+
+def pair_list() -> list[PairSummary]:
+    """Pairs with at least one visible listing, by symbol, with the oracle's price for each."""
+    rows = (
+        visible_listings()
+        .values("base_asset__symbol", "quote_asset__symbol")
+        .annotate(n=Count("pk"))
+        .order_by("base_asset__symbol", "quote_asset__symbol")
+    )
+    counts: dict[str, int] = defaultdict(int)
+    for row in rows:
+        counts[f"{row['base_asset__symbol']}-{row['quote_asset__symbol']}"] += row["n"]
+    pairs = list(counts)
+    aggs = price_list(pairs=pairs) if pairs else []
+    return [
+        PairSummary(pair=p, listings=counts[p], oracle=agg)
+        for p, agg in zip(pairs, aggs, strict=True)
+    ]

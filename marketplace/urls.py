@@ -1,0 +1,16 @@
+"""Marketplace pages."""
+
+from django.urls import path
+
+from marketplace import views
+
+urlpatterns = [
+    path("market/", views.pairs, name="market-pairs"),
+    path("market/<str:pair>/", views.book, name="market-book"),
+    path("listings/new/", views.create, name="listing-create"),
+    path("listings/mine/", views.mine, name="listings-mine"),
+    path("listings/<int:listing_id>/", views.detail, name="listing-detail"),
+    path("listings/<int:listing_id>/edit/", views.edit, name="listing-edit"),
+    path("listings/<int:listing_id>/state/", views.change_state, name="listing-state"),
+    path("listings/<int:listing_id>/delete/", views.delete, name="listing-delete"),
+]
