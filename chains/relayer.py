@@ -158,13 +158,13 @@ def on_chain_event(event) -> None:
 
 
 def expired_lock_ids(*, network: Network) -> list[str]:
-    """Live locks on `network` whose timelock the chain's latest block has reached."""
+    """Live locks on `network` whose timelock the chain's latest block has reached (and that
+    ``RELAYER_LOCK_FILTER`` lets the relayer pay gas for)."""
     latest = evm.web3_for(network).eth.get_block("latest")["timestamp"]
-    return list(
-        HtlcLock.objects.filter(
-            network=network.name, state=HtlcLock.State.LOCKED, timelock__lte=latest
-        ).values_list("lock_id", flat=True)
-    )
+    expired = HtlcLock.objects.filter(
+        network=network.name, state=HtlcLock.State.LOCKED, timelock__lte=latest
+    ).values_list("lock_id", flat=True)
+    return [lock_id for lock_id in expired if _lock_filter_allows(network.name, lock_id)]
 
 
 def relayer_track(*, network: Network) -> None:

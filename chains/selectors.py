@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from chains import rpc
-from chains.models import Asset, ChainCursor, Deployment
+from chains.models import Asset, ChainCursor, ChainEvent, Deployment, HtlcLock
 from chains.networks import Network, configured_networks
 
 HTLC = "HTLC"
@@ -80,3 +80,31 @@ def watcher_probe(network: Network) -> str:
 def cursor_list() -> list[ChainCursor]:
     """Watcher cursors of every network that has one."""
     return list(ChainCursor.objects.order_by("network"))
+
+
+def htlc_locks_with_hashlock(hashlock: str) -> list[HtlcLock]:
+    """Every confirmed, non-orphaned lock carrying `hashlock`, on any network, oldest first."""
+    return list(
+        HtlcLock.objects.filter(hashlock=hashlock.lower()).order_by("locked_block", "lock_id")
+    )
+
+
+def htlc_lock_get(*, network: str, lock_id: str) -> HtlcLock | None:
+    return HtlcLock.objects.filter(network=network, lock_id=lock_id.lower()).first()
+
+
+def chain_event_get(*, network: str, lock_id: str, name: str) -> ChainEvent | None:
+    """The confirmed (not orphaned) event `name` of a lock: the evidence for a swap step."""
+    return (
+        ChainEvent.objects.filter(network=network, lock_id=lock_id, name=name, orphaned=False)
+        .order_by("block_number", "log_index")
+        .first()
+    )
+
+
+def explorer_tx_url(*, network: str, tx_hash: str) -> str:
+    """A link to `tx_hash` on the network's block explorer ("" when it has none)."""
+    found = network_get(network)
+    if found is None or not found.explorer_url or not tx_hash:
+        return ""
+    return f"{found.explorer_url.rstrip('/')}/tx/{tx_hash}"

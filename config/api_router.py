@@ -9,4 +9,6 @@ urlpatterns = [
     path("", include("chains.api.urls")),
     path("", include("oracle.api.urls")),
     path("", include("accounts.api.urls")),
+    path("", include("marketplace.api.urls")),
+    path("", include("swaps.api.urls")),
 ]

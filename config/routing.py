@@ -4,8 +4,10 @@ from django.urls import path
 
 from core.consumers import PingConsumer
 from oracle.consumers import PricesConsumer
+from swaps.consumers import SwapConsumer
 
 websocket_urlpatterns = [
     path("ws/ping/", PingConsumer.as_asgi()),
     path("ws/prices/", PricesConsumer.as_asgi()),
+    path("ws/swaps/<uuid:swap_id>/", SwapConsumer.as_asgi()),
 ]

@@ -10,6 +10,8 @@ CHAIN_SCAN_INTERVAL = env.float("CHAIN_SCAN_INTERVAL", default=2.0)
 RELAYER_INTERVAL = env.float("RELAYER_INTERVAL", default=5.0)
 # ORACLE_REFRESH_SECONDS: seconds between oracle refresh rounds.
 ORACLE_REFRESH_SECONDS = env.float("ORACLE_REFRESH_SECONDS", default=10.0)
+# SWAP_RECONCILE_SECONDS: how often open swaps are re-derived from chain state and expired.
+SWAP_RECONCILE_SECONDS = env.float("SWAP_RECONCILE_SECONDS", default=15.0)
 
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "core-heartbeat": {
@@ -35,9 +37,20 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "options": {"expires": max(ORACLE_REFRESH_SECONDS, 5.0)},
     },
     "oracle-prune": {"task": "oracle.prune", "schedule": 3600.0, "options": {"expires": 600.0}},
+    "swaps-reconcile": {
+        "task": "swaps.reconcile",
+        "schedule": SWAP_RECONCILE_SECONDS,
+        "options": {"expires": max(SWAP_RECONCILE_SECONDS, 10.0)},
+    },
     "accounts-purge-siwe-nonces": {
         "task": "accounts.purge_siwe_nonces",
         "schedule": 3600.0,
         "options": {"expires": 600.0},
+    },
+    # A listing past its expiry is already refused by reservations; this just tidies its state.
+    "marketplace-expire-listings": {
+        "task": "marketplace.expire_listings",
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
     },
 }

@@ -22,7 +22,9 @@ def chains():
         network_config("local-a", 31337, a.node.rpc_url, confirmations=2),
         network_config("local-b", 31338, b.node.rpc_url, confirmations=2),
     ]
-    with override_settings(CHAIN_NETWORKS=config, RELAYER_STUCK_SECONDS=0):
+    with override_settings(
+        CHAIN_NETWORKS=config, RELAYER_STUCK_SECONDS=0, RELAYER_LOCK_FILTER=None
+    ):
         for name in ("local-a", "local-b"):
             services.contract_deploy(network=selectors.network_get(name), contract="HTLC")
         yield a, b

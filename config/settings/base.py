@@ -286,6 +286,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two models have a "state" field: name their enums apart in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "SwapStateEnum": "swaps.models.Swap.State",
+        "ListingStateEnum": "marketplace.models.Listing.State",
+    },
 }
 
 # --- Chains ---------------------------------------------------------------------
@@ -362,9 +367,41 @@ CHAIN_REORG_WINDOW = env.int("CHAIN_REORG_WINDOW", default=128)
 CHAIN_CIRCUIT_THRESHOLD = env.int("CHAIN_CIRCUIT_THRESHOLD", default=3)
 CHAIN_CIRCUIT_MAX_SECONDS = env.int("CHAIN_CIRCUIT_MAX_SECONDS", default=300)
 # Functions called, inside the watcher's transaction, with each confirmed or orphaned event.
-CHAIN_EVENT_HOOKS = ["chains.locks.on_chain_event", "chains.relayer.on_chain_event"]
+CHAIN_EVENT_HOOKS = [
+    "chains.locks.on_chain_event",
+    "chains.relayer.on_chain_event",
+    "swaps.chain.on_chain_event",
+]
+# The relayer pays gas only for locks that belong to a swap on this platform.
+RELAYER_LOCK_FILTER = "swaps.selectors.lock_belongs_to_swap"
 # RELAYER_STUCK_SECONDS: a relayer transaction unmined this long is re-sent with higher fees.
 RELAYER_STUCK_SECONDS = env.int("RELAYER_STUCK_SECONDS", default=60)
+
+# --- Swaps ----------------------------------------------------------------------------
+# SWAP_QUOTE_WINDOW_SECONDS: how long a new swap's price holds; the taker must lock within it.
+SWAP_QUOTE_WINDOW_SECONDS = env.int("SWAP_QUOTE_WINDOW_SECONDS", default=600)
+# SWAP_EXPIRY_GRACE_SECONDS: extra wait past the quote window for a lock still confirming.
+SWAP_EXPIRY_GRACE_SECONDS = env.int("SWAP_EXPIRY_GRACE_SECONDS", default=120)
+# SWAP_TIMELOCKS: JSON, per network: "taker_lock_seconds" (how long the taker's lock lasts
+# after the quote window) and "margin_seconds" (T1 - T2: the maker's time to redeem once the
+# secret is public; it must cover both chains' confirmation times, and is raised to four
+# times the slower chain's confirmation time when set lower). "default" covers the rest.
+SWAP_TIMELOCKS = env.json(
+    "SWAP_TIMELOCKS",
+    default={
+        "default": {"taker_lock_seconds": 86400, "margin_seconds": 21600},
+        "local-a": {"taker_lock_seconds": 1800, "margin_seconds": 600},
+        "local-b": {"taker_lock_seconds": 1800, "margin_seconds": 600},
+    },
+)
+# SWAP_TIMELOCK_TOLERANCE_SECONDS: how far a lock's timelock may differ from the agreed one.
+SWAP_TIMELOCK_TOLERANCE_SECONDS = env.int("SWAP_TIMELOCK_TOLERANCE_SECONDS", default=0)
+# SWAP_MAX_OPEN_PER_USER: open swaps (not yet finished) one user may have as taker.
+SWAP_MAX_OPEN_PER_USER = env.int("SWAP_MAX_OPEN_PER_USER", default=5)
+# SWAP_STUCK_SECONDS: an open swap unchanged this long is "stuck" in the admin monitor.
+SWAP_STUCK_SECONDS = env.int("SWAP_STUCK_SECONDS", default=3600)
+# API_THROTTLE_SWAP_WRITE: rate of swap creation, cancel and dispute messages, per user.
+API_THROTTLE_RATES["swap_write"] = env.str("API_THROTTLE_SWAP_WRITE", default="30/minute")
 
 # --- Operations -------------------------------------------------------------------
 # HEALTH_CHAINS_REQUIRED: when true, an unreachable chain RPC makes /health/ready answer 503.
@@ -397,6 +434,8 @@ LOGGING = {
         # Our request log replaces these; keep their errors.
         "django.server": {"level": "WARNING"},
         "django.request": {"level": "ERROR"},
+        # httpx logs each request URL at INFO; an RPC URL may carry an API key.
+        "httpx": {"level": "WARNING"},
         "uvicorn.access": {"level": "WARNING"},
         "celery": {"level": "INFO"},
     },
@@ -524,3 +563,15 @@ KYC_LIMITS_USD = {
     "basic": Decimal(env.str("KYC_LIMIT_USD_BASIC", default="10000")),
     "verified": Decimal(env.str("KYC_LIMIT_USD_VERIFIED", default="100000")),
 }
+
+# --- Wallet balances ------------------------------------------------------------------------
+# WALLET_BALANCE_CACHE_SECONDS: how long balances read from the chains are reused for the same
+# set of addresses (profile page and /api/v1/me/wallets); 0 reads the chains every time.
+WALLET_BALANCE_CACHE_SECONDS = env.int("WALLET_BALANCE_CACHE_SECONDS", default=30)
+# WALLET_BALANCE_RPC_TIMEOUT: seconds one network may take to answer a balance read; after it,
+# that network's balances show as unavailable (pages never wait for a slow node).
+WALLET_BALANCE_RPC_TIMEOUT = env.float("WALLET_BALANCE_RPC_TIMEOUT", default=2.0)
+
+# --- Marketplace ----------------------------------------------------------------
+# MARKETPLACE_TERMS_MAX_LENGTH: longest listing terms text, in characters.
+MARKETPLACE_TERMS_MAX_LENGTH = env.int("MARKETPLACE_TERMS_MAX_LENGTH", default=2000)

@@ -1,0 +1,102 @@
+"""The swap monitor and dispute desk. Staff read evidence and record outcomes; nothing here
+moves a swap's state or funds (the contract allows no one to)."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
+
+from chains import selectors as chain_selectors
+from core.admin import ReadOnlyAdmin
+from swaps import selectors, services
+from swaps.models import Dispute, DisputeMessage, Swap, SwapEvent
+
+
+class SwapEventInline(admin.TabularInline):
+    model = SwapEvent
+    extra = 0
+    can_delete = False
+    fields = ("created_at", "from_state", "to_state", "cause", "network", "block", "explorer")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="transaction")
+    def explorer(self, obj: SwapEvent):
+        url = chain_selectors.explorer_tx_url(network=obj.network, tx_hash=obj.tx_hash)
+        if url:
+            return format_html('<a href="{}" rel="noopener">{}</a>', url, obj.tx_hash)
+        return obj.tx_hash
+
+
+@admin.register(Swap)
+class SwapAdmin(ReadOnlyAdmin):
+    """Stuck swaps first: open and unchanged for SWAP_STUCK_SECONDS."""
+
+    list_display = ["id", "state", "is_stuck", "pair", "amount", "quote_amount", "state_changed_at"]
+    list_filter = ["state", "base_asset__network", "quote_asset__network"]
+    search_fields = ["id", "hashlock", "taker__username", "maker__username", "taker_lock_id"]
+    inlines = [SwapEventInline]
+    readonly_fields = [f.name for f in Swap._meta.fields]
+
+    def get_queryset(self, request):
+        return selectors.swap_monitor_list()
+
+    @admin.display(boolean=True, description="stuck", ordering="-stuck")
+    def is_stuck(self, obj) -> bool:
+        return bool(getattr(obj, "stuck", False))
+
+    @admin.display(description="pair")
+    def pair(self, obj: Swap) -> str:
+        base, quote = obj.base_asset, obj.quote_asset
+        return f"{base.symbol}@{base.network} / {quote.symbol}@{quote.network}"
+
+
+class DisputeMessageInline(admin.TabularInline):
+    model = DisputeMessage
+    extra = 0
+    can_delete = False
+    fields = ("created_at", "author", "body")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Dispute)
+class DisputeAdmin(admin.ModelAdmin):
+    """Staff read the swap's evidence and the messages, then record an outcome and reason."""
+
+    list_display = ["swap", "status", "outcome", "opened_by", "created_at", "resolved_at"]
+    list_filter = ["status", "outcome"]
+    fields = ["swap", "opened_by", "status", "evidence", "outcome", "resolution"]
+    readonly_fields = ["swap", "opened_by", "status", "evidence"]
+    inlines = [DisputeMessageInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="evidence")
+    def evidence(self, obj: Dispute):
+        return format_html_join(
+            "\n",
+            "<div>{} → {} ({}) {} {}</div>",
+            (
+                (e.from_state, e.to_state, e.cause, e.network, e.tx_hash)
+                for e in obj.swap.events.all()
+            ),
+        )
+
+    def save_model(self, request, obj, form, change):
+        if obj.status == Dispute.Status.RESOLVED or not obj.outcome:
+            return
+        try:
+            services.dispute_resolve(
+                dispute=obj, staff=request.user, outcome=obj.outcome, resolution=obj.resolution
+            )
+        except services.SwapError as exc:
+            self.message_user(request, str(exc.detail), level=messages.ERROR)

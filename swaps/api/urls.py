@@ -1,0 +1,18 @@
+"""Swaps API, mounted under /api/v1/."""
+
+from django.urls import path
+
+from swaps.api import views
+
+urlpatterns = [
+    path("swaps/", views.SwapListCreateView.as_view(), name="swap-list"),
+    path("swaps/<uuid:swap_id>/", views.SwapDetailView.as_view(), name="swap-detail"),
+    path("swaps/<uuid:swap_id>/cancel", views.SwapCancelView.as_view(), name="swap-cancel"),
+    path("swaps/<uuid:swap_id>/dispute", views.SwapDisputeView.as_view(), name="swap-dispute"),
+    path("notifications/", views.NotificationListView.as_view(), name="notification-list"),
+    path(
+        "notifications/<int:notification_id>/read",
+        views.NotificationReadView.as_view(),
+        name="notification-read",
+    ),
+]

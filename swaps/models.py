@@ -1,0 +1,219 @@
+"""Swaps: the terms two users agreed on, and what the chains say happened to them.
+
+State is written only by ``swaps.services.swap_transition``; the legal moves are
+``TRANSITIONS`` below. Chain-driven moves come from confirmed watcher events; the only
+moves a person can cause are cancel (before any lock) and expiry (nobody locked in time).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Swap(models.Model):
+    class State(models.TextChoices):
+        CREATED = "created"
+        TAKER_LOCKED = "taker_locked"
+        MAKER_LOCKED = "maker_locked"
+        SECRET_REVEALED = "secret_revealed"
+        COMPLETED = "completed"
+        CANCELLED = "cancelled"
+        EXPIRED = "expired"
+        REFUNDED = "refunded"
+        FLAGGED = "flagged"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    listing = models.ForeignKey("marketplace.Listing", on_delete=models.PROTECT, related_name="+")
+    maker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="swaps_as_maker"
+    )
+    taker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="swaps_as_taker"
+    )
+    base_asset = models.ForeignKey("chains.Asset", on_delete=models.PROTECT, related_name="+")
+    quote_asset = models.ForeignKey("chains.Asset", on_delete=models.PROTECT, related_name="+")
+    # Fixed when the swap is created: amounts in asset units (Decimal) with the asset's
+    # decimals, and the price (quote per base) they were computed at.
+    amount = models.DecimalField(max_digits=60, decimal_places=18)
+    quote_amount = models.DecimalField(max_digits=60, decimal_places=18)
+    price = models.DecimalField(max_digits=60, decimal_places=18)
+    value_usd = models.DecimalField(max_digits=30, decimal_places=2, null=True, blank=True)
+    # sha256(secret), 0x-prefixed lowercase hex. Unique: a hashlock whose secret went
+    # public on one swap must never guard another.
+    hashlock = models.CharField(max_length=66, unique=True)
+    # The four addresses. The taker locks the quote asset for maker_payout_address on
+    # the quote network; the maker locks the base asset for taker_address on the base
+    # network. Refunds go to each lock's sender: taker_refund_address / maker_refund_address.
+    taker_address = models.CharField(max_length=42)
+    taker_refund_address = models.CharField(max_length=42)
+    maker_payout_address = models.CharField(max_length=42)
+    maker_refund_address = models.CharField(max_length=42)
+    # Unix timestamps (chain time). T1 (taker, quote network) > T2 (maker, base network).
+    taker_timelock = models.PositiveBigIntegerField()
+    maker_timelock = models.PositiveBigIntegerField()
+    quote_expires_at = models.DateTimeField(help_text="The taker must lock before this.")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.CREATED)
+    # The locks that count, once the watcher has confirmed them.
+    taker_lock_id = models.CharField(max_length=66, blank=True, default="")
+    maker_lock_id = models.CharField(max_length=66, blank=True, default="")
+    preimage = models.CharField(max_length=66, blank=True, default="", help_text="Public.")
+    flag_reason = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    state_changed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["state", "state_changed_at"]),
+            models.Index(fields=["taker", "state"]),
+            models.Index(fields=["maker", "state"]),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="swap_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(quote_amount__gt=0), name="swap_quote_amount_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(taker_timelock__gt=models.F("maker_timelock")),
+                name="swap_t1_after_t2",
+            ),
+            models.CheckConstraint(condition=~Q(maker=models.F("taker")), name="swap_two_parties"),
+        ]
+
+    def __str__(self) -> str:
+        return f"swap {self.id} ({self.state})"
+
+    @property
+    def base_network(self) -> str:
+        return self.base_asset.network
+
+    @property
+    def quote_network(self) -> str:
+        return self.quote_asset.network
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    def role_of(self, user) -> str | None:
+        if user.pk == self.taker_id:
+            return "taker"
+        if user.pk == self.maker_id:
+            return "maker"
+        return None
+
+
+S = Swap.State
+
+# The legal moves, in one place. Forward moves come from chain events (or cancel and
+# expiry); REORG_ROLLBACKS undo a forward move whose evidence a reorg orphaned.
+TRANSITIONS: dict[str, set[str]] = {
+    S.CREATED: {S.TAKER_LOCKED, S.CANCELLED, S.EXPIRED, S.FLAGGED},
+    S.TAKER_LOCKED: {S.MAKER_LOCKED, S.REFUNDED, S.FLAGGED},
+    S.MAKER_LOCKED: {S.SECRET_REVEALED, S.REFUNDED, S.FLAGGED},
+    S.SECRET_REVEALED: {S.COMPLETED, S.REFUNDED, S.FLAGGED},
+    S.COMPLETED: set(),
+    S.CANCELLED: set(),
+    S.EXPIRED: set(),
+    S.REFUNDED: set(),
+    S.FLAGGED: set(),
+}
+REORG_ROLLBACKS: dict[str, str] = {
+    S.TAKER_LOCKED: S.CREATED,
+    S.MAKER_LOCKED: S.TAKER_LOCKED,
+    S.SECRET_REVEALED: S.MAKER_LOCKED,
+}
+OPEN_STATES = {S.CREATED, S.TAKER_LOCKED, S.MAKER_LOCKED, S.SECRET_REVEALED}
+TERMINAL_STATES = {S.COMPLETED, S.CANCELLED, S.EXPIRED, S.REFUNDED, S.FLAGGED}
+# Terminal states in which the maker's base amount was not sold: it goes back on the listing.
+RELEASING_STATES = {S.CANCELLED, S.EXPIRED, S.REFUNDED, S.FLAGGED}
+
+
+class SwapEvent(models.Model):
+    """One transition: when, from what to what, why, and the chain evidence for it."""
+
+    swap = models.ForeignKey(Swap, on_delete=models.CASCADE, related_name="events")
+    from_state = models.CharField(max_length=16, choices=Swap.State.choices)
+    to_state = models.CharField(max_length=16, choices=Swap.State.choices)
+    cause = models.CharField(max_length=64)
+    network = models.CharField(max_length=32, blank=True, default="")
+    tx_hash = models.CharField(max_length=66, blank=True, default="")
+    block = models.PositiveBigIntegerField(null=True, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.from_state} → {self.to_state} ({self.cause})"
+
+
+class Dispute(models.Model):
+    """A party asks staff to look at a swap. Staff record an outcome; they never move funds."""
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        RESOLVED = "resolved"
+
+    class Outcome(models.TextChoices):
+        TAKER_AT_FAULT = "taker_at_fault"
+        MAKER_AT_FAULT = "maker_at_fault"
+        NO_FAULT = "no_fault"
+
+    swap = models.OneToOneField(Swap, on_delete=models.CASCADE, related_name="dispute")
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True, default="")
+    resolution = models.TextField(blank=True, default="")
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"dispute on {self.swap_id} ({self.status})"
+
+
+class DisputeMessage(models.Model):
+    dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField(max_length=4000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"message on {self.dispute_id}"
+
+
+class Notification(models.Model):
+    """An in-app notice for a user; e-mailed too when the user has a verified address."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    swap = models.ForeignKey(Swap, null=True, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=32)
+    message = models.CharField(max_length=300)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["user", "read_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.user_id}"

@@ -1,0 +1,64 @@
+"""Races on PostgreSQL with real threads, each with its own database connection."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from core.testing import race
+from marketplace.models import Listing
+from swaps import services
+from swaps.models import Swap
+from swaps.tests.factories import eth_test_listing, party, secret_pair
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def test_parallel_takes_never_sell_more_than_the_listing_has(postgres_url, swap_env, settings):
+    # given: 3 ETH left, takers asking 1 ETH each, 8 at once (two users, four each)
+    settings.SWAP_MAX_OPEN_PER_USER = 10
+    maker, maker_key = party(1)
+    listing = eth_test_listing(maker, maker_key)
+    takers = [party(2), party(3)]
+
+    def take(i: int):
+        user, key = takers[i % 2]
+        return services.swap_create(
+            taker=user,
+            listing_id=listing.pk,
+            amount=Decimal("1"),
+            hashlock=secret_pair()[1],
+            taker_address=key.address,
+        )
+
+    # when
+    results = race(8, take)
+
+    # then: exactly three swaps, nothing left, the rest refused with a code
+    created = [r for r in results if isinstance(r, Swap)]
+    assert len(created) == 3
+    assert Listing.objects.get(pk=listing.pk).remaining == Decimal("0")
+    assert all(
+        r in ("insufficient_remaining", "listing_unavailable") for r in results if r not in created
+    )
+
+
+def test_the_open_swap_cap_holds_under_parallel_requests(postgres_url, swap_env, settings):
+    settings.SWAP_MAX_OPEN_PER_USER = 2
+    maker, maker_key = party(1)
+    listing = eth_test_listing(maker, maker_key, amount=Decimal("10"), max_trade=Decimal("1"))
+    taker, taker_key = party(2)
+
+    def take(i: int):
+        return services.swap_create(
+            taker=taker,
+            listing_id=listing.pk,
+            amount=Decimal("1"),
+            hashlock=secret_pair()[1],
+            taker_address=taker_key.address,
+        )
+
+    results = race(6, take)
+    assert sum(isinstance(r, Swap) for r in results) == 2
+    assert Swap.objects.filter(taker=taker).count() == 2

@@ -1,0 +1,10 @@
+"""Swap pages."""
+
+from django.urls import path
+
+from swaps import views
+
+urlpatterns = [
+    path("swaps/", views.mine, name="swaps-mine"),
+    path("swaps/<uuid:swap_id>/", views.detail, name="swap-page"),
+]
