@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PORT ?= 8000
 
-.PHONY: run test install deps-python deps-node messages static lint typecheck migrate pin clean bench-watcher
+.PHONY: run test install deps-python deps-node assets messages static lint typecheck migrate pin clean bench-watcher chromium
 
 run: install migrate  ## set up everything and start the whole system in the foreground
 	$(PY) manage.py seed_demo
@@ -15,7 +15,7 @@ test: install  ## install what is missing and run the whole suite (lint, types, 
 	$(MAKE) --no-print-directory lint typecheck
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m pytest $(PYTEST_ARGS)
 
-install: deps-python deps-node messages
+install: deps-python deps-node assets messages
 
 # The virtualenv is rebuilt only when requirements.txt changes.
 $(VENV)/.installed: requirements.txt
@@ -35,6 +35,27 @@ node_modules/.installed: package.json package-lock.json
 
 deps-node: node_modules/.installed
 
+# Front-end packages, pinned by the lock, copied or bundled into static/vendor/ (gitignored:
+# nothing third-party is committed). Rebuilt when the installed packages or this file change.
+# walletconnect.js: WalletConnect v2 (QR code, deep links), loaded only when a project id is set.
+VENDOR := static/vendor
+ESBUILD := node_modules/.bin/esbuild --bundle --format=esm --minify --platform=browser \
+	--target=es2020 --log-level=warning --define:process.env.NODE_ENV='"production"' \
+	--define:global=globalThis
+
+$(VENDOR)/.built: node_modules/.installed Makefile
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)
+	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx.min.js
+	echo 'export { EthereumProvider } from "@walletconnect/ethereum-provider";' \
+		| $(ESBUILD) --outfile=$(VENDOR)/walletconnect.js
+	touch $@
+
+assets: $(VENDOR)/.built  ## build the front-end packages into static/vendor/
+
+# Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
+chromium:  ## install Chromium for the browser tests (needs root; tests skip without it)
+	@test -x /usr/bin/chromium || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; }
+
 messages: deps-python  ## compile the translations (.mo files are never committed)
 	$(PY) manage.py compilemessages --ignore=.venv --ignore=node_modules -v 0
 
@@ -53,6 +74,11 @@ typecheck: deps-python
 
 bench-watcher: install  ## watcher catch-up throughput (add DATABASE_URL for PostgreSQL)
 	$(PY) bench/watcher.py
+
+.PHONY: bench-listings
+bench-listings: install  ## offer-book search p50/p95 with 100,000 listings (needs DATABASE_URL)
+	@test -n "$$DATABASE_URL" || { echo "bench-listings needs DATABASE_URL=postgres://..."; exit 1; }
+	$(PY) bench/listings.py
 
 pin: deps-python  ## re-pin requirements.txt after editing requirements.in
 	$(VENV)/bin/uv pip compile --quiet --python-version 3.11 requirements.in -o requirements.txt

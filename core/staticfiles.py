@@ -3,11 +3,22 @@
 Source maps of vendored bundles (about 14 MB), ReDoc (we serve Swagger UI) and
 DRF's browsable-API assets are not collected; `sourceMappingURL` comments are
 left as they are, so a browser's devtools simply find no map.
+
+Our own ES modules (``js/*.js``) import each other by relative URL; those
+imports are rewritten to the hashed names, so a page never mixes a new module
+with a stale cached one. Vendored bundles under ``vendor/`` are left as built.
 """
 
+import brotli
 from django.contrib.staticfiles.apps import StaticFilesConfig as BaseStaticFilesConfig
 from django.contrib.staticfiles.storage import HashedFilesMixin
+from whitenoise.compress import Compressor
 from whitenoise.storage import CompressedManifestStaticFilesStorage
+
+# Files at least this big get Brotli quality 9 instead of 11: for the vendored bundles
+# (WalletConnect ~2 MB, Swagger UI ~1.5 MB) that is ~25x faster for ~10% more bytes, and
+# collectstatic runs at the start of every test session.
+LARGE_FILE_BYTES = 512 * 1024
 
 
 class StaticFilesConfig(BaseStaticFilesConfig):
@@ -23,5 +34,22 @@ def _without_source_maps(patterns):
     return tuple((ext, tuple(p for p in entries if keep(p))) for ext, entries in patterns)
 
 
+# Django's own `import ... from "./x.js";` / `export ... from "./x.js";` patterns, applied to
+# our modules only: on minified third-party bundles they could match inside strings.
+_OWN_MODULE_IMPORTS = (
+    "js/*.js",
+    HashedFilesMixin._js_module_import_aggregation_patterns[1],  # type: ignore[attr-defined]
+)
+
+
+class _Compressor(Compressor):
+    @staticmethod
+    def compress_brotli(data: bytes) -> bytes:
+        return brotli.compress(data, quality=11 if len(data) < LARGE_FILE_BYTES else 9)
+
+
 class StaticStorage(CompressedManifestStaticFilesStorage):
-    patterns = _without_source_maps(HashedFilesMixin.patterns)
+    patterns = (*_without_source_maps(HashedFilesMixin.patterns), _OWN_MODULE_IMPORTS)
+
+    def create_compressor(self, **kwargs):
+        return _Compressor(**kwargs)

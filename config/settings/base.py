@@ -92,6 +92,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "csp.context_processors.nonce",
+                "core.context_processors.site",
             ],
         },
     },
@@ -248,6 +249,20 @@ CONTENT_SECURITY_POLICY = {
         "object-src": ["'none'"],
     }
 }
+# WALLETCONNECT_PROJECT_ID: WalletConnect v2 (Reown) project id; when set, pages offer phone
+# wallets by QR code or deep link, and the CSP admits WalletConnect's relay and verify hosts.
+WALLETCONNECT_PROJECT_ID = env.str("WALLETCONNECT_PROJECT_ID", default="")
+if WALLETCONNECT_PROJECT_ID:
+    _wc_hosts = ["https://*.walletconnect.com", "https://*.walletconnect.org", "https://*.reown.com"]
+    _csp = CONTENT_SECURITY_POLICY["DIRECTIVES"]
+    _csp["connect-src"] += [
+        *_wc_hosts,
+        "wss://*.walletconnect.com",
+        "wss://*.walletconnect.org",
+        "https://*.web3modal.org",
+    ]
+    _csp["img-src"] += [*_wc_hosts, "https://*.web3modal.org"]
+    _csp["frame-src"] = ["https://verify.walletconnect.com", "https://verify.walletconnect.org"]
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 
 # --- API ------------------------------------------------------------------------

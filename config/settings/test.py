@@ -22,6 +22,14 @@ else:
 if USING_POSTGRES:
     # Each run creates and drops its own database, so concurrent runs never collide.
     DATABASES["default"]["TEST"] = {"NAME": f"test_p2pswap_{TEST_RUN_ID}"}
+else:
+    # A file, not Django's shared in-memory database: the browser tests serve the app from
+    # other threads, whose connections must see committed rows without shared-cache table
+    # locks. WAL and IMMEDIATE transactions (base settings) let them wait for each other.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+# Connections close at the end of each request, so a server thread never keeps one open
+# past its test (PostgreSQL refuses to drop a test database that still has clients).
+DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 # Fast hashing; the suite creates many users.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -11,6 +11,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
+from core.testing import race
 from marketplace import services
 from marketplace.models import STATES, Listing
 from marketplace.services import ListingError, listing_release, listing_reserve
@@ -314,29 +315,6 @@ def test_database_constraint_refuses_base_equal_to_quote():
         Listing.objects.filter(pk=listing.pk).update(quote_asset=listing.base_asset)
 
 
-def _race(n: int, target) -> list:
-    results: list = [None] * n
-    barrier = threading.Barrier(n, timeout=30)
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = target()
-        except ListingError as exc:
-            results[i] = exc.get_codes()
-        except Exception as exc:  # reported by the assertion, with its type
-            results[i] = repr(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_twenty_parallel_reservations_on_room_for_five_reserve_exactly_five(postgres_url):
@@ -354,7 +332,7 @@ def test_twenty_parallel_reservations_on_room_for_five_reserve_exactly_five(post
         return listing_reserve(listing_id=listing.pk, taker=taker, amount=Decimal("1"))
 
     # when
-    results = _race(20, reserve)
+    results = race(20, lambda _: reserve())
     # then
     succeeded = [r for r in results if isinstance(r, Listing)]
     refused = [r for r in results if not isinstance(r, Listing)]

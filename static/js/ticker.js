@@ -1,4 +1,7 @@
 // Live prices: follows /ws/prices/ (reconnecting after a drop) and draws a small chart.
+import { connectLive } from "./live.js";
+import { t } from "./messages.js";
+
 const ticker = document.querySelector("[data-ticker]");
 
 function rowFor(pair) {
@@ -33,22 +36,28 @@ function show(price) {
   row.querySelector("[data-sources]").textContent = String(price.sources.length);
 }
 
-function setState(text) {
-  ticker.querySelector("[data-ticker-state]").textContent = text;
+const STATE_TEXT = {
+  connecting: () => t("live_connecting"),
+  live: () => t("live_on"),
+  reconnecting: ({ delay }) => t("live_reconnecting", { seconds: Math.max(1, Math.round(delay / 1000)) }),
+  offline: () => t("live_offline"),
+  refused: () => t("live_refused"),
+};
+
+function setState(state, detail) {
+  // data-live-state is for styling and tests; the text is for people (a polite live region).
+  ticker.dataset.liveState = state;
+  ticker.querySelector("[data-ticker-state]").textContent = STATE_TEXT[state](detail);
 }
 
-function connect(delay = 1000) {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(`${scheme}://${location.host}${ticker.dataset.wsPath}`);
-  socket.addEventListener("open", () => setState("Live"));
-  socket.addEventListener("message", (event) => {
-    const data = JSON.parse(event.data);
-    if (data.type === "snapshot") data.prices.forEach(show);
-    if (data.type === "price") show(data.price);
-  });
-  socket.addEventListener("close", () => {
-    setState("Connection lost; reconnecting…");
-    setTimeout(() => connect(Math.min(delay * 2, 30000)), delay);
+function connect() {
+  connectLive(ticker.dataset.wsPath, {
+    onStatus: setState,
+    onMessage(data) {
+      // Every (re)connection starts with a snapshot, so nothing missed while away stays stale.
+      if (data.type === "snapshot") data.prices.forEach(show);
+      if (data.type === "price") show(data.price);
+    },
   });
 }
 
