@@ -253,7 +253,11 @@ CONTENT_SECURITY_POLICY = {
 # wallets by QR code or deep link, and the CSP admits WalletConnect's relay and verify hosts.
 WALLETCONNECT_PROJECT_ID = env.str("WALLETCONNECT_PROJECT_ID", default="")
 if WALLETCONNECT_PROJECT_ID:
-    _wc_hosts = ["https://*.walletconnect.com", "https://*.walletconnect.org", "https://*.reown.com"]
+    _wc_hosts = [
+        "https://*.walletconnect.com",
+        "https://*.walletconnect.org",
+        "https://*.reown.com",
+    ]
     _csp = CONTENT_SECURITY_POLICY["DIRECTIVES"]
     _csp["connect-src"] += [
         *_wc_hosts,
