@@ -36,7 +36,7 @@ from accounts.api.serializers import (
 from accounts.models import User
 from accounts.signals import client_ip
 from core.api.pagination import PageNumberPagination
-from core.api.schema import error_response
+from core.api.schema import THROTTLED, UNAUTHENTICATED, error_response
 from core.api.throttling import AnonThrottle, ScopedThrottle, UserThrottle
 
 SESSION_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -46,14 +46,6 @@ SESSION_BACKEND = "django.contrib.auth.backends.ModelBackend"
 _error = error_response
 
 
-THROTTLED = _error(
-    "Too many requests (`Retry-After` header).", ("throttled", "Request was throttled.")
-)
-UNAUTHENTICATED = _error(
-    "No or invalid credentials.",
-    ("not_authenticated", "Authentication credentials were not provided."),
-    ("token_not_valid", "The access token is invalid or has expired."),
-)
 SIWE_REFUSALS = _error(
     "The message or signature was refused.",
     ("nonce_unknown", "This nonce was not issued here."),

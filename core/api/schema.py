@@ -21,3 +21,14 @@ def error_response(description: str, *codes: tuple[str, str]) -> OpenApiResponse
             for code, detail in codes
         ],
     )
+
+
+# Every endpoint takes a session or a JWT access token.
+UNAUTHENTICATED = error_response(
+    "No or invalid credentials.",
+    ("not_authenticated", "Authentication credentials were not provided."),
+    ("token_not_valid", "The access token is invalid or has expired."),
+)
+THROTTLED = error_response(
+    "Too many requests (`Retry-After` header).", ("throttled", "Request was throttled.")
+)

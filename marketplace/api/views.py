@@ -29,7 +29,7 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from core.api.pagination import PageNumberPagination
-from core.api.schema import error_response
+from core.api.schema import THROTTLED, UNAUTHENTICATED, error_response
 from marketplace import selectors, services
 from marketplace.api.serializers import (
     ListingCreateInput,
@@ -136,9 +136,6 @@ INPUT_ERRORS = _field_errors(
     ("base_asset", "immutable_field", "This field cannot be changed."),
     ("state", "invalid_choice", '"sold_out" is not a valid choice.'),
 )
-UNAUTHENTICATED = error_response(
-    "Not signed in.", ("not_authenticated", "Authentication credentials were not provided.")
-)
 NOT_FOUND = error_response("No such listing (or hidden, or deleted).", ("not_found", "Not found."))
 NOT_MAKER = error_response(
     "Not the maker.", ("not_listing_maker", "Only the maker may change this listing.")
@@ -149,7 +146,6 @@ CONFLICT = error_response(
     ("invalid_transition", "A listing cannot go from sold_out to paused."),
     ("listing_expired", "This listing has expired; set a later expiry first."),
 )
-THROTTLED = error_response("Too many requests.", ("throttled", "Request was throttled."))
 
 LISTING_EXAMPLE = {
     "id": 42,

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from core.api.errors import ApiError
-from core.api.schema import error_response
+from core.api.schema import UNAUTHENTICATED, error_response
 from core.api.throttling import ScopedThrottle, UserThrottle
 from marketplace.amounts import parse_decimal
 from swaps import selectors, services
@@ -27,10 +27,6 @@ from swaps.api.serializers import (
 from swaps.models import Swap
 
 NOT_FOUND = error_response("Not yours or does not exist.", ("not_found", "Not found."))
-UNAUTHENTICATED = error_response(
-    "No or invalid credentials.",
-    ("not_authenticated", "Authentication credentials were not provided."),
-)
 CREATE_REFUSALS = error_response(
     "The swap was refused.",
     ("invalid_hashlock", "hashlock must be 0x and 64 hex digits (sha256 of the secret)."),
