@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import logging
+
 from swaps import services
+from swaps.models import TERMINAL_STATES
+
+logger = logging.getLogger(__name__)
 
 
 def on_chain_event(event) -> None:
     """Registered last in CHAIN_EVENT_HOOKS, after ``chains.locks`` has applied the event.
 
     Runs inside the watcher's transaction: if it raises, nothing of that pass is stored
-    and the events come again, so a swap never misses one.
+    and the events come again, so a swap never misses one. A reorg that orphans evidence
+    of a swap already final cannot be undone here; it is logged as an error for staff.
     """
     hashlock = event.args.get("hashlock") if event.name == "Locked" else None
     for swap_id in services.swaps_for_event(
         network=event.network, lock_id=event.lock_id, hashlock=hashlock
     ):
-        services.swap_reconcile(swap_id=swap_id)
+        swap = services.swap_reconcile(swap_id=swap_id)
+        if event.orphaned and swap.state in TERMINAL_STATES:
+            logger.error(
+                "reorg orphaned evidence of a final swap",
+                extra={"swap": str(swap_id), "network": event.network, "tx": event.tx_hash},
+            )
