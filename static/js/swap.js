@@ -1,30 +1,48 @@
 // The swap page: send the prepared next step with the browser wallet, and follow the swap
 // live over /ws/swaps/{id}/ (the page reloads its server view when the state changes).
+//
+// The taker's secret stays in this browser (localStorage, and a backup file): it only ever
+// leaves inside the redeem transaction, which the wallet sends to the chain, never to us.
 import { connectLive } from "./live.js";
-import { runWithStatus, sendPrepared } from "./wallet.js";
+import { WalletError, connect, runWithStatus, sendPrepared } from "./wallet.js";
 
 // redeem(bytes32,bytes32): the taker encodes it with the secret, which never leaves here.
 const REDEEM_SELECTOR = "0xb31597ad";
-const script = document.currentScript || document.querySelector("script[data-swap]");
+const SECRET_RE = /^0x[0-9a-f]{64}$/;
+const script = document.querySelector("script[data-swap]"); // modules have no currentScript
 const swapId = script?.dataset.swap;
+const shownState = script?.dataset.state;
 const action = JSON.parse(document.getElementById("next-action").textContent);
 const hashlock = JSON.parse(document.getElementById("swap-hashlock").textContent);
+const secretNeeded = JSON.parse(document.getElementById("secret-needed").textContent);
 const button = document.getElementById("next-button");
 const status = document.getElementById("next-status");
+const message = document.getElementById("next-message");
 const secretInput = document.getElementById("secret-input");
+const liveBadge = document.getElementById("swap-live");
+// A step this browser sent and saw confirmed, until the swap's state moves on.
+const SENT_KEY = `swap-sent:${swapId}`;
 
-function storedSecret() {
+/** This page's own texts (rendered by the template in the page's language). */
+function text(key, vars = {}) {
+  const node = document.getElementById("swap-messages")?.content.querySelector(`[data-key="${key}"]`);
+  const template = node ? node.textContent.trim() : key;
+  return template.replace(/\{(\w+)\}/g, (match, name) => (name in vars ? String(vars[name]) : match));
+}
+
+function storage(method, ...args) {
   try {
-    return localStorage.getItem(`swap-secret:${hashlock}`) || "";
+    return localStorage[method](...args);
   } catch {
-    return "";
+    return null; // storage disabled (private mode): the backup file and the field remain
   }
 }
+
+const storedSecret = () => storage("getItem", `swap-secret:${hashlock}`) || "";
 
 if (secretInput && !secretInput.value) secretInput.value = storedSecret();
 
 // The secret is still needed: offer its backup, and warn before the page is left.
-const secretNeeded = JSON.parse(document.getElementById("secret-needed").textContent);
 const backup = document.getElementById("secret-backup");
 if (secretNeeded && storedSecret() && backup) {
   const body = JSON.stringify({ swap: swapId, hashlock, secret: storedSecret() }, null, 2);
@@ -41,28 +59,84 @@ window.addEventListener("beforeunload", (event) => {
   }
 });
 
-function prepared() {
+function reload() {
+  reloading = true;
+  window.location.reload();
+}
+
+async function sha256Hex(hex) {
+  const bytes = new Uint8Array(hex.slice(2).match(/../g).map((b) => Number.parseInt(b, 16)));
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return `0x${Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+/** The transaction to send: the server's, or for the taker's redeem one encoded here. */
+async function prepared() {
   if (action.action !== "redeem" || action.data) return action;
   const secret = (secretInput?.value || "").trim().toLowerCase();
-  if (!/^0x[0-9a-f]{64}$/.test(secret)) {
-    throw new Error(secretInput?.labels?.[0]?.textContent || "secret");
-  }
+  if (!SECRET_RE.test(secret)) throw new WalletError("bad_secret", text("bad_secret"));
+  // A wrong secret would only make the wallet's gas estimate fail with a cryptic error.
+  if ((await sha256Hex(secret)) !== hashlock) throw new WalletError("wrong_secret", text("wrong_secret"));
   const data = REDEEM_SELECTOR + action.lock_id.slice(2) + secret.slice(2);
   return { network: action.network, chain_id: action.chain_id, to: action.to, data, value: "0" };
 }
 
-button?.addEventListener("click", () =>
-  runWithStatus(button, status, (ui) => sendPrepared(prepared(), { ui })),
-);
+/** Steps that must come from one address (locks, approvals) are refused from another. */
+async function checkAccount(ui) {
+  if (!action.from) return;
+  const { address } = await connect({ ui });
+  if (address.toLowerCase() !== action.from.toLowerCase()) {
+    throw new WalletError("wrong_account", text("wrong_account", { current: address, expected: action.from }));
+  }
+}
+
+function waitForNetwork(hash) {
+  button.hidden = true;
+  message.textContent = text("sent_waiting");
+  if (hash) message.dataset.sentHash = hash;
+}
+
+async function send(ui) {
+  const tx = await prepared();
+  await checkAccount(ui);
+  const { hash } = await sendPrepared(tx, { ui });
+  if (action.action === "approve") {
+    // The state does not change with an approval, so no live update comes: the next step
+    // (the lock) is read again from the server.
+    ui.step(text("refreshing"));
+    reload();
+    return;
+  }
+  // Until the watcher has confirmed it the server still offers this step (for a lock, an
+  // approval again): say so, and remember it across reloads instead of offering it twice.
+  storage("setItem", SENT_KEY, JSON.stringify({ state: shownState, action: action.action, hash }));
+  waitForNetwork(hash);
+}
+
+const sent = JSON.parse(storage("getItem", SENT_KEY) || "null");
+if (sent?.state === shownState) waitForNetwork(sent.hash);
+else if (sent) storage("removeItem", SENT_KEY);
+
+// A live update that arrives while a transaction is on its way waits for it to finish.
+let stale = false;
+button?.addEventListener("click", async () => {
+  await runWithStatus(button, status, send);
+  if (stale) reload();
+});
+
+const LIVE_TEXT = { live: "live_on", reconnecting: "live_reconnecting", offline: "live_offline", refused: "live_refused" };
 
 if (swapId) {
-  const shown = document.getElementById("swap-state")?.dataset.state;
   connectLive(`/ws/swaps/${swapId}/`, {
-    onMessage(message) {
-      if (message.type === "swap" && message.swap.state !== shown) {
-        reloading = true;
-        window.location.reload();
-      }
+    onStatus(state) {
+      if (!liveBadge || !LIVE_TEXT[state]) return;
+      liveBadge.dataset.liveState = state;
+      liveBadge.textContent = text(LIVE_TEXT[state]);
+    },
+    onMessage(update) {
+      if (update.type !== "swap" || update.swap.state === shownState || reloading) return;
+      if (button?.getAttribute("aria-busy") === "true") stale = true;
+      else reload();
     },
   });
 }

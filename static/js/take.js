@@ -1,5 +1,6 @@
-// Taking a listing: draw the swap secret with WebCrypto, keep it in this browser (and offer
-// the swap page offers it as a backup file), send only sha256(secret) to the server, then open the swap page.
+// Taking a listing: draw the swap secret with WebCrypto, keep it in this browser (the swap
+// page then offers it as a backup file), send only sha256(secret) to the server, then open
+// the swap page.
 import { api, runWithStatus } from "./wallet.js";
 
 const form = document.getElementById("take-form");
@@ -23,15 +24,23 @@ export function keepSecret(hashlock, secret) {
 form?.addEventListener("submit", (event) => {
   event.preventDefault();
   runWithStatus(button, status, async (ui) => {
+    ui.step(form.dataset.drawing);
     const { secret, hashlock } = await drawSecret();
     keepSecret(hashlock, secret); // before the request: a lost answer must not lose the secret
-    const swap = await api("/api/v1/swaps/", {
-      listing: Number(form.dataset.listing),
-      amount: form.elements.amount.value.trim(),
-      hashlock,
-      taker_address: form.elements.taker_address.value,
-    });
-    ui.step?.("");
+    let swap;
+    try {
+      swap = await api("/api/v1/swaps/", {
+        listing: Number(form.dataset.listing),
+        amount: form.elements.amount.value.trim(),
+        hashlock,
+        taker_address: form.elements.taker_address.value,
+      });
+    } catch (error) {
+      // The server answered no: no swap has this hashlock, so the secret is of no use.
+      if (error.code !== "server_unreachable") localStorage.removeItem(`swap-secret:${hashlock}`);
+      throw error;
+    }
+    ui.done(form.dataset.opening);
     window.location.assign(`/swaps/${swap.id}/`); // the swap page offers the backup file
   });
 });

@@ -81,6 +81,7 @@ class TestWallet:
     connected: bool = False
     calls: list[tuple[str, list]] = field(default_factory=list)
     added: list[dict] = field(default_factory=list)
+    sent: list[tuple[int, str]] = field(default_factory=list)  # (chain id, tx hash)
     failures: list[BaseException] = field(default_factory=list)
 
     __test__ = False  # not a pytest test class
@@ -211,7 +212,9 @@ class TestWallet:
                 "maxPriorityFeePerGas": 10**9,
             }
         )
-        return rpc(url, "eth_sendRawTransaction", ["0x" + signed.raw_transaction.hex()])
+        tx_hash = rpc(url, "eth_sendRawTransaction", ["0x" + signed.raw_transaction.hex()])
+        self.sent.append((self.chain_id, tx_hash))
+        return tx_hash
 
 
 # Runs in the page before its own scripts. Python answers through the exposed binding.
