@@ -54,7 +54,7 @@ assets: $(VENDOR)/.built  ## build the front-end packages into static/vendor/
 
 # Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
 chromium:  ## install Chromium for the browser tests (needs root; tests skip without it)
-	@test -x /usr/bin/chromium || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; }
+	@{ test -x /usr/bin/chromium && dpkg -s fonts-noto-core >/dev/null 2>&1; } || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver fonts-noto-core; }
 
 messages: deps-python  ## compile the translations (.mo files are never committed)
 	$(PY) manage.py compilemessages --ignore=.venv --ignore=node_modules -v 0

@@ -17,6 +17,7 @@ from rest_framework.exceptions import ValidationError as ApiValidationError
 
 from accounts.models import User
 from accounts.selectors import wallet_list
+from accounts.templatetags.accounts_format import plain_amount
 from marketplace import selectors, services
 from marketplace.amounts import fmt
 from marketplace.forms import BookFilterForm, ListingForm
@@ -33,8 +34,14 @@ def _user(request: HttpRequest) -> User | None:
     return user if isinstance(user, User) and user.is_authenticated else None
 
 
+def _shown(value: Decimal | None, decimals: int) -> str | None:
+    """For pages: exact to the asset's places, without trailing zeros (3, not 3.000…)."""
+    text = fmt(value, decimals)
+    return plain_amount(Decimal(text)) if text is not None else None
+
+
 def _rows(listings: list[Listing], oracle=None) -> list[dict]:
-    """Listings with their current price and amounts formatted to each asset's places."""
+    """Listings with their current price and amounts shown to each asset's places."""
     prices = selectors.listing_prices(listings, oracle=oracle)
     rows = []
     for listing in listings:
@@ -42,13 +49,13 @@ def _rows(listings: list[Listing], oracle=None) -> list[dict]:
         rows.append(
             {
                 "listing": listing,
-                "price": fmt(prices.get(listing.pk), quote),
-                "remaining": fmt(listing.remaining, base),
-                "amount": fmt(listing.amount, base),
-                "min_trade": fmt(listing.min_trade, base),
-                "max_trade": fmt(listing.max_trade, base),
-                "floor": fmt(listing.price_floor, quote),
-                "ceiling": fmt(listing.price_ceiling, quote),
+                "price": _shown(prices.get(listing.pk), quote),
+                "remaining": _shown(listing.remaining, base),
+                "amount": _shown(listing.amount, base),
+                "min_trade": _shown(listing.min_trade, base),
+                "max_trade": _shown(listing.max_trade, base),
+                "floor": _shown(listing.price_floor, quote),
+                "ceiling": _shown(listing.price_ceiling, quote),
                 "margin": _margin(listing.price_margin_pct),
             }
         )

@@ -12,19 +12,21 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Swap(models.Model):
     class State(models.TextChoices):
-        CREATED = "created"
-        TAKER_LOCKED = "taker_locked"
-        MAKER_LOCKED = "maker_locked"
-        SECRET_REVEALED = "secret_revealed"
-        COMPLETED = "completed"
-        CANCELLED = "cancelled"
-        EXPIRED = "expired"
-        REFUNDED = "refunded"
-        FLAGGED = "flagged"
+        CREATED = "created", pgettext_lazy("swap state", "Created")
+        TAKER_LOCKED = "taker_locked", _("Buyer locked")
+        MAKER_LOCKED = "maker_locked", _("Seller locked")
+        SECRET_REVEALED = "secret_revealed", _("Secret revealed")
+        COMPLETED = "completed", _("Completed")
+        CANCELLED = "cancelled", _("Cancelled")
+        EXPIRED = "expired", _("Expired")
+        REFUNDED = "refunded", _("Refunded")
+        FLAGGED = "flagged", _("Flagged")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     listing = models.ForeignKey("marketplace.Listing", on_delete=models.PROTECT, related_name="+")

@@ -114,6 +114,22 @@ def _lock_step(swap: Swap, *, role: str, chain_now: int | None) -> dict:
     if chain_now is not None and chain_now >= timelock:
         return _wait("too_late", "It is too late to lock: the timelock has passed.")
     base_units = units(amount, asset.decimals)
+    # A lock already on chain but not yet confirmed (the id is deterministic): wait for the
+    # watcher instead of offering the approve or the lock again.
+    expected = txs.lock_id(
+        network=network,
+        token=asset.address,
+        sender=sender,
+        recipient=recipient,
+        amount=base_units,
+        hashlock=swap.hashlock,
+        timelock=timelock,
+    )
+    try:
+        if txs.lock_state(network=network, lock_id=expected) != 0:
+            return _wait("lock_confirming", "Your lock is on chain; waiting for confirmations.")
+    except ChainUnavailable:
+        return _wait("chain_unavailable", "The chain cannot be reached; try again shortly.")
     if asset.address:
         try:
             allowed = txs.allowance(network=network, token=asset.address, owner=sender)

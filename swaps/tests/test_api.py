@@ -241,3 +241,17 @@ def test_parties_with_an_address_get_each_step_by_mail(swap_env, mailoutbox):
     assert len(mailoutbox) == 1
     assert mailoutbox[0].to == [swap.maker.email]
     assert f"/swaps/{swap.pk}/" in mailoutbox[0].body
+
+
+def test_next_action_waits_while_the_sent_lock_is_unconfirmed(api, swap_env):
+    # given: approve and lock sent, the watcher has not run
+    a, b = swap_env
+    swap, _, _, (taker, taker_key) = make_swap()
+    api.force_authenticate(taker)
+    for expected in ("approve", "lock"):
+        step = api.get(f"/api/v1/swaps/{swap.pk}/").json()["next_action"]
+        assert step["action"] == expected
+        b.send(taker_key, step["to"], step["data"], int(step["value"]))
+    # when / then: neither approve nor lock is offered again
+    step = api.get(f"/api/v1/swaps/{swap.pk}/").json()["next_action"]
+    assert (step["action"], step["reason"]) == ("wait", "lock_confirming")
