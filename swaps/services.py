@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 from rest_framework import status
 
 from accounts import selectors as account_selectors
@@ -200,7 +201,12 @@ def swap_create(
             SwapEvent.objects.create(
                 swap=swap, from_state=S.CREATED, to_state=S.CREATED, cause="created", actor=taker
             )
-            _notify(swap.maker, swap, "taken", "Your listing was taken; the buyer locks first.")
+            _notify(
+                swap.maker,
+                swap,
+                "taken",
+                gettext_noop("Your listing was taken; the buyer locks first."),
+            )
             _broadcast_on_commit(swap)
     except IntegrityError as exc:  # a concurrent request used the same hashlock
         raise SwapError(
@@ -266,12 +272,20 @@ def swap_transition(
 
 
 _STEP_NOTICES: dict[str, tuple[str, str, str]] = {
-    S.TAKER_LOCKED: ("maker", "lock", "The buyer locked their payment: lock your side now."),
-    S.MAKER_LOCKED: ("taker", "redeem", "The seller locked: redeem your coins now."),
-    S.COMPLETED: ("both", "completed", "The swap is complete."),
-    S.REFUNDED: ("both", "refunded", "The swap ended in refunds."),
-    S.FLAGGED: ("both", "flagged", "A lock did not match the terms; see the swap page."),
-    S.EXPIRED: ("both", "expired", "Nobody locked in time; the swap expired."),
+    S.TAKER_LOCKED: (
+        "maker",
+        "lock",
+        gettext_noop("The buyer locked their payment: lock your side now."),
+    ),
+    S.MAKER_LOCKED: ("taker", "redeem", gettext_noop("The seller locked: redeem your coins now.")),
+    S.COMPLETED: ("both", "completed", gettext_noop("The swap is complete.")),
+    S.REFUNDED: ("both", "refunded", gettext_noop("The swap ended in refunds.")),
+    S.FLAGGED: (
+        "both",
+        "flagged",
+        gettext_noop("A lock did not match the terms; see the swap page."),
+    ),
+    S.EXPIRED: ("both", "expired", gettext_noop("Nobody locked in time; the swap expired.")),
 }
 
 
@@ -286,7 +300,10 @@ def _notify_step(swap: Swap) -> None:
 
 
 def _notify(user: User, swap: Swap, kind: str, message: str) -> None:
-    """An in-app notice now, and an e-mail on commit when the user has an address."""
+    """An in-app notice now, and an e-mail on commit when the user has an address.
+
+    `message` is stored in English (marked with gettext_noop) and translated when shown or mailed,
+    into the reader's language."""
     note = Notification.objects.create(user=user, swap=swap, kind=kind, message=message)
     if user.email and user.is_active:
         from swaps.tasks import send_notification_email
@@ -541,7 +558,9 @@ def dispute_open(*, swap: Swap, user: User, message: str) -> Dispute:
         if created:
             reputation_refresh(user=user)
             other = swap.maker if user.pk == swap.taker_id else swap.taker
-            _notify(other, swap, "dispute_opened", "The other party opened a dispute.")
+            _notify(
+                other, swap, "dispute_opened", gettext_noop("The other party opened a dispute.")
+            )
     return dispute
 
 
@@ -563,7 +582,9 @@ def dispute_resolve(*, dispute: Dispute, staff: User, outcome: str, resolution: 
         dispute.save()
         for party in (dispute.swap.taker, dispute.swap.maker):
             reputation_refresh(user=party)
-            _notify(party, dispute.swap, "dispute_resolved", "Staff resolved the dispute.")
+            _notify(
+                party, dispute.swap, "dispute_resolved", gettext_noop("Staff resolved the dispute.")
+            )
     return dispute
 
 
@@ -601,3 +622,10 @@ def notification_read(*, user: User, notification_id: int) -> bool:
 
 def notification_mark_emailed(*, notification_id: int) -> None:
     Notification.objects.filter(pk=notification_id).update(emailed_at=timezone.now())
+
+
+def notifications_read_all(*, user: User) -> int:
+    """Mark every unread notification of `user` read; returns how many."""
+    return Notification.objects.filter(user=user, read_at__isnull=True).update(
+        read_at=timezone.now()
+    )

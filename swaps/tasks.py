@@ -8,6 +8,8 @@ from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext
 
 from swaps import selectors, services
 from swaps.models import Notification
@@ -47,9 +49,11 @@ def send_notification_email(notification_id: int) -> None:
         )
         if note is None or not note.user.email:
             return
+        with translation.override(note.user.preferred_language or settings.LANGUAGE_CODE):
+            text = gettext(note.message)
         send_mail(
-            subject=f"[P2P Swap] {note.message}",
-            message=f"{note.message}\n\n{settings.SITE_URL}/swaps/{note.swap_id}/",
+            subject=f"[P2P Swap] {text}",
+            message=f"{text}\n\n{settings.SITE_URL}/swaps/{note.swap_id}/",
             from_email=None,
             recipient_list=[note.user.email],
         )

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
 
-from swaps import selectors
+from accounts.models import User
+from swaps import selectors, services
 from swaps.api.serializers import SwapDetailOutput
 from swaps.models import Swap
 
@@ -25,9 +29,18 @@ SECRET_STATES = [Swap.State.CREATED, Swap.State.TAKER_LOCKED, Swap.State.MAKER_L
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def mine(request: HttpRequest) -> HttpResponse:
-    swaps = selectors.swap_list(user=request.user)
-    return render(request, "swaps/mine.html", {"swaps": swaps})
+    if request.method == "POST":  # "mark all read"
+        services.notifications_read_all(user=cast(User, request.user))
+        return redirect("swaps-mine")
+    context = {
+        "swaps": selectors.swap_list(user=request.user),
+        "notifications": selectors.notification_list(user=request.user).filter(
+            read_at__isnull=True
+        )[:20],
+    }
+    return render(request, "swaps/mine.html", context)
 
 
 @login_required

@@ -255,3 +255,13 @@ def test_next_action_waits_while_the_sent_lock_is_unconfirmed(api, swap_env):
     # when / then: neither approve nor lock is offered again
     step = api.get(f"/api/v1/swaps/{swap.pk}/").json()["next_action"]
     assert (step["action"], step["reason"]) == ("wait", "lock_confirming")
+
+
+def test_notification_mail_is_in_the_readers_language(swap_env, mailoutbox):
+    swap, *_ = make_swap()
+    swap.maker.preferred_language = "bn"
+    swap.maker.save(update_fields=["preferred_language"])
+    from swaps.tasks import send_notification_email
+
+    send_notification_email(Notification.objects.get(user=swap.maker, kind="taken").pk)
+    assert "আপনার লিস্টিং নেওয়া হয়েছে" in mailoutbox[0].subject

@@ -40,3 +40,12 @@ def test_listing_page_offers_the_take_form_with_the_takers_wallets(client, swap_
     assert 'id="take-form"' in html and taker_key.address in html and "/static/js/take." in html
     client.force_login(maker)  # the maker manages, never takes, their own listing
     assert 'id="take-form"' not in client.get(f"/listings/{listing.pk}/").content.decode()
+
+
+def test_my_swaps_shows_unread_notifications_until_marked_read(client, swap_env):
+    swap, *_ = make_swap()
+    client.force_login(swap.maker)
+    html = client.get("/swaps/").content.decode()
+    assert "Your listing was taken" in html and f"/swaps/{swap.pk}/" in html
+    assert client.post("/swaps/").status_code == 302
+    assert "Your listing was taken" not in client.get("/swaps/").content.decode()
