@@ -55,8 +55,8 @@ class TxRequest:
         }
 
 
-class NoHtlc(LookupError):
-    """No active HTLC deployment on the network."""
+class NoHtlc(evm.ChainUnavailable):
+    """No active HTLC deployment on the network: swaps cannot use it now."""
 
 
 @functools.lru_cache(maxsize=1)

@@ -175,6 +175,14 @@ def _chain_now(network_name: str) -> int | None:
 
 
 def next_action(swap: Swap, *, role: str) -> dict:
+    """What `role` should do now; a chain or contract that cannot be reached means "wait"."""
+    try:
+        return _next_action(swap, role=role)
+    except ChainUnavailable:
+        return _wait("chain_unavailable", "The chain cannot be reached; try again shortly.")
+
+
+def _next_action(swap: Swap, *, role: str) -> dict:
     """What `role` ("taker" or "maker") should do now, with the exact transaction to send.
 
     ``action`` is one of approve, lock, redeem, refund, wait, none; a step with a

@@ -479,16 +479,16 @@ def swap_cancel(*, swap_id, user: User) -> Swap:
         )
     network = chain_selectors.network_get(swap.quote_asset.network)
     if network is not None:
-        expected = txs.lock_id(
-            network=network,
-            token=swap.quote_asset.address,
-            sender=swap.taker_refund_address,
-            recipient=swap.maker_payout_address,
-            amount=units(swap.quote_amount, swap.quote_asset.decimals),
-            hashlock=swap.hashlock,
-            timelock=swap.taker_timelock,
-        )
         try:
+            expected = txs.lock_id(
+                network=network,
+                token=swap.quote_asset.address,
+                sender=swap.taker_refund_address,
+                recipient=swap.maker_payout_address,
+                amount=units(swap.quote_amount, swap.quote_asset.decimals),
+                hashlock=swap.hashlock,
+                timelock=swap.taker_timelock,
+            )
             on_chain = txs.lock_state(network=network, lock_id=expected)
         except ChainUnavailable as exc:
             raise SwapError(

@@ -265,3 +265,15 @@ def test_notification_mail_is_in_the_readers_language(swap_env, mailoutbox):
 
     send_notification_email(Notification.objects.get(user=swap.maker, kind="taken").pk)
     assert "আপনার লিস্টিং নেওয়া হয়েছে" in mailoutbox[0].subject
+
+
+def test_a_network_without_the_contract_means_wait_never_a_500(api, swap_env):
+    from chains.models import Deployment
+
+    swap, _, _, (taker, _) = make_swap()
+    Deployment.objects.filter(network="local-b", contract="HTLC").update(active=False)
+    api.force_authenticate(taker)
+    step = api.get(f"/api/v1/swaps/{swap.pk}/").json()["next_action"]
+    assert (step["action"], step["reason"]) == ("wait", "chain_unavailable")
+    response = api.post(f"/api/v1/swaps/{swap.pk}/cancel")
+    assert (response.status_code, response.json()["code"]) == (503, "chain_unavailable")
