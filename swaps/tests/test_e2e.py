@@ -88,7 +88,14 @@ def test_swap_completes_on_two_chains_with_exact_balances(swap_env):
     assert test_b.functions.balanceOf(relayer_b).call() == relayer_test  # gas only, no funds
     listing.refresh_from_db()
     assert listing.remaining == Decimal("1.5")
-    assert Swap.objects.get(pk=swap["id"]).preimage == secret
+    done = Swap.objects.select_related("maker__reputation", "taker__reputation").get(pk=swap["id"])
+    assert done.preimage == secret
+    # reputation is recomputed from the swap records: one completed swap of 1.5 x 2.50 USD
+    for party in (done.maker, done.taker):
+        assert (party.reputation.completed_swaps, party.reputation.volume_usd) == (
+            1,
+            Decimal("3.75"),
+        )
 
 
 def test_maker_never_locks_taker_is_refunded_by_the_relayer(swap_env):
