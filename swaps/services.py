@@ -178,6 +178,9 @@ def swap_create(
             listing = market_services.listing_reserve(
                 listing_id=listing_id, taker=taker, amount=amount
             )
+            # Priced again under the listing's row lock: a price the maker changed since the
+            # first read must not slip through.
+            quote = market_selectors.listing_quote(listing=listing, amount=amount)
             swap = Swap.objects.create(
                 listing=listing,
                 maker=listing.maker,
