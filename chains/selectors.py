@@ -93,6 +93,18 @@ def htlc_lock_get(*, network: str, lock_id: str) -> HtlcLock | None:
     return HtlcLock.objects.filter(network=network, lock_id=lock_id.lower()).first()
 
 
+def live_lock_keys(keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of the (network, lock_id) pairs are still locked, in one query."""
+    if not keys:
+        return set()
+    ids = {lock_id.lower() for _, lock_id in keys}
+    rows = HtlcLock.objects.filter(lock_id__in=ids, state=HtlcLock.State.LOCKED).values_list(
+        "network", "lock_id"
+    )
+    wanted = {(network, lock_id.lower()) for network, lock_id in keys}
+    return {(n, lid) for n, lid in rows if (n, lid.lower()) in wanted}
+
+
 def chain_event_get(*, network: str, lock_id: str, name: str) -> ChainEvent | None:
     """The confirmed (not orphaned) event `name` of a lock: the evidence for a swap step."""
     return (

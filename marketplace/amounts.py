@@ -59,3 +59,14 @@ def fmt(value: Decimal | None, decimals: int) -> str | None:
 
 def round_up(value: Decimal, decimals: int) -> Decimal:
     return value.quantize(quantum(decimals), rounding=ROUND_UP, context=CTX)
+
+
+def base_units(amount: Decimal, decimals: int) -> int:
+    """`amount` in an asset's base units (wei for 18 decimals), exactly.
+
+    Raises ValueError when `amount` has more places than the asset (it was not validated).
+    """
+    scaled = amount.scaleb(decimals, context=CTX)
+    if scaled != scaled.to_integral_value(context=CTX):
+        raise ValueError("more decimals than the asset has")
+    return int(scaled)

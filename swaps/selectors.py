@@ -11,8 +11,8 @@ from django.utils import timezone
 from chains import selectors as chain_selectors
 from chains import txs
 from chains.evm import ChainUnavailable
+from marketplace.amounts import base_units
 from swaps.models import OPEN_STATES, Notification, Swap, SwapEvent
-from swaps.services import units
 
 S = Swap.State
 
@@ -56,19 +56,14 @@ def notification_list(*, user) -> QuerySet[Notification]:
 def swaps_awaiting_relay() -> list[tuple[str, str, str]]:
     """(quote network, taker lock id, preimage) of swaps whose secret is public while the
     taker's lock still waits to be redeemed for the maker."""
-    found = []
-    for swap in (
+    swaps = list(
         Swap.objects.filter(state=S.SECRET_REVEALED)
         .exclude(preimage="")
         .exclude(taker_lock_id="")
-        .select_related("quote_asset")
-    ):
-        lock = chain_selectors.htlc_lock_get(
-            network=swap.quote_asset.network, lock_id=swap.taker_lock_id
-        )
-        if lock is not None and lock.state == lock.State.LOCKED:
-            found.append((swap.quote_asset.network, swap.taker_lock_id, swap.preimage))
-    return found
+        .values_list("quote_asset__network", "taker_lock_id", "preimage")
+    )
+    live = chain_selectors.live_lock_keys([(network, lock_id) for network, lock_id, _ in swaps])
+    return [row for row in swaps if (row[0], row[1]) in live]
 
 
 def lock_belongs_to_swap(*, network: str, lock_id: str) -> bool:
@@ -113,7 +108,7 @@ def _lock_step(swap: Swap, *, role: str, chain_now: int | None) -> dict:
         return _wait("network_unavailable", "This network is not available right now.")
     if chain_now is not None and chain_now >= timelock:
         return _wait("too_late", "It is too late to lock: the timelock has passed.")
-    base_units = units(amount, asset.decimals)
+    lock_amount = base_units(amount, asset.decimals)
     # A lock already on chain but not yet confirmed (the id is deterministic): wait for the
     # watcher instead of offering the approve or the lock again.
     expected = txs.lock_id(
@@ -121,7 +116,7 @@ def _lock_step(swap: Swap, *, role: str, chain_now: int | None) -> dict:
         token=asset.address,
         sender=sender,
         recipient=recipient,
-        amount=base_units,
+        amount=lock_amount,
         hashlock=swap.hashlock,
         timelock=timelock,
     )
@@ -135,11 +130,11 @@ def _lock_step(swap: Swap, *, role: str, chain_now: int | None) -> dict:
             allowed = txs.allowance(network=network, token=asset.address, owner=sender)
         except ChainUnavailable:
             return _wait("chain_unavailable", "The chain cannot be reached; try again shortly.")
-        if allowed < base_units:
+        if allowed < lock_amount:
             return _tx(
                 "approve",
                 f"Allow the swap contract to take {amount} {asset.symbol} from {sender}.",
-                txs.approve_tx(network=network, token=asset.address, amount=base_units),
+                txs.approve_tx(network=network, token=asset.address, amount=lock_amount),
                 **{"from": sender},
             )
     return _tx(
@@ -149,7 +144,7 @@ def _lock_step(swap: Swap, *, role: str, chain_now: int | None) -> dict:
             network=network,
             token=asset.address,
             recipient=recipient,
-            amount=base_units,
+            amount=lock_amount,
             hashlock=swap.hashlock,
             timelock=timelock,
         ),

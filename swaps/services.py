@@ -26,6 +26,7 @@ from chains.evm import ChainUnavailable
 from core.api.errors import ApiError
 from marketplace import selectors as market_selectors
 from marketplace import services as market_services
+from marketplace.amounts import base_units
 from oracle import selectors as oracle_selectors
 from swaps import machine
 from swaps.models import (
@@ -60,14 +61,6 @@ class Evidence:
     network: str = ""
     tx_hash: str = ""
     block: int | None = None
-
-
-def units(amount: Decimal, decimals: int) -> int:
-    """`amount` in an asset's base units. The amount must already fit the decimals."""
-    scaled = amount.scaleb(decimals)
-    if scaled != scaled.to_integral_value():
-        raise ValueError("more decimals than the asset has")
-    return int(scaled)
 
 
 # ------------------------------------------------------------------ creation
@@ -338,8 +331,8 @@ def swap_terms(swap: Swap) -> machine.Terms:
         quote_network=swap.quote_asset.network,
         base_token=_lower(swap.base_asset.address) or machine.NATIVE,
         quote_token=_lower(swap.quote_asset.address) or machine.NATIVE,
-        amount_units=units(swap.amount, swap.base_asset.decimals),
-        quote_units=units(swap.quote_amount, swap.quote_asset.decimals),
+        amount_units=base_units(swap.amount, swap.base_asset.decimals),
+        quote_units=base_units(swap.quote_amount, swap.quote_asset.decimals),
         taker_address=_lower(swap.taker_address),
         maker_payout_address=_lower(swap.maker_payout_address),
         taker_timelock=swap.taker_timelock,
@@ -488,7 +481,7 @@ def swap_cancel(*, swap_id, user: User) -> Swap:
                 token=swap.quote_asset.address,
                 sender=swap.taker_refund_address,
                 recipient=swap.maker_payout_address,
-                amount=units(swap.quote_amount, swap.quote_asset.decimals),
+                amount=base_units(swap.quote_amount, swap.quote_asset.decimals),
                 hashlock=swap.hashlock,
                 timelock=swap.taker_timelock,
             )

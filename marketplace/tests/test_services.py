@@ -505,3 +505,14 @@ def test_the_state_scan_sees_a_stray_write():
     )
     # then
     assert _state_writes(ast.parse(stray)) == [("pause", 2, "assign"), ("pause", 3, "update")]
+
+
+def test_base_units_are_exact_beyond_the_default_decimal_precision():
+    from marketplace.amounts import base_units
+
+    # 42 integer digits and 18 places: 60 significant digits (the default context has 28)
+    amount = Decimal("123456789012345678901234567890123456789012.123456789012345678")
+    assert base_units(amount, 18) == 123456789012345678901234567890123456789012123456789012345678
+    assert base_units(Decimal("1.5"), 6) == 1_500_000
+    with pytest.raises(ValueError):
+        base_units(Decimal("0.0000001"), 6)

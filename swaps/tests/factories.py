@@ -6,6 +6,7 @@ import hashlib
 import os
 from decimal import Decimal
 
+from accounts.models import Wallet
 from accounts.tests.factories import UserFactory, WalletFactory
 from chains.models import Asset
 from chains.tests.support import user as dev_account
@@ -23,7 +24,7 @@ def secret_pair() -> tuple[str, str]:
 def party(index: int):
     """A user owning anvil dev account `index` (the test token is minted to 1..4)."""
     key = dev_account(index)
-    existing = WalletFactory._meta.model.objects.filter(address__iexact=key.address).first()
+    existing = Wallet.objects.filter(address__iexact=key.address).first()
     if existing:
         return existing.user, key
     wallet = WalletFactory(address=key.address, user=UserFactory())

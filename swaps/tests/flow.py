@@ -98,3 +98,11 @@ def take(swap_env, amount="1.5"):
     )
     assert created.status_code == 201, created.content
     return created.json(), secret, (maker_api, maker_key), (taker_api, taker_key), listing
+
+
+def redeem(chain, key, step: dict, secret: str) -> dict:
+    """The taker's redeem as a client builds it: `redeem(lock_id, secret)` from the ABI,
+    sent to the `to` of the next_action (which carries no data: the server has no secret)."""
+    htlc = chain.w3.eth.contract(address=step["to"], abi=compiler.compile_contract("HTLC").abi)
+    args = [bytes.fromhex(step["lock_id"][2:]), bytes.fromhex(secret[2:])]
+    return chain.send(key, step["to"], htlc.encode_abi("redeem", args=args))

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import pytest
 
-from chains import compiler
 from chains.evm import ChainUnavailable
 from chains.models import ChainEvent
 from swaps import tasks
-from swaps.tests.flow import detail, scan_all, send, take
+from swaps.tests.flow import detail, redeem, scan_all, send, take
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -58,9 +57,7 @@ def test_worker_killed_mid_pass_at_each_step_loses_nothing(swap_env, settings, d
     send(a, maker_key, detail(maker_api, swap["id"])["next_action"])
     scan("maker_lock")
     step = detail(taker_api, swap["id"])["next_action"]
-    htlc = a.w3.eth.contract(address=step["to"], abi=compiler.compile_contract("HTLC").abi)
-    args = [bytes.fromhex(step["lock_id"][2:]), bytes.fromhex(secret[2:])]
-    a.send(taker_key, step["to"], htlc.encode_abi("redeem", args=args))
+    redeem(a, taker_key, step, secret)
     scan("redeem")
     scan_all(swap_env)
 
@@ -83,9 +80,7 @@ def test_watcher_down_for_the_whole_swap_then_finishes_from_chain_state(swap_env
     settings.CHAIN_EVENT_HOOKS = ["chains.locks.on_chain_event", "swaps.chain.on_chain_event"]
     scan_all(swap_env)
     step = detail(taker_api, swap["id"])["next_action"]
-    htlc = a.w3.eth.contract(address=step["to"], abi=compiler.compile_contract("HTLC").abi)
-    args = [bytes.fromhex(step["lock_id"][2:]), bytes.fromhex(secret[2:])]
-    a.send(taker_key, step["to"], htlc.encode_abi("redeem", args=args))
+    redeem(a, taker_key, step, secret)
     scan_all(swap_env)
     assert detail(maker_api, swap["id"])["state"] == "secret_revealed"
 

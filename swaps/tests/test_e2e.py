@@ -16,7 +16,7 @@ from chains import selectors as chain_selectors
 from chains.keys import account_for
 from chains.tests.support import gas_cost
 from swaps.models import Swap
-from swaps.tests.flow import detail, scan_all, send, take, token
+from swaps.tests.flow import detail, redeem, scan_all, send, take, token
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -60,10 +60,7 @@ def test_swap_completes_on_two_chains_with_exact_balances(swap_env):
     # when: the taker redeems the maker's lock with the secret, encoding the call itself
     step = view["next_action"]
     assert step["action"] == "redeem" and step["function"] == "redeem" and "data" not in step
-    htlc = a.w3.eth.contract(address=step["to"], abi=compiler.compile_contract("HTLC").abi)
-    args = [bytes.fromhex(step["lock_id"][2:]), bytes.fromhex(secret[2:])]
-    data = htlc.encode_abi("redeem", args=args)
-    taker_redeem = a.send(taker_key, step["to"], data)
+    taker_redeem = redeem(a, taker_key, step, secret)
     # the watcher reads local-a first and sees the secret; the relayer redeems on local-b
     # at once (on commit), and the same pass then reads local-b
     scan_all(swap_env)
