@@ -182,25 +182,13 @@ def test_dispute_messages_and_staff_resolution_count_in_reputation(api, swap_env
 def test_swap_list_has_no_n_plus_one(api, swap_env):
     maker, maker_key = party(1)
     listing = eth_test_listing(maker, maker_key, amount=Decimal("10"))
-    taker, taker_key = party(2)
+    taker, _ = party(2)
     for _ in range(3):
-        services.swap_create(
-            taker=taker,
-            listing_id=listing.pk,
-            amount=Decimal("1"),
-            hashlock=secret_pair()[1],
-            taker_address=taker_key.address,
-        )
+        make_swap(listing=listing)
     api.force_authenticate(taker)
     with CaptureQueriesContext(connection) as three:
         assert len(api.get("/api/v1/swaps/").json()["results"]) == 3
-    services.swap_create(
-        taker=taker,
-        listing_id=listing.pk,
-        amount=Decimal("1"),
-        hashlock=secret_pair()[1],
-        taker_address=taker_key.address,
-    )
+    make_swap(listing=listing)
     with CaptureQueriesContext(connection) as four:
         assert len(api.get("/api/v1/swaps/").json()["results"]) == 4
     assert len(four) == len(three)

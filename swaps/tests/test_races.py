@@ -8,9 +8,8 @@ import pytest
 
 from core.testing import race
 from marketplace.models import Listing
-from swaps import services
 from swaps.models import Swap
-from swaps.tests.factories import eth_test_listing, party, secret_pair
+from swaps.tests.factories import eth_test_listing, make_swap, party
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -20,17 +19,11 @@ def test_parallel_takes_never_sell_more_than_the_listing_has(postgres_url, swap_
     settings.SWAP_MAX_OPEN_PER_USER = 10
     maker, maker_key = party(1)
     listing = eth_test_listing(maker, maker_key)
-    takers = [party(2), party(3)]
+    for index in (2, 3):
+        party(index)  # both takers exist before the race
 
     def take(i: int):
-        user, key = takers[i % 2]
-        return services.swap_create(
-            taker=user,
-            listing_id=listing.pk,
-            amount=Decimal("1"),
-            hashlock=secret_pair()[1],
-            taker_address=key.address,
-        )
+        return make_swap(listing=listing, taker_index=2 + i % 2)[0]
 
     # when
     results = race(8, take)
@@ -48,16 +41,10 @@ def test_the_open_swap_cap_holds_under_parallel_requests(postgres_url, swap_env,
     settings.SWAP_MAX_OPEN_PER_USER = 2
     maker, maker_key = party(1)
     listing = eth_test_listing(maker, maker_key, amount=Decimal("10"), max_trade=Decimal("1"))
-    taker, taker_key = party(2)
+    taker, _ = party(2)
 
     def take(i: int):
-        return services.swap_create(
-            taker=taker,
-            listing_id=listing.pk,
-            amount=Decimal("1"),
-            hashlock=secret_pair()[1],
-            taker_address=taker_key.address,
-        )
+        return make_swap(listing=listing)[0]
 
     results = race(6, take)
     assert sum(isinstance(r, Swap) for r in results) == 2
