@@ -7,6 +7,7 @@ class ChainsConfig(AppConfig):
     name = "chains"
 
     def ready(self) -> None:
-        from chains import metrics
+        from chains import events, metrics, relayer
 
         metrics.register()
+        events.subscribe("chains.relayer", relayer.on_chain_event)

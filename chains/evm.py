@@ -1,9 +1,12 @@
-"""web3 access for the rest of `chains/`. Nothing outside `chains/` imports this module."""
+"""web3 access for the rest of `chains/`. Nothing outside `chains/` imports this module:
+other apps get ``chains.interface`` types and errors."""
 
 from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import cast
 
@@ -13,11 +16,22 @@ from web3 import HTTPProvider, Web3
 from web3.exceptions import TransactionNotFound
 from web3.types import TxParams
 
+from chains.interface import ChainUnavailable
 from chains.networks import Network
 
 
-class ChainUnavailable(Exception):
-    """The network's RPC could not be reached or answered with an error."""
+@contextmanager
+def rpc_errors(what: str) -> Iterator[None]:
+    """Turn whatever web3 or its transport raises inside the block into ``ChainUnavailable``.
+
+    web3 raises many kinds (requests' errors, ``Web3Exception``s, ``ValueError`` for an RPC
+    error object, ``OSError``); callers and Celery's retries need one."""
+    try:
+        yield
+    except ChainUnavailable:
+        raise
+    except Exception as exc:
+        raise ChainUnavailable(f"{what}: {type(exc).__name__}: {exc}") from exc
 
 
 @dataclass(frozen=True)

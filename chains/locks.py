@@ -1,13 +1,15 @@
-"""Keeps ``HtlcLock`` in step with confirmed events. Registered first in CHAIN_EVENT_HOOKS."""
+"""Keeps ``HtlcLock`` in step with confirmed events; always the first to hear one
+(``chains.events``)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
+from chains.interface import HtlcEvent
 from chains.models import ChainEvent, HtlcLock
 
 
-def on_chain_event(event) -> None:
+def on_chain_event(event: HtlcEvent) -> None:
     """Apply one confirmed event, or undo it when a reorg orphans it.
 
     Runs inside the watcher's transaction. Orphaned events arrive newest first, so an

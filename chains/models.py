@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from chains.interface import LockState
+
 
 class Asset(models.Model):
     """Something that can be traded: a network's native coin or one ERC-20 token on it."""
@@ -144,10 +146,10 @@ class ChainEvent(models.Model):
 class HtlcLock(models.Model):
     """The current state of one HTLC lock, as the confirmed, non-orphaned events say."""
 
-    class State(models.IntegerChoices):
-        LOCKED = 1
-        REDEEMED = 2
-        REFUNDED = 3
+    class State(models.IntegerChoices):  # the contract's numbers, from chains.interface
+        LOCKED = int(LockState.LOCKED)
+        REDEEMED = int(LockState.REDEEMED)
+        REFUNDED = int(LockState.REFUNDED)
 
     network = models.CharField(max_length=32)
     lock_id = models.CharField(max_length=66)

@@ -20,7 +20,6 @@ import hashlib
 import logging
 from datetime import timedelta
 from decimal import Decimal
-from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -29,13 +28,14 @@ from django.utils.module_loading import import_string
 from web3 import Web3
 
 from chains import compiler, evm, selectors
+from chains.interface import HTLC, HtlcEvent, LockState, NoHtlc
 from chains.keys import account_for
 from chains.models import ChainEvent, HtlcLock, RelayerAccount, RelayerTx
 from chains.networks import Network
+from core.queue import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
-STATE_LOCKED = 1
 # EIP-1559 replacement needs at least +10% on both fees; 25% gets through congested pools.
 BUMP_NUMERATOR, BUMP_DENOMINATOR = 5, 4
 
@@ -43,10 +43,10 @@ BUMP_NUMERATOR, BUMP_DENOMINATOR = 5, 4
 def _htlc(network: Network):
     deployment = selectors.htlc_deployment_get(network.name)
     if deployment is None:
-        raise LookupError(f"no HTLC deployed on {network.name}")
+        raise NoHtlc(network.name)
     w3 = evm.web3_for(network)
     address = Web3.to_checksum_address(deployment.address)
-    return w3, w3.eth.contract(address=address, abi=compiler.compile_contract("HTLC").abi)
+    return w3, w3.eth.contract(address=address, abi=compiler.compile_contract(HTLC).abi)
 
 
 def _lock_filter_allows(network: str, lock_id: str) -> bool:
@@ -69,10 +69,12 @@ def _send(network: Network, w3, htlc, action: str, lock_id: str, data: str) -> R
             )
             if live.exists():  # another worker sent it while we waited for the lock
                 return None
-            nonce = max(w3.eth.get_transaction_count(account.address, "pending"), row.next_nonce)
-            sent = evm.send_transaction(
-                w3, account, {"to": htlc.address, "data": data}, nonce=nonce
-            )
+            with evm.rpc_errors(f"{network.name}: relayer {action}"):
+                pending = w3.eth.get_transaction_count(account.address, "pending")
+                nonce = max(pending, row.next_nonce)
+                sent = evm.send_transaction(
+                    w3, account, {"to": htlc.address, "data": data}, nonce=nonce
+                )
             tx = RelayerTx.objects.create(
                 network=network.name,
                 action=action,
@@ -104,15 +106,19 @@ def relayer_redeem(*, network: Network, lock_id: str, preimage: str) -> RelayerT
 
     Checks on chain first: the lock is live, the preimage matches its hashlock and the
     latest block is before its timelock; returns None (sending nothing) otherwise, or if
-    this redeem was already sent. Raises ``evm.ChainUnavailable``-like RPC errors as is.
+    this redeem was already sent. Raises ``ChainUnavailable`` (``NoHtlc`` without a
+    deployment) when the chain cannot be read or the send fails; the task retries it.
     """
     w3, htlc = _htlc(network)
     secret = evm.hex_bytes(preimage)
-    token, sender, recipient, amount, hashlock, timelock, state = htlc.functions.getLock(
-        evm.hex_bytes(lock_id)
-    ).call()
-    latest = w3.eth.get_block("latest")["timestamp"]
-    if state != STATE_LOCKED or hashlib.sha256(secret).digest() != hashlock or latest >= timelock:
+    with evm.rpc_errors(f"{network.name}: getLock"):
+        *_, hashlock, timelock, state = htlc.functions.getLock(evm.hex_bytes(lock_id)).call()
+        latest = w3.eth.get_block("latest")["timestamp"]
+    if (
+        state != LockState.LOCKED
+        or hashlib.sha256(secret).digest() != hashlock
+        or latest >= timelock
+    ):
         return None
     data = htlc.encode_abi("redeem", args=[evm.hex_bytes(lock_id), secret])
     return _send(network, w3, htlc, RelayerTx.Action.REDEEM, lock_id, data)
@@ -122,12 +128,14 @@ def relayer_refund(*, network: Network, lock_id: str) -> RelayerTx | None:
     """Refund lock `lock_id` on `network` once the chain's latest block reaches its timelock.
 
     Returns None, sending nothing, while the lock is not live or not yet expired by chain
-    time, or if this refund was already sent.
+    time, or if this refund was already sent. Raises ``ChainUnavailable`` like
+    ``relayer_redeem``.
     """
     w3, htlc = _htlc(network)
-    *_, timelock, state = htlc.functions.getLock(evm.hex_bytes(lock_id)).call()
-    latest = w3.eth.get_block("latest")["timestamp"]
-    if state != STATE_LOCKED or latest < timelock:
+    with evm.rpc_errors(f"{network.name}: getLock"):
+        *_, timelock, state = htlc.functions.getLock(evm.hex_bytes(lock_id)).call()
+        latest = w3.eth.get_block("latest")["timestamp"]
+    if state != LockState.LOCKED or latest < timelock:
         return None
     data = htlc.encode_abi("refund", args=[evm.hex_bytes(lock_id)])
     return _send(network, w3, htlc, RelayerTx.Action.REFUND, lock_id, data)
@@ -138,15 +146,13 @@ def live_locks_with_hashlock(hashlock: str) -> list[HtlcLock]:
     return list(HtlcLock.objects.filter(hashlock=hashlock.lower(), state=HtlcLock.State.LOCKED))
 
 
-def on_chain_event(event) -> None:
+def on_chain_event(event: HtlcEvent) -> None:
     """Watcher hook: a confirmed Redeemed reveals a preimage; redeem its sibling locks.
 
     Runs inside the watcher's transaction; the sends are queued on commit.
     """
     if event.orphaned or event.name != ChainEvent.Name.REDEEMED:
         return
-    from chains.tasks import relay_redeem
-
     preimage = event.args["preimage"]
     hashlock = Web3.to_hex(hashlib.sha256(evm.hex_bytes(preimage)).digest())
     for lock in live_locks_with_hashlock(hashlock):
@@ -154,13 +160,19 @@ def on_chain_event(event) -> None:
             continue
         if not _lock_filter_allows(lock.network, lock.lock_id):
             continue
-        transaction.on_commit(partial(relay_redeem.delay, lock.network, lock.lock_id, preimage))
+        relay_redeem_later(network=lock.network, lock_id=lock.lock_id, preimage=preimage)
+
+
+def relay_redeem_later(*, network: str, lock_id: str, preimage: str) -> None:
+    """Queue the relayer's redeem of one lock after the commit (task ``chains.relay_redeem``)."""
+    enqueue_on_commit("chains.relay_redeem", network, lock_id, preimage)
 
 
 def expired_lock_ids(*, network: Network) -> list[str]:
     """Live locks on `network` whose timelock the chain's latest block has reached (and that
     ``RELAYER_LOCK_FILTER`` lets the relayer pay gas for)."""
-    latest = evm.web3_for(network).eth.get_block("latest")["timestamp"]
+    with evm.rpc_errors(f"{network.name}: latest block"):
+        latest = evm.web3_for(network).eth.get_block("latest")["timestamp"]
     expired = HtlcLock.objects.filter(
         network=network.name, state=HtlcLock.State.LOCKED, timelock__lte=latest
     ).values_list("lock_id", flat=True)

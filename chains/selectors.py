@@ -1,4 +1,5 @@
-"""Reads other apps may use. Plain dataclasses out; no web3 objects cross this line."""
+"""Reads other apps may use. Plain dataclasses out (``chains.interface``); no web3 object
+and no chain-fact model row crosses this line."""
 
 from __future__ import annotations
 
@@ -6,10 +7,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from chains import rpc
+from chains.interface import HTLC, EventRef, Lock, LockState
 from chains.models import Asset, ChainCursor, ChainEvent, Deployment, HtlcLock
 from chains.networks import Network, configured_networks
-
-HTLC = "HTLC"
 
 
 def network_list() -> list[Network]:
@@ -82,15 +82,32 @@ def cursor_list() -> list[ChainCursor]:
     return list(ChainCursor.objects.order_by("network"))
 
 
-def htlc_locks_with_hashlock(hashlock: str) -> list[HtlcLock]:
-    """Every confirmed, non-orphaned lock carrying `hashlock`, on any network, oldest first."""
-    return list(
-        HtlcLock.objects.filter(hashlock=hashlock.lower()).order_by("locked_block", "lock_id")
+def _lock(row: HtlcLock) -> Lock:
+    return Lock(
+        network=row.network,
+        lock_id=row.lock_id.lower(),
+        token=row.token.lower(),
+        sender=row.sender.lower(),
+        recipient=row.recipient.lower(),
+        amount=int(row.amount),
+        hashlock=row.hashlock.lower(),
+        timelock=int(row.timelock),
+        state=LockState(row.state),
+        locked_block=row.locked_block,
+        preimage=row.preimage,
     )
 
 
-def htlc_lock_get(*, network: str, lock_id: str) -> HtlcLock | None:
-    return HtlcLock.objects.filter(network=network, lock_id=lock_id.lower()).first()
+def htlc_locks_with_hashlock(hashlock: str) -> list[Lock]:
+    """Every confirmed, non-orphaned lock carrying `hashlock`, on any network, oldest first."""
+    rows = HtlcLock.objects.filter(hashlock=hashlock.lower()).order_by("locked_block", "lock_id")
+    return [_lock(row) for row in rows]
+
+
+def htlc_lock_get(*, network: str, lock_id: str) -> Lock | None:
+    """One confirmed lock as the watcher recorded it, or None."""
+    row = HtlcLock.objects.filter(network=network, lock_id=lock_id.lower()).first()
+    return _lock(row) if row is not None else None
 
 
 def live_lock_keys(keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -105,13 +122,16 @@ def live_lock_keys(keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
     return {(n, lid) for n, lid in rows if (n, lid.lower()) in wanted}
 
 
-def chain_event_get(*, network: str, lock_id: str, name: str) -> ChainEvent | None:
-    """The confirmed (not orphaned) event `name` of a lock: the evidence for a swap step."""
-    return (
+def chain_event_get(*, network: str, lock_id: str, name: str) -> EventRef | None:
+    """Where the confirmed (not orphaned) event `name` of a lock is: the evidence for a swap
+    step."""
+    row = (
         ChainEvent.objects.filter(network=network, lock_id=lock_id, name=name, orphaned=False)
         .order_by("block_number", "log_index")
+        .values_list("network", "tx_hash", "block_number")
         .first()
     )
+    return EventRef(*row) if row is not None else None
 
 
 def explorer_tx_url(*, network: str, tx_hash: str) -> str:

@@ -9,13 +9,13 @@ from django.db import transaction
 from web3 import Web3
 
 from chains import compiler, evm, watcher
+from chains.interface import HTLC
 from chains.keys import account_for, anvil_dev_account
 from chains.models import Asset, Deployment
 from chains.networks import Network
 
 logger = logging.getLogger(__name__)
 
-HTLC = "HTLC"
 TEST_TOKEN = "TestToken"
 
 

@@ -14,7 +14,8 @@ from eth_utils import is_address, to_checksum_address
 from requests.exceptions import RequestException
 from web3.exceptions import ContractLogicError, Web3Exception
 
-from chains.evm import ChainUnavailable, web3_for
+from chains.evm import web3_for
+from chains.interface import ChainUnavailable
 from chains.networks import Network
 
 # bytes4(keccak256("isValidSignature(bytes32,bytes)")): both the selector and the magic answer.

@@ -8,7 +8,7 @@ import time
 from celery import shared_task
 
 from chains import relayer, selectors, watcher
-from chains.evm import ChainUnavailable
+from chains.interface import ChainUnavailable
 
 logger = logging.getLogger(__name__)
 

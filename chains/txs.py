@@ -8,15 +8,14 @@ amounts are integers in base units.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 
 from eth_abi import encode as abi_encode
 from web3 import Web3
 
 from chains import compiler, evm, selectors
+from chains.interface import HTLC, Head, LockSpec, LockState, NoHtlc, TxRequest
 from chains.networks import Network
 
-ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 _ERC20_ABI = [
     {
         "name": "approve",
@@ -35,37 +34,13 @@ _ERC20_ABI = [
 ]
 
 
-@dataclass(frozen=True)
-class TxRequest:
-    """A transaction for a wallet to sign and send as is."""
-
-    network: str
-    chain_id: int
-    to: str
-    data: str
-    value: int  # wei
-
-    def as_dict(self) -> dict:
-        return {
-            "network": self.network,
-            "chain_id": self.chain_id,
-            "to": self.to,
-            "data": self.data,
-            "value": str(self.value),
-        }
-
-
-class NoHtlc(evm.ChainUnavailable):
-    """No active HTLC deployment on the network: swaps cannot use it now."""
-
-
 @functools.lru_cache(maxsize=1)
 def _offline() -> Web3:
     return Web3()  # encoding only: no provider is ever called
 
 
 def _htlc_contract(address: str):
-    abi = compiler.compile_contract("HTLC").abi
+    abi = compiler.compile_contract(HTLC).abi
     return _offline().eth.contract(address=Web3.to_checksum_address(address), abi=abi)
 
 
@@ -84,26 +59,19 @@ def _hash32(value: str) -> bytes:
     return raw
 
 
-def lock_tx(
-    *,
-    network: Network,
-    token: str | None,
-    recipient: str,
-    amount: int,
-    hashlock: str,
-    timelock: int,
-) -> TxRequest:
+def lock_tx(*, network: Network, spec: LockSpec) -> TxRequest:
     """`lock` (native coin, value = amount) or `lockToken` (ERC-20, after an approve)."""
     to = htlc_address(network)
     htlc = _htlc_contract(to)
-    recipient = Web3.to_checksum_address(recipient)
-    if token is None:
-        data = htlc.encode_abi("lock", args=[recipient, _hash32(hashlock), timelock])
-        value = amount
+    recipient = Web3.to_checksum_address(spec.recipient)
+    hashlock = _hash32(spec.hashlock)
+    if spec.is_native:
+        data = htlc.encode_abi("lock", args=[recipient, hashlock, spec.timelock])
+        value = spec.amount
     else:
-        token = Web3.to_checksum_address(token)
+        token = Web3.to_checksum_address(spec.token)
         data = htlc.encode_abi(
-            "lockToken", args=[token, recipient, amount, _hash32(hashlock), timelock]
+            "lockToken", args=[token, recipient, spec.amount, hashlock, spec.timelock]
         )
         value = 0
     return TxRequest(network.name, network.chain_id, to, data, value)
@@ -134,64 +102,58 @@ def approve_tx(*, network: Network, token: str, amount: int) -> TxRequest:
 def allowance(*, network: Network, token: str, owner: str) -> int:
     """How much of `token` the HTLC may pull from `owner` now (latest block).
 
-    Raises evm.ChainUnavailable when the RPC fails.
+    Raises ``ChainUnavailable`` (``NoHtlc`` without a deployment) when it cannot be read.
     """
+    spender = htlc_address(network)
     w3 = evm.web3_for(network)
     erc20 = w3.eth.contract(address=Web3.to_checksum_address(token), abi=_ERC20_ABI)
-    try:
-        return int(
-            erc20.functions.allowance(Web3.to_checksum_address(owner), htlc_address(network)).call()
-        )
-    except NoHtlc:
-        raise
-    except Exception as exc:  # web3 raises many kinds; callers need one
-        raise evm.ChainUnavailable(str(exc)) from exc
+    with evm.rpc_errors(f"{network.name}: allowance"):
+        return int(erc20.functions.allowance(Web3.to_checksum_address(owner), spender).call())
 
 
-def lock_id(
-    *,
-    network: Network,
-    token: str | None,
-    sender: str,
-    recipient: str,
-    amount: int,
-    hashlock: str,
-    timelock: int,
-) -> str:
+def lock_id(*, network: Network, spec: LockSpec) -> str:
     """The id the HTLC gives this lock (design decision 1 of HTLC.vy), known before mining."""
     encoded = abi_encode(
         ["uint256", "address", "address", "address", "address", "uint256", "bytes32", "uint256"],
         [
             network.chain_id,
             htlc_address(network),
-            Web3.to_checksum_address(token) if token else ZERO_ADDRESS,
-            Web3.to_checksum_address(sender),
-            Web3.to_checksum_address(recipient),
-            amount,
-            _hash32(hashlock),
-            timelock,
+            Web3.to_checksum_address(spec.token),
+            Web3.to_checksum_address(spec.sender),
+            Web3.to_checksum_address(spec.recipient),
+            spec.amount,
+            _hash32(spec.hashlock),
+            spec.timelock,
         ],
     )
     return Web3.to_hex(Web3.keccak(encoded))
 
 
-def lock_state(*, network: Network, lock_id: str) -> int:
-    """A lock's state on chain now (latest block): 0 none, 1 locked, 2 redeemed, 3 refunded.
+def lock_state(*, network: Network, lock_id: str) -> LockState:
+    """A lock's state on chain now (latest block).
 
-    Unconfirmed: for refusing an action early (a cancel), never for recording a fact.
+    Unconfirmed: for refusing an action early (a cancel, a step already sent), never for
+    recording a fact. Raises ``ChainUnavailable``.
     """
-    w3 = evm.web3_for(network)
-    abi = compiler.compile_contract("HTLC").abi
-    htlc = w3.eth.contract(address=Web3.to_checksum_address(htlc_address(network)), abi=abi)
-    try:
-        return int(htlc.functions.getLock(_hash32(lock_id)).call()[-1])
-    except Exception as exc:
-        raise evm.ChainUnavailable(str(exc)) from exc
+    address = Web3.to_checksum_address(htlc_address(network))
+    htlc = evm.web3_for(network).eth.contract(
+        address=address, abi=compiler.compile_contract(HTLC).abi
+    )
+    with evm.rpc_errors(f"{network.name}: getLock"):
+        return LockState(int(htlc.functions.getLock(_hash32(lock_id)).call()[-1]))
+
+
+def head(network: Network) -> Head:
+    """The latest block's number and timestamp. Raises ``ChainUnavailable``."""
+    with evm.rpc_errors(f"{network.name}: latest block"):
+        block = evm.web3_for(network).eth.get_block("latest")
+        return Head(
+            number=int(block["number"]),
+            hash=Web3.to_hex(block["hash"]),
+            timestamp=int(block["timestamp"]),
+        )
 
 
 def latest_timestamp(network: Network) -> int:
     """The latest block's timestamp: the clock the HTLC's timelocks are judged by."""
-    try:
-        return int(evm.web3_for(network).eth.get_block("latest")["timestamp"])
-    except Exception as exc:
-        raise evm.ChainUnavailable(str(exc)) from exc
+    return head(network).timestamp

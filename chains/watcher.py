@@ -17,10 +17,11 @@ One pass over one network (``network_scan``):
 An RPC failure stores nothing and moves no cursor, so nothing is skipped when the RPC
 comes back; failures count towards a per-network circuit breaker.
 
-The hook: every callable named in ``settings.CHAIN_EVENT_HOOKS`` receives each
-``HtlcEvent`` once when it is confirmed (``orphaned=False``) and once more if a reorg
-orphans it (``orphaned=True``). Hooks run inside the watcher's transaction: if one
-raises, nothing of that pass is stored and the same events come again next pass.
+Handing on: each ``HtlcEvent`` is applied to the lock table (``chains.locks``) first, then
+given to every subscriber in ``chains.subscribers()`` order, once when it is
+confirmed (``orphaned=False``) and once more if a reorg orphans it (``orphaned=True``).
+All of it runs inside the watcher's transaction: if anything raises, nothing of that pass
+is stored and the same events come again next pass.
 """
 
 from __future__ import annotations
@@ -36,35 +37,19 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from django.utils.module_loading import import_string
 from eth_typing import ChecksumAddress
 from web3 import Web3
 from web3._utils.events import get_event_data
 
 from chains import compiler, evm
+from chains.events import subscribers
+from chains.interface import HTLC, ChainUnavailable, HtlcEvent
 from chains.models import ChainCursor, ChainEvent, Deployment, ScannedBlock
 from chains.networks import Network
 
 logger = logging.getLogger(__name__)
 
 GENESIS_MARKER = -1  # ScannedBlock.number under which the genesis hash is kept
-
-
-@dataclass(frozen=True)
-class HtlcEvent:
-    """An HTLC event as other apps see it. Integers stay integers (base units)."""
-
-    network: str
-    name: str  # Locked | Redeemed | Refunded
-    lock_id: str
-    tx_hash: str
-    log_index: int
-    block_number: int
-    block_hash: str
-    block_timestamp: int
-    contract: str
-    args: dict[str, Any]
-    orphaned: bool = False
 
 
 @dataclass
@@ -136,7 +121,7 @@ def _record_failure(network: str, exc: Exception) -> None:
 
 
 def _htlc_addresses(network: str) -> list[ChecksumAddress]:
-    addresses = Deployment.objects.filter(network=network, contract="HTLC").values_list(
+    addresses = Deployment.objects.filter(network=network, contract=HTLC).values_list(
         "address", flat=True
     )
     return sorted({Web3.to_checksum_address(a) for a in addresses})
@@ -144,7 +129,7 @@ def _htlc_addresses(network: str) -> list[ChecksumAddress]:
 
 @functools.cache
 def _event_abis() -> dict[bytes, dict]:
-    abi = compiler.compile_contract("HTLC").abi
+    abi = compiler.compile_contract(HTLC).abi
     events = [e for e in abi if e.get("type") == "event" and e["name"] in ChainEvent.Name.values]
     by_topic: dict[bytes, dict] = {}
     for event in events:
@@ -204,10 +189,6 @@ def _fork_base(w3: Web3, network: str) -> int | None:
 # --- storing ---------------------------------------------------------------------------------
 
 
-def _hooks() -> list:
-    return [import_string(path) for path in settings.CHAIN_EVENT_HOOKS]
-
-
 def _as_event(row: ChainEvent, *, orphaned: bool) -> HtlcEvent:
     return HtlcEvent(
         network=row.network,
@@ -232,7 +213,7 @@ def _locked_cursor(network: str, owner: str, last_block: int) -> ChainCursor:
 
 
 def _rollback(network: str, owner: str, last_block: int, base: int) -> int:
-    """Orphan every event above block `base`, tell the hooks, rewind the cursor."""
+    """Orphan every event above block `base`, tell the subscribers, rewind the cursor."""
     with transaction.atomic():
         cursor = _locked_cursor(network, owner, last_block)
         rows = list(
@@ -241,7 +222,7 @@ def _rollback(network: str, owner: str, last_block: int, base: int) -> int:
             ).order_by("-block_number", "-log_index")
         )
         ChainEvent.objects.filter(pk__in=[r.pk for r in rows]).update(orphaned=True)
-        for hook in _hooks():
+        for hook in subscribers():
             for row in rows:
                 hook(_as_event(row, orphaned=True))
         ScannedBlock.objects.filter(network=network, number__gt=base).delete()
@@ -266,7 +247,7 @@ def _store(
     stored: list[HtlcEvent] = []
     with transaction.atomic():
         cursor = _locked_cursor(network, owner, last_block)
-        hooks = _hooks()
+        hooks = subscribers()
         for event in events:
             _, created = ChainEvent.objects.get_or_create(
                 network=network,
@@ -329,7 +310,7 @@ def _reset_if_new_chain(w3: Web3, network: str, owner: str, last_block: int) -> 
 def network_scan(*, network: Network, max_blocks: int | None = None) -> ScanResult:
     """Run one watcher pass over `network` (see the module docstring).
 
-    Raises ``evm.ChainUnavailable`` when the RPC fails (after counting the failure);
+    Raises ``ChainUnavailable`` when the RPC fails (after counting the failure);
     returns a ``ScanResult`` otherwise, including when another worker holds the lease.
     """
     owner = uuid.uuid4().hex
@@ -347,7 +328,7 @@ def network_scan(*, network: Network, max_blocks: int | None = None) -> ScanResu
             return ScanResult(name, "aborted")
         except Exception as exc:  # RPC and decoding failures alike: count, report, retry later
             _record_failure(name, exc)
-            raise evm.ChainUnavailable(f"{name}: {exc}") from exc
+            raise ChainUnavailable(f"{name}: {exc}") from exc
     finally:
         _lease_release(name, owner)
 

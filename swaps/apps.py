@@ -7,6 +7,8 @@ class SwapsConfig(AppConfig):
     name = "swaps"
 
     def ready(self) -> None:
-        from swaps import metrics
+        from chains import events
+        from swaps import chain, metrics
 
         metrics.register()
+        events.subscribe("swaps.chain", chain.on_chain_event)

@@ -1,17 +1,20 @@
-"""The watcher hook: a confirmed (or orphaned) HTLC event re-derives the swaps it concerns."""
+"""The swaps' subscriber to chain events: a confirmed (or orphaned) HTLC event re-derives
+the swaps it concerns."""
 
 from __future__ import annotations
 
 import logging
 
+from chains.interface import HtlcEvent
 from swaps import services
 from swaps.models import TERMINAL_STATES
 
 logger = logging.getLogger(__name__)
 
 
-def on_chain_event(event) -> None:
-    """Registered last in CHAIN_EVENT_HOOKS, after ``chains.locks`` has applied the event.
+def on_chain_event(event: HtlcEvent) -> None:
+    """Subscribed in ``SwapsConfig.ready()``; ``chains.events`` calls it after the lock table
+    has applied the event.
 
     Runs inside the watcher's transaction: if it raises, nothing of that pass is stored
     and the events come again, so a swap never misses one. A reorg that orphans evidence

@@ -3,13 +3,14 @@
 On connect: the party's current view of the swap; then the same view after every change.
 Changes arrive through the channel layer group of the swap (Redis in production). With
 the embedded in-memory layer, which cannot hear the worker process, the consumer also
-re-reads the swap every few seconds and sends it when its state changed.
+looks at the swap's state every few seconds (one small query) and sends the view when it
+changed. Views are built by ``swap_detail_data``, whose next step is cached per swap and
+block, so a push to many subscribers does not ask the chain once per subscriber.
 """
 
 from __future__ import annotations
 
 import asyncio
-from types import SimpleNamespace
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -17,7 +18,7 @@ from channels.layers import InMemoryChannelLayer
 
 from core.ws_auth import ws_user
 from swaps import selectors
-from swaps.api.serializers import SwapDetailOutput
+from swaps.api.serializers import swap_detail_data
 from swaps.live import group_name
 
 POLL_SECONDS = 2.0
@@ -67,6 +68,10 @@ class SwapConsumer(AsyncJsonWebsocketConsumer):
             await self._send_if_changed(force=False)
 
     async def _send_if_changed(self, *, force: bool):
+        if not force:
+            state = await self._state()
+            if state is not None and state == self.last_state:
+                return
         view = await self._view()
         if view is None:
             await self.close(code=NOT_FOUND)
@@ -76,10 +81,12 @@ class SwapConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "swap", "swap": view})
 
     @database_sync_to_async
+    def _state(self) -> str | None:
+        return selectors.swap_state_get(swap_id=self.swap_id, user=self.user)
+
+    @database_sync_to_async
     def _view(self):
         swap = selectors.swap_get(swap_id=self.swap_id, user=self.user)
         if swap is None:
             return None
-        # The serializer reads only request.user from its context.
-        context = {"request": SimpleNamespace(user=self.user)}
-        return SwapDetailOutput(swap, context=context).data
+        return swap_detail_data(swap, user=self.user)

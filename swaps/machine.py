@@ -11,43 +11,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chains.interface import Lock, LockSpec, LockState
 from swaps.models import Swap
 
 S = Swap.State
-LOCKED, REDEEMED, REFUNDED = "locked", "redeemed", "refunded"
-NATIVE = "0x0000000000000000000000000000000000000000"
-
-
-@dataclass(frozen=True)
-class LockFact:
-    """One confirmed HTLC lock carrying the swap's hashlock. Addresses are lowercase."""
-
-    network: str
-    lock_id: str
-    token: str
-    sender: str
-    recipient: str
-    amount: int  # base units
-    timelock: int
-    state: str  # locked | redeemed | refunded
-    locked_block: int
-    preimage: str = ""
+LOCKED, REDEEMED, REFUNDED = LockState.LOCKED, LockState.REDEEMED, LockState.REFUNDED
 
 
 @dataclass(frozen=True)
 class Terms:
-    """What each side's lock must be. Addresses lowercase; amounts in base units."""
+    """What each side's lock must be (``swaps.onchain.terms``): addresses lowercase, the
+    native coin's token as ``NATIVE_TOKEN``, amounts in base units."""
 
-    base_network: str
-    quote_network: str
-    base_token: str  # NATIVE for the native coin
-    quote_token: str
-    amount_units: int
-    quote_units: int
-    taker_address: str
-    maker_payout_address: str
-    taker_timelock: int
-    maker_timelock: int
+    taker: LockSpec  # the taker's lock, on the quote network, paying the maker
+    maker: LockSpec  # the maker's lock, on the base network, paying the taker
     timelock_tolerance: int
     taker_wallets: frozenset[str]
     maker_wallets: frozenset[str]
@@ -55,27 +32,32 @@ class Terms:
 
 @dataclass(frozen=True)
 class Sides:
-    taker: LockFact | None
-    maker: LockFact | None
+    taker: Lock | None
+    maker: Lock | None
     flag: str  # "" or why the swap is flagged
-    flagged_lock: LockFact | None = None
+    flagged_lock: Lock | None = None
 
 
-def _problem(lock: LockFact, *, token: str, amount: int, timelock: int, tolerance: int) -> str:
-    if lock.token != token:
+def _problem(lock: Lock, expected: LockSpec, tolerance: int) -> str:
+    if lock.token != expected.token:
         return "token"
-    if lock.amount != amount:
+    if lock.amount != expected.amount:
         return "amount"
-    if lock.timelock < timelock - tolerance:
+    if lock.timelock < expected.timelock - tolerance:
         return "timelock_too_short"
-    if lock.timelock > timelock + tolerance:
+    if lock.timelock > expected.timelock + tolerance:
         return "timelock_too_long"
     return ""
 
 
 def _side(
-    locks: list[LockFact], *, role: str, party_wallets: frozenset[str], **expected
-) -> tuple[LockFact | None, str, LockFact | None]:
+    locks: list[Lock],
+    *,
+    role: str,
+    expected: LockSpec,
+    party_wallets: frozenset[str],
+    tolerance: int,
+) -> tuple[Lock | None, str, Lock | None]:
     """The lock that counts for one side, or the flag its party's first bad lock raises.
 
     The first lock in chain order decides: a valid one counts (later ones are ignored
@@ -84,7 +66,7 @@ def _side(
     stranger cannot derail a swap.
     """
     for lock in sorted(locks, key=lambda lk: (lk.locked_block, lk.lock_id)):
-        problem = _problem(lock, **expected)
+        problem = _problem(lock, expected, tolerance)
         if not problem:
             return lock, "", None
         if lock.sender in party_wallets:
@@ -92,36 +74,26 @@ def _side(
     return None, "", None
 
 
-def classify(terms: Terms, locks: list[LockFact]) -> Sides:
-    """Sort the locks carrying the hashlock into the taker's side and the maker's side."""
-    taker_side = [
-        lk
-        for lk in locks
-        if lk.network == terms.quote_network and lk.recipient == terms.maker_payout_address
-    ]
-    maker_side = [
-        lk
-        for lk in locks
-        if lk.network == terms.base_network and lk.recipient == terms.taker_address
-    ]
-    taker, taker_flag, taker_bad = _side(
-        taker_side,
-        role="taker",
-        party_wallets=terms.taker_wallets,
-        token=terms.quote_token,
-        amount=terms.quote_units,
-        timelock=terms.taker_timelock,
-        tolerance=terms.timelock_tolerance,
-    )
-    maker, maker_flag, maker_bad = _side(
-        maker_side,
-        role="maker",
-        party_wallets=terms.maker_wallets,
-        token=terms.base_token,
-        amount=terms.amount_units,
-        timelock=terms.maker_timelock,
-        tolerance=terms.timelock_tolerance,
-    )
+def classify(terms: Terms, locks: list[Lock]) -> Sides:
+    """Sort the locks carrying the hashlock into the taker's side and the maker's side: a
+    side's locks are those on its network paying its recipient."""
+
+    def side(role: str, expected: LockSpec, wallets: frozenset[str]):
+        mine = [
+            lk
+            for lk in locks
+            if lk.network == expected.network and lk.recipient == expected.recipient
+        ]
+        return _side(
+            mine,
+            role=role,
+            expected=expected,
+            party_wallets=wallets,
+            tolerance=terms.timelock_tolerance,
+        )
+
+    taker, taker_flag, taker_bad = side("taker", terms.taker, terms.taker_wallets)
+    maker, maker_flag, maker_bad = side("maker", terms.maker, terms.maker_wallets)
     return Sides(
         taker=taker,
         maker=maker,
@@ -131,7 +103,7 @@ def classify(terms: Terms, locks: list[LockFact]) -> Sides:
 
 
 # rows: the taker's lock; columns: the maker's lock (None, locked, redeemed, refunded).
-_TABLE: dict[str | None, dict[str | None, str]] = {
+_TABLE: dict[LockState | None, dict[LockState | None, str]] = {
     None: {None: S.CREATED, LOCKED: S.CREATED, REDEEMED: S.CREATED, REFUNDED: S.CREATED},
     # A maker lock seen before the taker's (the other watcher is behind) waits in CREATED.
     LOCKED: {

@@ -4,31 +4,27 @@ from __future__ import annotations
 
 import logging
 import re
-import time
-from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
-from functools import partial
 
 from django.conf import settings
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
-from django.utils import timezone
-from django.utils.translation import gettext_noop
-from rest_framework import status
+from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_noop
 
 from accounts import selectors as account_selectors
 from accounts import services as account_services
 from accounts.models import User
-from chains import selectors as chain_selectors
-from chains import txs
-from chains.evm import ChainUnavailable
-from core.api.errors import ApiError
+from chains.interface import ChainUnavailable
+from core.queue import enqueue_on_commit
 from marketplace import selectors as market_selectors
 from marketplace import services as market_services
-from marketplace.amounts import base_units
 from oracle import selectors as oracle_selectors
-from swaps import machine
+from swaps import errors, machine, onchain, selectors
+from swaps.errors import SwapError, refuse
+from swaps.live import announce_on_commit
 from swaps.models import (
     OPEN_STATES,
     RELEASING_STATES,
@@ -41,61 +37,21 @@ from swaps.models import (
     Swap,
     SwapEvent,
 )
+from swaps.onchain import Evidence
 
 logger = logging.getLogger(__name__)
 S = Swap.State
 HASHLOCK_RE = re.compile(r"^0x[0-9a-fA-F]{64}$")
 ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
-
-class SwapError(ApiError):
-    """A refused swap operation; ``code`` is stable for clients."""
+__all__ = ["Evidence", "InvalidTransition", "SwapError"]
 
 
 class InvalidTransition(Exception):
     """A state move not in TRANSITIONS (nor a reorg rollback)."""
 
 
-@dataclass(frozen=True)
-class Evidence:
-    network: str = ""
-    tx_hash: str = ""
-    block: int | None = None
-
-
 # ------------------------------------------------------------------ creation
-
-
-def _timelocks(base_network: str, quote_network: str) -> tuple[int, int]:
-    """(T1, T2): T1 on the quote network's clock, T2 = T1 - margin.
-
-    "Now" is the latest of this server's clock and both chains' latest block times, so a
-    chain running ahead never receives a timelock already in its past.
-    """
-    networks = [
-        chain_selectors.network_get(base_network),
-        chain_selectors.network_get(quote_network),
-    ]
-    if any(n is None for n in networks):
-        raise SwapError("A network of this listing is not available.", "network_unavailable", 503)
-    try:
-        now = max([int(time.time())] + [txs.latest_timestamp(n) for n in networks if n])
-    except ChainUnavailable as exc:
-        raise SwapError(
-            "A chain of this swap cannot be reached; try again shortly.", "chain_unavailable", 503
-        ) from exc
-    config = settings.SWAP_TIMELOCKS
-    default = config.get("default", {})
-    per = [config.get(n.name, default) for n in networks if n]
-    lock_seconds = max(int(p.get("taker_lock_seconds", default["taker_lock_seconds"])) for p in per)
-    confirm_seconds = max(n.confirmations * n.block_time for n in networks if n)
-    margin = max(
-        [int(p.get("margin_seconds", default["margin_seconds"])) for p in per]
-        + [4 * confirm_seconds]
-    )
-    margin += 2 * settings.SWAP_TIMELOCK_TOLERANCE_SECONDS
-    t1 = now + settings.SWAP_QUOTE_WINDOW_SECONDS + lock_seconds + margin
-    return t1, t1 - margin
 
 
 def _usd_value(asset_symbol: str, amount: Decimal, quote_symbol: str, quote_amount: Decimal):
@@ -121,53 +77,39 @@ def swap_create(
     Raises SwapError or marketplace ListingError.
     """
     if not isinstance(hashlock, str) or not HASHLOCK_RE.match(hashlock):
-        raise SwapError(
-            "hashlock must be 0x and 64 hex digits (sha256 of the secret).", "invalid_hashlock"
-        )
+        raise refuse(errors.INVALID_HASHLOCK)
     hashlock = hashlock.lower()
     if not isinstance(taker_address, str) or not ADDRESS_RE.match(taker_address):
-        raise SwapError("taker_address is not an address.", "invalid_address")
+        raise refuse(errors.INVALID_ADDRESS)
     owner = account_selectors.wallet_owner_get(taker_address)
     if owner is None or owner.pk != taker.pk:
-        raise SwapError(
-            "taker_address must be a wallet linked to your account.", "address_not_linked"
-        )
+        raise refuse(errors.ADDRESS_NOT_LINKED)
     listing = market_selectors.listing_get(listing_id=listing_id)
     if listing is None:
-        raise SwapError("No such listing.", "listing_not_found", status.HTTP_404_NOT_FOUND)
+        raise refuse(errors.LISTING_NOT_FOUND)
     if Swap.objects.filter(hashlock=hashlock).exists():
-        raise SwapError("This hashlock was used before; draw a new secret.", "hashlock_reused")
+        raise refuse(errors.HASHLOCK_REUSED)
     if not oracle_selectors.pair_is_tradeable(listing.pair):
-        raise SwapError(
-            "Trading in this pair is halted while its price is unreliable.", "pair_halted", 409
-        )
-    t1, t2 = _timelocks(listing.base_asset.network, listing.quote_asset.network)
+        raise refuse(errors.PAIR_HALTED)
+    t1, t2 = onchain.timelocks(
+        base_network=listing.base_asset.network, quote_network=listing.quote_asset.network
+    )
     quote = market_selectors.listing_quote(listing=listing, amount=amount)
     value_usd = _usd_value(
         listing.base_asset.symbol, amount, listing.quote_asset.symbol, quote.quote_amount
     )
     if value_usd is None:
-        raise SwapError("No USD price to check limits against.", "price_unavailable", 409)
+        raise refuse(errors.PRICE_UNAVAILABLE)
     if value_usd > account_selectors.kyc_limit_usd(taker):
-        raise SwapError(
-            "This swap is above your verification level's limit.", "kyc_limit_exceeded", 403
-        )
+        raise refuse(errors.KYC_LIMIT_EXCEEDED)
     if value_usd > account_selectors.kyc_limit_usd(listing.maker):
-        raise SwapError(
-            "This swap is above the seller's verification level's limit.",
-            "maker_kyc_limit_exceeded",
-            403,
-        )
+        raise refuse(errors.MAKER_KYC_LIMIT_EXCEEDED)
     try:
         with transaction.atomic():
             User.objects.select_for_update().filter(pk=taker.pk).first()
             open_count = Swap.objects.filter(taker=taker, state__in=OPEN_STATES).count()
             if open_count >= settings.SWAP_MAX_OPEN_PER_USER:
-                raise SwapError(
-                    "You have too many unfinished swaps; finish or cancel one first.",
-                    "too_many_open_swaps",
-                    429,
-                )
+                raise refuse(errors.TOO_MANY_OPEN_SWAPS)
             listing = market_services.listing_reserve(
                 listing_id=listing_id, taker=taker, amount=amount
             )
@@ -203,11 +145,9 @@ def swap_create(
                 "taken",
                 gettext_noop("Your listing was taken; the buyer locks first."),
             )
-            _broadcast_on_commit(swap)
+            announce_on_commit(swap.pk, swap.state)
     except IntegrityError as exc:  # a concurrent request used the same hashlock
-        raise SwapError(
-            "This hashlock was used before; draw a new secret.", "hashlock_reused"
-        ) from exc
+        raise refuse(errors.HASHLOCK_REUSED) from exc
     return swap
 
 
@@ -222,6 +162,7 @@ def swap_transition(
     evidence: Evidence | None = None,
     actor: User | None = None,
     fields: dict | None = None,
+    announce: bool = True,
 ) -> Swap:
     """The one writer of ``Swap.state``.
 
@@ -229,7 +170,9 @@ def swap_transition(
     REORG_ROLLBACKS step) with InvalidTransition, updates conditionally on the old state,
     records a SwapEvent with the evidence, and on leaving for a terminal state releases the
     listing's reservation (if the base asset was not sold) and refreshes both parties'
-    reputation. Notifications and the live broadcast go out on commit.
+    reputation. With `announce` (the default) the parties are notified of the new state and
+    live subscribers told on commit; a caller walking several steps in one pass announces
+    only the state it ends in (``swap_announce``).
     """
     evidence = evidence or Evidence()
     with transaction.atomic():
@@ -262,9 +205,17 @@ def swap_transition(
         if to in TERMINAL_STATES:
             reputation_refresh(user=swap.taker)
             reputation_refresh(user=swap.maker)
-        _notify_step(swap)
-        _broadcast_on_commit(swap)
+        if announce:
+            swap_announce(swap=swap)
     return swap
+
+
+def swap_announce(*, swap: Swap) -> None:
+    """Tell the parties that `swap` is now in its current state: the notice that state
+    calls for (in-app, and e-mail on commit) and, on commit, the live subscribers. Called
+    inside the transaction that reached the state."""
+    _notify_step(swap)
+    announce_on_commit(swap.pk, swap.state)
 
 
 _STEP_NOTICES: dict[str, tuple[str, str, str]] = {
@@ -302,100 +253,10 @@ def _notify(user: User, swap: Swap, kind: str, message: str) -> None:
     into the reader's language."""
     note = Notification.objects.create(user=user, swap=swap, kind=kind, message=message)
     if user.email and user.is_active:
-        from swaps.tasks import send_notification_email
-
-        transaction.on_commit(partial(send_notification_email.delay, note.pk))
-
-
-def _broadcast_on_commit(swap: Swap) -> None:
-    from swaps.live import broadcast
-
-    transaction.on_commit(partial(broadcast, swap.pk, swap.state))
+        enqueue_on_commit("swaps.send_notification_email", note.pk)
 
 
 # ------------------------------------------------------------------ chain facts
-
-
-def _lower(address: str | None) -> str:
-    return (address or "").lower()
-
-
-def swap_terms(swap: Swap) -> machine.Terms:
-    """The terms a lock must meet, in base units and lowercase addresses."""
-
-    def wallets(user: User) -> frozenset[str]:
-        return frozenset(_lower(w.address) for w in account_selectors.wallet_list(user=user))
-
-    return machine.Terms(
-        base_network=swap.base_asset.network,
-        quote_network=swap.quote_asset.network,
-        base_token=_lower(swap.base_asset.address) or machine.NATIVE,
-        quote_token=_lower(swap.quote_asset.address) or machine.NATIVE,
-        amount_units=base_units(swap.amount, swap.base_asset.decimals),
-        quote_units=base_units(swap.quote_amount, swap.quote_asset.decimals),
-        taker_address=_lower(swap.taker_address),
-        maker_payout_address=_lower(swap.maker_payout_address),
-        taker_timelock=swap.taker_timelock,
-        maker_timelock=swap.maker_timelock,
-        timelock_tolerance=settings.SWAP_TIMELOCK_TOLERANCE_SECONDS,
-        taker_wallets=wallets(swap.taker) | {_lower(swap.taker_refund_address)},
-        maker_wallets=wallets(swap.maker) | {_lower(swap.maker_refund_address)},
-    )
-
-
-_LOCK_STATES = {1: machine.LOCKED, 2: machine.REDEEMED, 3: machine.REFUNDED}
-
-
-def lock_facts(hashlock: str) -> list[machine.LockFact]:
-    """The confirmed locks carrying `hashlock`, as the watcher has recorded them."""
-    return [
-        machine.LockFact(
-            network=row.network,
-            lock_id=row.lock_id.lower(),
-            token=_lower(row.token),
-            sender=_lower(row.sender),
-            recipient=_lower(row.recipient),
-            amount=int(row.amount),
-            timelock=int(row.timelock),
-            state=_LOCK_STATES[row.state],
-            locked_block=row.locked_block,
-            preimage=row.preimage,
-        )
-        for row in chain_selectors.htlc_locks_with_hashlock(hashlock)
-    ]
-
-
-def _evidence(lock: machine.LockFact | None, event_name: str) -> Evidence:
-    if lock is None:
-        return Evidence()
-    event = chain_selectors.chain_event_get(
-        network=lock.network, lock_id=lock.lock_id, name=event_name
-    )
-    if event is None:
-        return Evidence(network=lock.network)
-    return Evidence(network=event.network, tx_hash=event.tx_hash, block=event.block_number)
-
-
-def _step_evidence(state: str, sides: machine.Sides) -> tuple[str, Evidence]:
-    """Why the chains put the swap in `state`, and the event that shows it."""
-    taker, maker = sides.taker, sides.maker
-    if state == S.TAKER_LOCKED:
-        return "taker_lock_confirmed", _evidence(taker, "Locked")
-    if state == S.MAKER_LOCKED:
-        return "maker_lock_confirmed", _evidence(maker, "Locked")
-    if state == S.SECRET_REVEALED:
-        if maker is not None and maker.state == machine.REDEEMED:
-            return "maker_lock_redeemed", _evidence(maker, "Redeemed")
-        return "taker_lock_redeemed", _evidence(taker, "Redeemed")
-    if state == S.COMPLETED:
-        return "taker_lock_redeemed", _evidence(taker, "Redeemed")
-    if state == S.REFUNDED:
-        if taker is not None and taker.state == machine.REFUNDED:
-            return "taker_lock_refunded", _evidence(taker, "Refunded")
-        return "maker_lock_refunded", _evidence(maker, "Refunded")
-    if state == S.FLAGGED:
-        return sides.flag or "flagged", _evidence(sides.flagged_lock, "Locked")
-    return state, Evidence()
 
 
 def swap_reconcile(*, swap_id) -> Swap:
@@ -414,9 +275,9 @@ def swap_reconcile(*, swap_id) -> Swap:
         )
         if swap.state in TERMINAL_STATES:
             return swap
-        sides = machine.classify(swap_terms(swap), lock_facts(swap.hashlock))
+        sides = machine.classify(onchain.terms(swap), onchain.lock_facts(swap.hashlock))
         target = machine.target_state(sides)
-        fields = {
+        fields: dict[str, object] = {
             "taker_lock_id": sides.taker.lock_id if sides.taker else "",
             "maker_lock_id": sides.maker.lock_id if sides.maker else "",
             "preimage": next(
@@ -427,29 +288,36 @@ def swap_reconcile(*, swap_id) -> Swap:
         steps = machine.path(swap.state, target)
         if not steps:
             if any(getattr(swap, k) != v for k, v in fields.items()):
+                fields["updated_at"] = timezone.now()  # cached views key on it
                 Swap.objects.filter(pk=swap.pk).update(**fields)
                 for name, value in fields.items():
                     setattr(swap, name, value)
             return swap
         rollback = machine.is_rollback(swap.state, target)
         for step in steps:
-            if rollback:
-                swap = swap_transition(swap_id=swap.pk, to=step, cause="reorg", fields=fields)
-            else:
-                cause, evidence = _step_evidence(step, sides)
-                swap = swap_transition(
-                    swap_id=swap.pk, to=step, cause=cause, evidence=evidence, fields=fields
-                )
+            # Each step is recorded with its evidence; only the state the pass ends in is
+            # announced (no "lock your side now" for a maker whose lock is already seen).
+            cause, evidence = (
+                ("reorg", Evidence()) if rollback else onchain.step_evidence(step, sides)
+            )
+            swap = swap_transition(
+                swap_id=swap.pk,
+                to=step,
+                cause=cause,
+                evidence=evidence,
+                fields=fields,
+                announce=False,
+            )
+        swap_announce(swap=swap)
         return swap
 
 
 def swaps_for_event(*, network: str, lock_id: str, hashlock: str | None) -> list:
     """Ids of swaps an HTLC event may concern: by its hashlock, else by its lock's."""
     if hashlock is None:
-        lock = chain_selectors.htlc_lock_get(network=network, lock_id=lock_id)
-        if lock is None:
+        hashlock = onchain.hashlock_of(network_name=network, lock_id=lock_id)
+        if hashlock is None:
             return []
-        hashlock = lock.hashlock
     return list(Swap.objects.filter(hashlock=hashlock.lower()).values_list("pk", flat=True))
 
 
@@ -464,42 +332,24 @@ def swap_cancel(*, swap_id, user: User) -> Swap:
     any state but created (``not_cancellable``), or a taker lock that is already on chain
     even if not yet confirmed (``lock_exists``, asked of the chain by its deterministic id).
     """
-    swap = Swap.objects.select_related("quote_asset").filter(pk=swap_id).first()
+    swap = Swap.objects.select_related("base_asset", "quote_asset").filter(pk=swap_id).first()
     if swap is None or swap.role_of(user) is None:
-        raise SwapError("Not found.", "not_found", status.HTTP_404_NOT_FOUND)
+        raise refuse(errors.NOT_FOUND)
     if swap.role_of(user) != "taker":
-        raise SwapError("Only the buyer can cancel a swap.", "only_taker_can_cancel", 403)
+        raise refuse(errors.ONLY_TAKER_CAN_CANCEL)
     if swap.state != S.CREATED:
-        raise SwapError(
-            "Only a swap nobody has locked for can be cancelled.", "not_cancellable", 409
-        )
-    network = chain_selectors.network_get(swap.quote_asset.network)
-    if network is not None:
+        raise refuse(errors.NOT_CANCELLABLE)
+    if onchain.network(swap.quote_asset.network) is not None:
         try:
-            expected = txs.lock_id(
-                network=network,
-                token=swap.quote_asset.address,
-                sender=swap.taker_refund_address,
-                recipient=swap.maker_payout_address,
-                amount=base_units(swap.quote_amount, swap.quote_asset.decimals),
-                hashlock=swap.hashlock,
-                timelock=swap.taker_timelock,
-            )
-            on_chain = txs.lock_state(network=network, lock_id=expected)
+            sent = onchain.lock_sent(swap, onchain.TAKER)
         except ChainUnavailable as exc:
-            raise SwapError(
-                "The chain cannot be reached to check for your lock; try again shortly.",
-                "chain_unavailable",
-                503,
-            ) from exc
-        if on_chain != 0:
-            raise SwapError("Your lock is already on chain.", "lock_exists", 409)
+            raise refuse(errors.CANCEL_CHAIN_UNAVAILABLE) from exc
+        if sent:
+            raise refuse(errors.LOCK_EXISTS)
     try:
         return swap_transition(swap_id=swap.pk, to=S.CANCELLED, cause="cancelled", actor=user)
     except InvalidTransition as exc:
-        raise SwapError(
-            "Only a swap nobody has locked for can be cancelled.", "not_cancellable", 409
-        ) from exc
+        raise refuse(errors.NOT_CANCELLABLE) from exc
 
 
 def swaps_expire_due(*, now=None) -> int:
@@ -523,6 +373,18 @@ def swaps_expire_due(*, now=None) -> int:
     return expired
 
 
+def swaps_sweep() -> None:
+    """The periodic pass (task ``swaps.reconcile``): re-derive open swaps from chain state,
+    expire those nobody locked in time, and queue the relayer's redeem again for every swap
+    whose secret is public but whose taker lock is still live (its first relay was lost to
+    a crash or an outage; the relayer ignores a repeat while a transaction for that lock is
+    live)."""
+    swaps_reconcile_open()
+    swaps_expire_due()
+    for network, lock_id, preimage in selectors.swaps_awaiting_relay():
+        enqueue_on_commit("chains.relay_redeem", network, lock_id, preimage)
+
+
 def swaps_reconcile_open() -> int:
     """Re-derive every open swap from chain state (after a crash, a missed hook, a reorg)."""
     moved = 0
@@ -539,17 +401,17 @@ def dispute_open(*, swap: Swap, user: User, message: str) -> Dispute:
     """A party opens a dispute (or adds a message to the open one) about their swap."""
     message = (message or "").strip()
     if not message:
-        raise SwapError("Say what went wrong.", "message_required")
+        raise refuse(errors.MESSAGE_REQUIRED)
     if len(message) > 4000:
-        raise SwapError("Keep the message under 4000 characters.", "message_too_long")
+        raise refuse(errors.MESSAGE_TOO_LONG)
     if swap.role_of(user) is None:
-        raise SwapError("Not found.", "not_found", status.HTTP_404_NOT_FOUND)
+        raise refuse(errors.NOT_FOUND)
     with transaction.atomic():
         dispute, created = Dispute.objects.select_for_update().get_or_create(
             swap=swap, defaults={"opened_by": user}
         )
         if not created and dispute.status != Dispute.Status.OPEN:
-            raise SwapError("This dispute is resolved.", "dispute_resolved", 409)
+            raise refuse(errors.DISPUTE_RESOLVED)
         DisputeMessage.objects.create(dispute=dispute, author=user, body=message)
         if created:
             reputation_refresh(user=user)
@@ -563,13 +425,13 @@ def dispute_open(*, swap: Swap, user: User, message: str) -> Dispute:
 def dispute_resolve(*, dispute: Dispute, staff: User, outcome: str, resolution: str) -> Dispute:
     """Staff record the outcome of a dispute. No funds move: the contract cannot allow it."""
     if outcome not in Dispute.Outcome.values:
-        raise SwapError("Unknown outcome.", "invalid_outcome")
+        raise refuse(errors.INVALID_OUTCOME)
     if not resolution.strip():
-        raise SwapError("Give the reason for the decision.", "resolution_required")
+        raise refuse(errors.RESOLUTION_REQUIRED)
     with transaction.atomic():
         dispute = Dispute.objects.select_for_update().select_related("swap").get(pk=dispute.pk)
         if dispute.status == Dispute.Status.RESOLVED:
-            raise SwapError("This dispute is already resolved.", "dispute_resolved", 409)
+            raise refuse(errors.DISPUTE_ALREADY_RESOLVED)
         dispute.status = Dispute.Status.RESOLVED
         dispute.outcome = outcome
         dispute.resolution = resolution.strip()
@@ -616,8 +478,31 @@ def notification_read(*, user: User, notification_id: int) -> bool:
     return True
 
 
-def notification_mark_emailed(*, notification_id: int) -> None:
-    Notification.objects.filter(pk=notification_id).update(emailed_at=timezone.now())
+def notification_email_send(*, notification_id: int) -> bool:
+    """E-mail one notification in its reader's language, at most once: the row is locked
+    and marked sent inside the transaction that sends, so a retry after a failed send tries
+    again and one after a success sends nothing. Returns whether a mail went out.
+
+    Raises ``OSError`` when the mail server cannot be reached (the task retries)."""
+    with transaction.atomic():
+        note = (
+            Notification.objects.select_for_update()
+            .select_related("user")
+            .filter(pk=notification_id, emailed_at__isnull=True)
+            .first()
+        )
+        if note is None or not note.user.email:
+            return False
+        with translation.override(note.user.preferred_language or settings.LANGUAGE_CODE):
+            text = gettext(note.message)
+        send_mail(
+            subject=f"[P2P Swap] {text}",
+            message=f"{text}\n\n{settings.SITE_URL}/swaps/{note.swap_id}/",
+            from_email=None,
+            recipient_list=[note.user.email],
+        )
+        Notification.objects.filter(pk=note.pk).update(emailed_at=timezone.now())
+    return True
 
 
 def notifications_read_all(*, user: User) -> int:

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.models import User
 from swaps import selectors, services
-from swaps.api.serializers import SwapDetailOutput
+from swaps.api.serializers import swap_detail_data
 from swaps.models import Swap
 
 # The timeline's steps, in order; the terminal failure states are shown apart.
@@ -48,7 +48,7 @@ def detail(request: HttpRequest, swap_id) -> HttpResponse:
     swap = selectors.swap_get(swap_id=swap_id, user=request.user)
     if swap is None:
         raise Http404
-    view = SwapDetailOutput(swap, context={"request": request}).data
+    view = swap_detail_data(swap, user=request.user)
     reached = {e.to_state for e in swap.events.all()}
     timeline = [
         {"state": step, "label": Swap.State(step).label, "done": step in reached} for step in STEPS

@@ -5,7 +5,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 
 from chains import signatures
-from chains.evm import ChainUnavailable
+from chains.interface import ChainUnavailable
 from chains.networks import Network
 
 MESSAGE = "example.org wants you to sign in"

@@ -7,8 +7,8 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from chains import selectors, services, watcher
-from chains.evm import ChainUnavailable
+from chains import events, selectors, services, watcher
+from chains.interface import ChainUnavailable
 from chains.models import ChainCursor, ChainEvent
 from chains.tests.support import RpcProxy, network_config, secret_pair, start_chain, user
 
@@ -50,15 +50,13 @@ def proxy(chain):
 
 
 @pytest.fixture
-def network(chain, proxy):
+def network(chain, proxy, monkeypatch):
     """local-a reached through the proxy, with the recording hook and no relayer."""
+    monkeypatch.setattr(events, "_registered", {})  # the lock table and the recording hook only
     config = network_config("local-a", 31337, proxy.url, confirmations=2)
     with override_settings(
         CHAIN_NETWORKS=[config],
-        CHAIN_EVENT_HOOKS=[
-            "chains.locks.on_chain_event",
-            "chains.tests.test_watcher.recording_hook",
-        ],
+        CHAIN_EVENT_HOOKS=["chains.tests.test_watcher.recording_hook"],
         CHAIN_CIRCUIT_THRESHOLD=2,
     ):
         network = selectors.network_get("local-a")
@@ -138,9 +136,7 @@ def test_a_worker_dying_mid_pass_loses_and_duplicates_nothing(chain, network):
     # given: events, and a hook that fails once in the middle of storing them
     ids = [_lock(chain) for _ in range(3)]
     chain.mine(2)
-    with override_settings(
-        CHAIN_EVENT_HOOKS=["chains.locks.on_chain_event", "chains.tests.test_watcher.failing_hook"]
-    ):
+    with override_settings(CHAIN_EVENT_HOOKS=["chains.tests.test_watcher.failing_hook"]):
         # when: the first pass dies, a restarted worker runs the next
         with pytest.raises(ChainUnavailable):
             watcher.network_scan(network=network)

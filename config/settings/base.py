@@ -385,12 +385,9 @@ CHAIN_REORG_WINDOW = env.int("CHAIN_REORG_WINDOW", default=128)
 # and the longest it stays open (the pause doubles with each further failure from 2 s).
 CHAIN_CIRCUIT_THRESHOLD = env.int("CHAIN_CIRCUIT_THRESHOLD", default=3)
 CHAIN_CIRCUIT_MAX_SECONDS = env.int("CHAIN_CIRCUIT_MAX_SECONDS", default=300)
-# Functions called, inside the watcher's transaction, with each confirmed or orphaned event.
-CHAIN_EVENT_HOOKS = [
-    "chains.locks.on_chain_event",
-    "chains.relayer.on_chain_event",
-    "swaps.chain.on_chain_event",
-]
+# Outside subscribers (dotted paths) called, inside the watcher's transaction, with each
+# confirmed or orphaned event after the project's own (``chains.events`` wires and orders those).
+CHAIN_EVENT_HOOKS: list[str] = []
 # The relayer pays gas only for locks that belong to a swap on this platform.
 RELAYER_LOCK_FILTER = "swaps.selectors.lock_belongs_to_swap"
 # RELAYER_STUCK_SECONDS: a relayer transaction unmined this long is re-sent with higher fees.
@@ -419,6 +416,9 @@ SWAP_TIMELOCK_TOLERANCE_SECONDS = env.int("SWAP_TIMELOCK_TOLERANCE_SECONDS", def
 SWAP_MAX_OPEN_PER_USER = env.int("SWAP_MAX_OPEN_PER_USER", default=5)
 # SWAP_STUCK_SECONDS: an open swap unchanged this long is "stuck" in the admin monitor.
 SWAP_STUCK_SECONDS = env.int("SWAP_STUCK_SECONDS", default=3600)
+# SWAP_NEXT_ACTION_CACHE_SECONDS: how long a party's next step is kept for one chain block
+# (the key holds the block hash, so a new block is never served an old answer).
+SWAP_NEXT_ACTION_CACHE_SECONDS = env.int("SWAP_NEXT_ACTION_CACHE_SECONDS", default=300)
 # API_THROTTLE_SWAP_WRITE: rate of swap creation, cancel and dispute messages, per user.
 API_THROTTLE_RATES["swap_write"] = env.str("API_THROTTLE_SWAP_WRITE", default="30/minute")
 

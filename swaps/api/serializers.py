@@ -126,7 +126,8 @@ class SwapOutput(serializers.ModelSerializer):
         return format(obj.price.normalize(), "f")
 
     def get_role(self, obj: Swap) -> str | None:
-        return obj.role_of(self.context["request"].user)
+        user = self.context["user"] if "user" in self.context else self.context["request"].user
+        return obj.role_of(user)
 
 
 class SwapDetailOutput(SwapOutput):
@@ -138,8 +139,7 @@ class SwapDetailOutput(SwapOutput):
 
     @extend_schema_field(NextActionOutput)
     def get_next_action(self, obj: Swap) -> dict:
-        role = obj.role_of(self.context["request"].user)
-        return selectors.next_action(obj, role=role or "")
+        return self.context["next_action"]  # computed once, by the selector
 
     @extend_schema_field(DisputeOutput(allow_null=True))
     def get_dispute(self, obj: Swap) -> dict | None:
@@ -155,3 +155,10 @@ class NotificationOutput(serializers.ModelSerializer):
     class Meta:
         model = Notification
         fields = ["id", "swap", "kind", "message", "read_at", "created_at"]
+
+
+def swap_detail_data(swap: Swap, *, user) -> dict:
+    """`user`'s whole view of their `swap` (API, page and WebSocket alike): its fields,
+    history and dispute, and their next step, computed once by the selector."""
+    next_action = selectors.swap_next_action(swap=swap, role=swap.role_of(user) or "")
+    return SwapDetailOutput(swap, context={"user": user, "next_action": next_action}).data

@@ -12,40 +12,30 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
-from core.api.errors import ApiError
-from core.api.schema import UNAUTHENTICATED, error_response
+from core.api.refusals import by_status, refusal_response
+from core.api.schema import UNAUTHENTICATED
 from core.api.throttling import ScopedThrottle, UserThrottle
+from marketplace import errors as listing_errors
 from marketplace.amounts import parse_decimal
-from swaps import selectors, services
+from swaps import errors, selectors, services
 from swaps.api.serializers import (
     DisputeInput,
     NotificationOutput,
     SwapCreateInput,
     SwapDetailOutput,
     SwapOutput,
+    swap_detail_data,
 )
 from swaps.models import Swap
 
-NOT_FOUND = error_response("Not yours or does not exist.", ("not_found", "Not found."))
-CREATE_REFUSALS = error_response(
-    "The swap was refused.",
-    ("invalid_hashlock", "hashlock must be 0x and 64 hex digits (sha256 of the secret)."),
-    ("hashlock_reused", "This hashlock was used before; draw a new secret."),
-    ("address_not_linked", "taker_address must be a wallet linked to your account."),
-    ("invalid_amount", "amount must be a decimal number in a string."),
-    ("too_many_decimals", "More decimals than the asset has."),
-    ("amount_below_minimum", "Below the listing's minimum per trade."),
-    ("amount_above_maximum", "Above the listing's maximum per trade."),
-    ("insufficient_remaining", "The listing has less left than that."),
-    ("own_listing", "You cannot take your own listing."),
-    ("listing_unavailable", "The listing cannot be taken now."),
-    ("pair_halted", "Trading in this pair is halted while its price is unreliable."),
-    ("price_unavailable", "No reliable price for this listing now."),
-    ("kyc_limit_exceeded", "This swap is above your verification level's limit."),
-    ("maker_kyc_limit_exceeded", "This swap is above the seller's verification level's limit."),
-    ("too_many_open_swaps", "You have too many unfinished swaps."),
-    ("chain_unavailable", "A chain of this swap cannot be reached; try again shortly."),
-)
+NOT_FOUND = refusal_response("Not yours or does not exist.", errors.NOT_FOUND)
+
+
+def _documented(description: str, *refusals) -> dict:
+    """``extend_schema`` responses for `refusals`, one entry per HTTP status."""
+    return {
+        code: refusal_response(description, *group) for code, group in by_status(*refusals).items()
+    }
 
 
 SWAP_WRITE = "swap_write"  # one rate (API_THROTTLE_SWAP_WRITE) for every swap write
@@ -96,12 +86,13 @@ class SwapListCreateView(ListAPIView):
         ],
         responses={
             201: SwapDetailOutput,
-            400: CREATE_REFUSALS,
             401: UNAUTHENTICATED,
-            403: CREATE_REFUSALS,
-            404: error_response("No such listing.", ("listing_not_found", "No such listing.")),
-            409: CREATE_REFUSALS,
-            429: CREATE_REFUSALS,
+            **_documented(
+                "The swap was refused.",
+                *errors.CREATE,
+                *listing_errors.RESERVE,
+                errors.LISTING_NOT_FOUND,
+            ),
         },
     )
     def post(self, request: Request) -> Response:
@@ -109,9 +100,7 @@ class SwapListCreateView(ListAPIView):
         data.is_valid(raise_exception=True)
         amount = parse_decimal(data.validated_data["amount"])
         if amount is None or amount <= 0:
-            raise ApiError(
-                "amount must be a positive decimal number in a string.", "invalid_amount"
-            )
+            raise errors.refuse(errors.INVALID_AMOUNT)
         swap = services.swap_create(
             taker=_user(request),
             listing_id=data.validated_data["listing"],
@@ -119,10 +108,7 @@ class SwapListCreateView(ListAPIView):
             hashlock=data.validated_data["hashlock"],
             taker_address=data.validated_data["taker_address"],
         )
-        return Response(
-            SwapDetailOutput(_own_swap(request, swap.pk), context={"request": request}).data,
-            status=status.HTTP_201_CREATED,
-        )
+        return Response(_detail(request, swap.pk), status=status.HTTP_201_CREATED)
 
 
 def _user(request: Request) -> User:
@@ -132,8 +118,12 @@ def _user(request: Request) -> User:
 def _own_swap(request: Request, swap_id) -> Swap:
     swap = selectors.swap_get(swap_id=swap_id, user=_user(request))
     if swap is None:
-        raise ApiError("Not found.", "not_found", status.HTTP_404_NOT_FOUND)
+        raise errors.refuse(errors.NOT_FOUND)
     return swap
+
+
+def _detail(request: Request, swap_id) -> dict:
+    return swap_detail_data(_own_swap(request, swap_id), user=_user(request))
 
 
 class SwapDetailView(APIView):
@@ -143,8 +133,7 @@ class SwapDetailView(APIView):
         responses={200: SwapDetailOutput, 401: UNAUTHENTICATED, 404: NOT_FOUND},
     )
     def get(self, request: Request, swap_id) -> Response:
-        swap = _own_swap(request, swap_id)
-        return Response(SwapDetailOutput(swap, context={"request": request}).data)
+        return Response(_detail(request, swap_id))
 
 
 class SwapCancelView(APIView):
@@ -158,25 +147,14 @@ class SwapCancelView(APIView):
         responses={
             200: SwapDetailOutput,
             401: UNAUTHENTICATED,
-            403: error_response(
-                "Not the taker.", ("only_taker_can_cancel", "Only the buyer can cancel a swap.")
-            ),
             404: NOT_FOUND,
-            409: error_response(
-                "Too late to cancel.",
-                ("not_cancellable", "Only a swap nobody has locked for can be cancelled."),
-                ("lock_exists", "Your lock is already on chain."),
-            ),
-            503: error_response(
-                "Chain unreachable.", ("chain_unavailable", "The chain cannot be reached.")
-            ),
+            **_documented("The cancel was refused.", *errors.CANCEL),
         },
     )
     def post(self, request: Request, swap_id) -> Response:
         _own_swap(request, swap_id)
         services.swap_cancel(swap_id=swap_id, user=_user(request))
-        swap = _own_swap(request, swap_id)
-        return Response(SwapDetailOutput(swap, context={"request": request}).data)
+        return Response(_detail(request, swap_id))
 
 
 class SwapDisputeView(APIView):
@@ -189,10 +167,9 @@ class SwapDisputeView(APIView):
         request=DisputeInput,
         responses={
             200: SwapDetailOutput,
-            400: error_response("Bad message.", ("message_required", "Say what went wrong.")),
             401: UNAUTHENTICATED,
             404: NOT_FOUND,
-            409: error_response("Resolved.", ("dispute_resolved", "This dispute is resolved.")),
+            **_documented("The message was refused.", *errors.DISPUTE),
         },
     )
     def post(self, request: Request, swap_id) -> Response:
@@ -202,8 +179,7 @@ class SwapDisputeView(APIView):
         services.dispute_open(
             swap=swap, user=_user(request), message=data.validated_data["message"]
         )
-        swap = _own_swap(request, swap_id)
-        return Response(SwapDetailOutput(swap, context={"request": request}).data)
+        return Response(_detail(request, swap_id))
 
 
 class NotificationListView(ListAPIView):
@@ -226,5 +202,5 @@ class NotificationReadView(APIView):
     )
     def post(self, request: Request, notification_id: int) -> Response:
         if not services.notification_read(user=_user(request), notification_id=notification_id):
-            raise ApiError("Not found.", "not_found", status.HTTP_404_NOT_FOUND)
+            raise errors.refuse(errors.NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)

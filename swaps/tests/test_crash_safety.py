@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import pytest
 
-from chains.evm import ChainUnavailable
+from chains import events
+from chains.interface import ChainUnavailable
 from chains.models import ChainEvent
 from swaps import tasks
 from swaps.tests.flow import detail, redeem, scan_all, send, take
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-HOOKS = [
-    "chains.locks.on_chain_event",
-    "chains.relayer.on_chain_event",
-    "swaps.chain.on_chain_event",
-]
+DYING = ["swaps.tests.test_crash_safety.dying_hook"]  # an outside subscriber: heard last
 
 
 class Killed(Exception):
@@ -42,12 +39,12 @@ def test_worker_killed_mid_pass_at_each_step_loses_nothing(swap_env, settings, d
 
     def scan(step: str):
         if step == dies_at:
-            settings.CHAIN_EVENT_HOOKS = [*HOOKS, "swaps.tests.test_crash_safety.dying_hook"]
+            settings.CHAIN_EVENT_HOOKS = DYING
             stored = ChainEvent.objects.count()
             with pytest.raises((Killed, ChainUnavailable)):  # the watcher wraps it
                 scan_all(swap_env)
             assert ChainEvent.objects.count() == stored  # the pass left nothing behind
-            settings.CHAIN_EVENT_HOOKS = HOOKS  # the worker starts again
+            settings.CHAIN_EVENT_HOOKS = []  # the worker starts again
         scan_all(swap_env)
 
     # when: the swap runs, and the worker dies once at `dies_at`
@@ -67,7 +64,7 @@ def test_worker_killed_mid_pass_at_each_step_loses_nothing(swap_env, settings, d
     assert [e["to_state"] for e in view["history"]].count("completed") == 1
 
 
-def test_watcher_down_for_the_whole_swap_then_finishes_from_chain_state(swap_env, settings):
+def test_watcher_down_for_the_whole_swap_then_finishes_from_chain_state(swap_env, monkeypatch):
     # given: no watcher runs while both parties lock (they act on next_action, which needs
     # the taker's lock confirmed before the maker is told to lock: the maker locks anyway)
     a, b = swap_env
@@ -76,8 +73,9 @@ def test_watcher_down_for_the_whole_swap_then_finishes_from_chain_state(swap_env
     send(b, taker_key, detail(taker_api, swap["id"])["next_action"])
     scan_all(swap_env)
     send(a, maker_key, detail(maker_api, swap["id"])["next_action"])
-    # the relayer is down too: its hook does not run
-    settings.CHAIN_EVENT_HOOKS = ["chains.locks.on_chain_event", "swaps.chain.on_chain_event"]
+    # the relayer is down too: its subscriber does not run
+    running = {k: v for k, v in events._registered.items() if k != "chains.relayer"}
+    monkeypatch.setattr(events, "_registered", running)
     scan_all(swap_env)
     step = detail(taker_api, swap["id"])["next_action"]
     redeem(a, taker_key, step, secret)
@@ -85,7 +83,7 @@ def test_watcher_down_for_the_whole_swap_then_finishes_from_chain_state(swap_env
     assert detail(maker_api, swap["id"])["state"] == "secret_revealed"
 
     # when: the relayer and the periodic reconcile start again
-    settings.CHAIN_EVENT_HOOKS = HOOKS
+    monkeypatch.undo()
     tasks.reconcile()
     scan_all(swap_env)
 

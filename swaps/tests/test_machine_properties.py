@@ -24,12 +24,12 @@ from hypothesis import strategies as st
 
 from accounts.tests.factories import WalletFactory
 from chains import locks
-from chains.watcher import HtlcEvent
+from chains.interface import NATIVE_TOKEN, HtlcEvent, LockState
 from marketplace.tests.factories import ListingFactory
 from swaps import chain as swap_hook
 from swaps import machine
 from swaps.models import REORG_ROLLBACKS, TRANSITIONS, Swap
-from swaps.services import lock_facts, swap_terms
+from swaps.onchain import lock_facts, terms
 
 S = Swap.State
 T1, T2 = 2_000_000_000, 1_999_990_000
@@ -103,7 +103,7 @@ class World:
         if kind == "bad_timelock":
             timelock -= 3600
         lock_id = "0x" + os.urandom(32).hex()
-        token = token or machine.NATIVE
+        token = token or NATIVE_TOKEN
         self.locks[lock_id] = ModelLock(
             network,
             lock_id,
@@ -191,10 +191,10 @@ def consistent(swap: Swap) -> bool:
 
     Written out per state, independently of ``machine``'s table, so an error there shows.
     """
-    sides = machine.classify(swap_terms(swap), lock_facts(swap.hashlock))
+    sides = machine.classify(terms(swap), lock_facts(swap.hashlock))
     t = sides.taker.state if sides.taker else None
     m = sides.maker.state if sides.maker else None
-    locked, redeemed, refunded = machine.LOCKED, machine.REDEEMED, machine.REFUNDED
+    locked, redeemed, refunded = LockState.LOCKED, LockState.REDEEMED, LockState.REFUNDED
     claims = {
         S.CREATED: t is None and not sides.flag,
         S.TAKER_LOCKED: t in (locked, redeemed) and m is None and not sides.flag,

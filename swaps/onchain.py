@@ -1,0 +1,263 @@
+"""The one place that knows a swap's side on the chains.
+
+Its terms (which lock each party must make: network, token, sender, recipient, amount in
+base units, hashlock, timelock), each lock's id before it is mined, the confirmed facts the
+watcher recorded, the evidence of each step, the timelocks of a new swap and the chains'
+clock. Everything in ``swaps`` that needs a chain goes through here, and this module talks
+to ``chains`` only through ``chains.selectors``, ``chains.txs`` and ``chains.interface``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from accounts import selectors as account_selectors
+from chains import selectors as chain_selectors
+from chains import txs
+from chains.interface import (
+    NATIVE_TOKEN,
+    ChainUnavailable,
+    Head,
+    Lock,
+    LockSpec,
+    LockState,
+    TxRequest,
+)
+from chains.networks import Network
+from marketplace.amounts import base_units
+from swaps import errors, machine
+from swaps.models import Swap
+
+S = Swap.State
+TAKER, MAKER = "taker", "maker"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The confirmed event that shows a step (empty for steps no chain event shows)."""
+
+    network: str = ""
+    tx_hash: str = ""
+    block: int | None = None
+
+
+def network(name: str) -> Network | None:
+    """The enabled network `name`, or None."""
+    return chain_selectors.network_get(name)
+
+
+def _network_or_raise(name: str) -> Network:
+    found = network(name)
+    if found is None:
+        raise ChainUnavailable(f"{name}: not enabled")
+    return found
+
+
+def head(network_name: str) -> Head:
+    """The latest block of `network_name`. Raises ``ChainUnavailable`` (also when the
+    network is not enabled)."""
+    return txs.head(_network_or_raise(network_name))
+
+
+# ------------------------------------------------------------------ terms
+
+
+def lock_network(swap: Swap, role: str) -> str:
+    """The network `role`'s lock goes on: the taker pays on the quote network, the maker
+    on the base network."""
+    return swap.quote_asset.network if role == TAKER else swap.base_asset.network
+
+
+def expected_lock(swap: Swap, role: str) -> LockSpec:
+    """The lock `role` must make, exactly as the contract will record it.
+
+    The taker locks the quote amount from their refund address to the maker's payout
+    address until T1; the maker locks the base amount from their refund address to the
+    taker's address until T2. Both carry the swap's hashlock.
+    """
+    if role == TAKER:
+        asset, amount = swap.quote_asset, swap.quote_amount
+        sender, recipient = swap.taker_refund_address, swap.maker_payout_address
+        timelock = swap.taker_timelock
+    else:
+        asset, amount = swap.base_asset, swap.amount
+        sender, recipient = swap.maker_refund_address, swap.taker_address
+        timelock = swap.maker_timelock
+    return LockSpec(
+        network=asset.network,
+        token=asset.address or NATIVE_TOKEN,
+        sender=sender,
+        recipient=recipient,
+        amount=base_units(amount, asset.decimals),
+        hashlock=swap.hashlock,
+        timelock=timelock,
+    )
+
+
+def terms(swap: Swap) -> machine.Terms:
+    """The terms both locks must meet, lowercase, with each party's known wallets (whose
+    bad locks flag the swap; a stranger's are ignored)."""
+
+    def wallets(user, *extra: str) -> frozenset[str]:
+        linked = {w.address.lower() for w in account_selectors.wallet_list(user=user)}
+        return frozenset(linked | {a.lower() for a in extra if a})
+
+    return machine.Terms(
+        taker=expected_lock(swap, TAKER).lowercase(),
+        maker=expected_lock(swap, MAKER).lowercase(),
+        timelock_tolerance=settings.SWAP_TIMELOCK_TOLERANCE_SECONDS,
+        taker_wallets=wallets(swap.taker, swap.taker_refund_address),
+        maker_wallets=wallets(swap.maker, swap.maker_refund_address),
+    )
+
+
+def timelocks(*, base_network: str, quote_network: str) -> tuple[int, int]:
+    """(T1, T2) for a new swap: T1 on the quote network's clock, T2 = T1 - margin.
+
+    "Now" is the latest of this server's clock and both chains' latest block times, so a
+    chain running ahead never receives a timelock already in its past. Raises
+    ``SwapError`` ``network_unavailable`` or ``chain_unavailable`` (503).
+    """
+    found = [network(base_network), network(quote_network)]
+    networks = [n for n in found if n is not None]
+    if len(networks) != len(found):
+        raise errors.refuse(errors.NETWORK_UNAVAILABLE)
+    try:
+        now = max([int(time.time())] + [txs.head(n).timestamp for n in networks])
+    except ChainUnavailable as exc:
+        raise errors.refuse(errors.CHAIN_UNAVAILABLE) from exc
+    config = settings.SWAP_TIMELOCKS
+    default = config.get("default", {})
+    per = [config.get(n.name, default) for n in networks]
+    lock_seconds = max(int(p.get("taker_lock_seconds", default["taker_lock_seconds"])) for p in per)
+    confirm_seconds = max(n.confirmations * n.block_time for n in networks)
+    margin = max(
+        [int(p.get("margin_seconds", default["margin_seconds"])) for p in per]
+        + [4 * confirm_seconds]
+    )
+    margin += 2 * settings.SWAP_TIMELOCK_TOLERANCE_SECONDS
+    t1 = now + settings.SWAP_QUOTE_WINDOW_SECONDS + lock_seconds + margin
+    return t1, t1 - margin
+
+
+# ------------------------------------------------------------------ what the chain says now
+
+
+def expected_lock_id(swap: Swap, role: str) -> str:
+    """The id `role`'s lock gets on chain (deterministic, known before mining). Raises
+    ``ChainUnavailable`` when the network or its contract is not available."""
+    spec = expected_lock(swap, role)
+    return txs.lock_id(network=_network_or_raise(spec.network), spec=spec)
+
+
+def lock_sent(swap: Swap, role: str) -> bool:
+    """Whether `role`'s lock is on chain now, confirmed or not (latest block).
+
+    Unconfirmed: for refusing or withholding a step early, never for recording a fact.
+    Raises ``ChainUnavailable``.
+    """
+    spec = expected_lock(swap, role)
+    found = _network_or_raise(spec.network)
+    lock_id = txs.lock_id(network=found, spec=spec)
+    return txs.lock_state(network=found, lock_id=lock_id) != LockState.NONE
+
+
+def allowance_short(swap: Swap, role: str) -> bool:
+    """Whether `role` must approve the HTLC before locking a token (allowance below the
+    amount). False for the native coin. Raises ``ChainUnavailable``."""
+    spec = expected_lock(swap, role)
+    if spec.is_native:
+        return False
+    found = _network_or_raise(spec.network)
+    allowed = txs.allowance(network=found, token=spec.token, owner=spec.sender)
+    return allowed < spec.amount
+
+
+# ------------------------------------------------------------------ transactions to send
+
+
+def lock_tx(swap: Swap, role: str) -> TxRequest:
+    """The lock `role` sends. Raises ``ChainUnavailable``."""
+    spec = expected_lock(swap, role)
+    return txs.lock_tx(network=_network_or_raise(spec.network), spec=spec)
+
+
+def approve_tx(swap: Swap, role: str) -> TxRequest:
+    """The ERC-20 approve of exactly the lock amount. Raises ``ChainUnavailable``."""
+    spec = expected_lock(swap, role)
+    return txs.approve_tx(
+        network=_network_or_raise(spec.network), token=spec.token, amount=spec.amount
+    )
+
+
+def redeem_tx(*, network_name: str, lock_id: str, preimage: str) -> TxRequest:
+    """`redeem(lock_id, preimage)`. Raises ``ChainUnavailable``."""
+    return txs.redeem_tx(
+        network=_network_or_raise(network_name), lock_id=lock_id, preimage=preimage
+    )
+
+
+def refund_tx(*, network_name: str, lock_id: str) -> TxRequest:
+    """`refund(lock_id)`. Raises ``ChainUnavailable``."""
+    return txs.refund_tx(network=_network_or_raise(network_name), lock_id=lock_id)
+
+
+def htlc_address(network_name: str) -> str:
+    """The HTLC contract's address on `network_name`. Raises ``ChainUnavailable``."""
+    return txs.htlc_address(_network_or_raise(network_name))
+
+
+# ------------------------------------------------------------------ confirmed facts
+
+
+def lock_facts(hashlock: str) -> list[Lock]:
+    """The confirmed locks carrying `hashlock`, as the watcher has recorded them."""
+    return chain_selectors.htlc_locks_with_hashlock(hashlock)
+
+
+def live_lock(*, network_name: str, lock_id: str) -> bool:
+    """Whether a confirmed lock is still locked (neither redeemed nor refunded)."""
+    lock = chain_selectors.htlc_lock_get(network=network_name, lock_id=lock_id)
+    return lock is not None and lock.state == LockState.LOCKED
+
+
+def hashlock_of(*, network_name: str, lock_id: str) -> str | None:
+    """The hashlock a confirmed lock carries, or None for a lock not recorded."""
+    lock = chain_selectors.htlc_lock_get(network=network_name, lock_id=lock_id)
+    return lock.hashlock if lock is not None else None
+
+
+def _evidence(lock: Lock | None, event_name: str) -> Evidence:
+    if lock is None:
+        return Evidence()
+    event = chain_selectors.chain_event_get(
+        network=lock.network, lock_id=lock.lock_id, name=event_name
+    )
+    if event is None:
+        return Evidence(network=lock.network)
+    return Evidence(network=event.network, tx_hash=event.tx_hash, block=event.block_number)
+
+
+def step_evidence(state: str, sides: machine.Sides) -> tuple[str, Evidence]:
+    """Why the chains put the swap in `state` (the cause), and the event that shows it."""
+    taker, maker = sides.taker, sides.maker
+    if state == S.TAKER_LOCKED:
+        return "taker_lock_confirmed", _evidence(taker, "Locked")
+    if state == S.MAKER_LOCKED:
+        return "maker_lock_confirmed", _evidence(maker, "Locked")
+    if state == S.SECRET_REVEALED:
+        if maker is not None and maker.state == LockState.REDEEMED:
+            return "maker_lock_redeemed", _evidence(maker, "Redeemed")
+        return "taker_lock_redeemed", _evidence(taker, "Redeemed")
+    if state == S.COMPLETED:
+        return "taker_lock_redeemed", _evidence(taker, "Redeemed")
+    if state == S.REFUNDED:
+        if taker is not None and taker.state == LockState.REFUNDED:
+            return "taker_lock_refunded", _evidence(taker, "Refunded")
+        return "maker_lock_refunded", _evidence(maker, "Refunded")
+    if state == S.FLAGGED:
+        return sides.flag or "flagged", _evidence(sides.flagged_lock, "Locked")
+    return state, Evidence()
