@@ -7,7 +7,7 @@ class ChainsConfig(AppConfig):
     name = "chains"
 
     def ready(self) -> None:
-        from chains import events, metrics, relayer
+        from chains import events, metrics, relayer, tasks  # noqa: F401 (tasks: registered by name)
 
         metrics.register()
-        events.subscribe("chains.relayer", relayer.on_chain_event)
+        events.subscribe("chains.relayer", relayer.on_chain_event, order=events.Order.RELAY)

@@ -179,6 +179,21 @@ def expired_lock_ids(*, network: Network) -> list[str]:
     return [lock_id for lock_id in expired if _lock_filter_allows(network.name, lock_id)]
 
 
+def relayer_sweep() -> None:
+    """The periodic pass (task ``chains.relay_refunds``): on every network with an HTLC,
+    refund each live lock whose timelock has passed by the chain's clock and track the sent
+    transactions. One network's outage is logged and does not stop the others."""
+    for network in selectors.network_list():
+        if selectors.htlc_deployment_get(network.name) is None:
+            continue
+        try:
+            for lock_id in expired_lock_ids(network=network):
+                relayer_refund(network=network, lock_id=lock_id)
+            relayer_track(network=network)
+        except Exception:
+            logger.exception("relayer pass failed", extra={"network": network.name})
+
+
 def relayer_track(*, network: Network) -> None:
     """Mark mined relayer transactions; re-send stuck ones at the same nonce with higher fees."""
     w3 = evm.web3_for(network)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 
 from celery import shared_task
 
@@ -40,17 +39,8 @@ def scan_all() -> None:
 def scan_network(name: str) -> None:
     """Scan `name` until caught up or out of time budget. Idempotent: the cursor is in the DB."""
     network = _network(name)
-    if network is None:
-        return
-    deadline = time.monotonic() + SCAN_BUDGET_SECONDS
-    while time.monotonic() < deadline:
-        result = watcher.network_scan(network=network)
-        if (
-            result.status != "scanned"
-            or result.to_block is None
-            or result.to_block >= ((result.head or 0) - network.confirmations + 1)
-        ):
-            return
+    if network is not None:
+        watcher.network_catch_up(network=network, budget_seconds=SCAN_BUDGET_SECONDS)
 
 
 @shared_task(
@@ -70,12 +60,4 @@ def relay_redeem(network_name: str, lock_id: str, preimage: str) -> None:
 @shared_task(name="chains.relay_refunds", ignore_result=True)
 def relay_refunds() -> None:
     """Refund every live lock whose timelock has passed by its chain's clock; track sent txs."""
-    for network in selectors.network_list():
-        if selectors.htlc_deployment_get(network.name) is None:
-            continue
-        try:
-            for lock_id in relayer.expired_lock_ids(network=network):
-                relayer.relayer_refund(network=network, lock_id=lock_id)
-            relayer.relayer_track(network=network)
-        except Exception:  # one network's outage must not stop the others
-            logger.exception("relayer pass failed", extra={"network": network.name})
+    relayer.relayer_sweep()

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -331,6 +332,23 @@ def network_scan(*, network: Network, max_blocks: int | None = None) -> ScanResu
             raise ChainUnavailable(f"{name}: {exc}") from exc
     finally:
         _lease_release(name, owner)
+
+
+def network_catch_up(*, network: Network, budget_seconds: float) -> None:
+    """Scan `network` pass after pass until it is caught up with the confirmed head, another
+    worker holds it, or `budget_seconds` are spent (the next run goes on from the cursor).
+
+    Raises ``ChainUnavailable`` like ``network_scan``.
+    """
+    deadline = time.monotonic() + budget_seconds
+    while time.monotonic() < deadline:
+        result = network_scan(network=network)
+        if (
+            result.status != "scanned"
+            or result.to_block is None
+            or result.to_block >= ((result.head or 0) - network.confirmations + 1)
+        ):
+            return
 
 
 def _scan(network: Network, owner: str, last_block: int, batch: int) -> ScanResult:

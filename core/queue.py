@@ -16,8 +16,9 @@ from django.db import transaction
 def enqueue_on_commit(task_name: str, *args) -> None:
     """Queue `task_name` with `args` after the commit (at once outside a transaction).
 
-    A rolled-back write queues nothing. Raises ``KeyError`` at send time for an unknown
-    name, which a test of each caller catches.
+    A rolled-back write queues nothing. The task's module must be imported (each app's
+    ``AppConfig.ready()`` imports its ``tasks``); an unknown name raises ``NotRegistered``
+    at send time, which a test of each caller catches.
     """
     transaction.on_commit(partial(_send, task_name, args))
 

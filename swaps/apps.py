@@ -8,7 +8,7 @@ class SwapsConfig(AppConfig):
 
     def ready(self) -> None:
         from chains import events
-        from swaps import chain, metrics
+        from swaps import chain, metrics, tasks  # noqa: F401 (tasks: registered by name)
 
         metrics.register()
-        events.subscribe("swaps.chain", chain.on_chain_event)
+        events.subscribe("swaps.chain", chain.on_chain_event, order=events.Order.DOMAIN)

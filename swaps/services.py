@@ -182,11 +182,14 @@ def swap_transition(
         if not legal:
             raise InvalidTransition(f"{old} -> {to}")
         now = timezone.now()
-        changes = {"state": to, "state_changed_at": now, "updated_at": now, **(fields or {})}
-        updated = Swap.objects.filter(pk=swap.pk, state=old).update(**changes)
+        others = {"state_changed_at": now, "updated_at": now, **(fields or {})}
+        if "state" in others:
+            raise ValueError("the state is `to`, never one of `fields`")
+        updated = Swap.objects.filter(pk=swap.pk, state=old).update(state=to, **others)
         if updated != 1:  # cannot happen under the row lock; refuse rather than guess
             raise InvalidTransition(f"{old} -> {to}: state changed underneath")
-        for name, value in changes.items():
+        swap.state = to
+        for name, value in others.items():
             setattr(swap, name, value)
         SwapEvent.objects.create(
             swap=swap,

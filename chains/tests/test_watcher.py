@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from chains import events, selectors, services, watcher
 from chains.interface import ChainUnavailable
-from chains.models import ChainCursor, ChainEvent
+from chains.models import ChainCursor, ChainEvent, HtlcLock
 from chains.tests.support import RpcProxy, network_config, secret_pair, start_chain, user
 
 pytestmark = pytest.mark.django_db
@@ -279,3 +279,38 @@ def test_concurrent_workers_store_each_event_once(postgres_url, chain, network):
     assert errors == []
     assert [e.lock_id for e in _stored()] == ids
     assert sorted(e.lock_id for e in SEEN) == sorted(ids)
+
+
+def test_every_subscriber_hears_an_event_after_the_lock_table_has_it(chain, network, monkeypatch):
+    # given: a registered subscriber and an outside one, each noting whether the lock's row
+    # was already there when it heard the event
+    heard: list[tuple[str, bool]] = []
+
+    def noting(name):
+        def subscriber(event):
+            heard.append((name, HtlcLock.objects.filter(lock_id=event.lock_id).exists()))
+
+        return subscriber
+
+    events.subscribe("app", noting("app"), order=events.Order.DOMAIN)
+    monkeypatch.setattr("chains.tests.test_watcher.recording_hook", noting("outside"))
+    lock_id = _lock(chain)
+    chain.mine(2)
+    # when
+    _scan_until_idle(network)
+    # then: the app's subscriber before the outside one, both after the lock table
+    assert heard == [("app", True), ("outside", True)]
+    assert HtlcLock.objects.get(lock_id=lock_id).state == HtlcLock.State.LOCKED
+
+
+def test_the_project_wires_its_subscribers_in_a_fixed_order(settings):
+    # given: the apps as installed; one outside subscriber in settings
+    settings.CHAIN_EVENT_HOOKS = ["chains.tests.test_watcher.recording_hook"]
+    # then: the lock table first, the relayer, the swaps, outside subscribers last
+    assert events.subscriber_names() == ["chains.locks", "chains.relayer", "swaps.chain"]
+    assert [f"{s.__module__}.{s.__name__}" for s in events.subscribers()] == [
+        "chains.locks.on_chain_event",
+        "chains.relayer.on_chain_event",
+        "swaps.chain.on_chain_event",
+        "chains.tests.test_watcher.recording_hook",
+    ]
