@@ -31,14 +31,7 @@ from chains.icp.agent import (
     principal_is_valid,
 )
 from chains.icp.ledger import ICP_LEDGER_CANISTER_ID, LedgerClient
-from chains.icp.xrc import (
-    ASSET_CLASSES,
-    RATE_ERROR_KINDS,
-    XRC_CANISTER_ID,
-    ExchangeRate,
-    IcpRateError,
-    XrcClient,
-)
+from chains.icp.xrc import ASSET_CLASSES, RATE_ERROR_KINDS, ExchangeRate, IcpRateError, XrcClient
 
 
 class IcpClient(LedgerClient, XrcClient):
@@ -61,7 +54,6 @@ __all__ = [
     "REJECT_SYS_FATAL",
     "REJECT_SYS_TRANSIENT",
     "REJECT_SYS_UNKNOWN",
-    "XRC_CANISTER_ID",
     "Agent",
     "ExchangeRate",
     "IcpClient",

@@ -1,4 +1,8 @@
-"""The Exchange Rate Canister's API (rates), over the anonymous ``Agent``."""
+"""The Exchange Rate Canister's API (rates), over the anonymous ``Agent``.
+
+The canister asked is ``settings.ORACLE_ICP_XRC_CANISTER_ID`` unless the caller
+names another (an XRC-compatible proxy, a test double).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,10 @@ from dataclasses import dataclass
 from decimal import Context, Decimal, DecimalException, Inexact, Rounded
 from typing import Any
 
+from django.conf import settings
 from ic.candid import Types, encode
 
 from chains.icp.agent import Agent, IcpError, IcpInvalidArgument, IcpProtocolError
-
-XRC_CANISTER_ID = "uf6dk-hyaaa-aaaaq-qaaaq-cai"
 
 ASSET_CLASSES = ("Cryptocurrency", "FiatCurrency")
 
@@ -135,14 +138,16 @@ class XrcClient(Agent):
         base_class: str = "Cryptocurrency",
         quote_class: str = "FiatCurrency",
         timestamp: int | None = None,
-        xrc_canister_id: str = XRC_CANISTER_ID,
+        xrc_canister_id: str | None = None,
     ) -> ExchangeRate:
         """Ask the Exchange Rate Canister for ``base/quote`` with an update call
         (``/call`` then ``/read_state`` polling), as ``get_exchange_rate`` is an update
         method.
 
         Preconditions: symbols are 1-32 ASCII letters/digits (sent upper-cased);
-        classes are in ``ASSET_CLASSES``; ``timestamp`` is None (now) or Unix seconds.
+        classes are in ``ASSET_CLASSES``; ``timestamp`` is None (now) or Unix seconds;
+        ``xrc_canister_id`` is None (``settings.ORACLE_ICP_XRC_CANISTER_ID``) or a
+        textual principal.
         On mainnet the XRC refuses ingress messages (its ``canister_inspect_message``
         accepts nothing) and anonymous callers, and wants cycles attached, which an
         ingress call cannot do; see ``docs/icp.md``. Expect IcpRejected there.
@@ -163,6 +168,8 @@ class XrcClient(Agent):
             "timestamp": [] if timestamp is None else [timestamp],
         }
         arg = encode([{"type": _GET_EXCHANGE_RATE_REQUEST, "value": request}])
+        if xrc_canister_id is None:
+            xrc_canister_id = settings.ORACLE_ICP_XRC_CANISTER_ID
         reply = self._update(xrc_canister_id, "get_exchange_rate", arg)
         result = self._decode(reply, _GET_EXCHANGE_RATE_RESULT, "get_exchange_rate")
         if not isinstance(result, dict) or len(result) != 1:

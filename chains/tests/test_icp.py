@@ -14,6 +14,7 @@ from decimal import Decimal
 import cbor2
 import httpx
 import pytest
+from django.conf import settings as django_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ic.agent import sign_request
@@ -28,7 +29,6 @@ from chains.icp import (
     RATE_ERROR_KINDS,
     REJECT_CANISTER_REJECT,
     REJECT_DESTINATION_INVALID,
-    XRC_CANISTER_ID,
     ExchangeRate,
     IcpClient,
     IcpError,
@@ -48,6 +48,7 @@ from chains.icp_testserver import (
     principal_to_text,
 )
 
+XRC_CANISTER_ID = django_settings.ORACLE_ICP_XRC_CANISTER_ID
 ANONYMOUS = "2vxsx-fae"
 OWNER = "rrkah-fqaaa-aaaaa-aaaaq-cai"  # the NNS governance canister: a real principal
 CKBTC_LEDGER = "mxzaz-hqaaa-aaaar-qaada-cai"

@@ -11,10 +11,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.test import override_settings
 
 from chains.anvil import free_port
-from chains.icp import RATE_ERROR_KINDS, XRC_CANISTER_ID
+from chains.icp import RATE_ERROR_KINDS
 from chains.icp_testserver import IcpTestServer
 from oracle.sources import (
     InMemoryBackoffStore,
@@ -26,6 +27,7 @@ from oracle.sources import (
 )
 from oracle.sources.icp_xrc import IcpXrcSource
 
+XRC_CANISTER_ID = settings.ORACLE_ICP_XRC_CANISTER_ID
 NOW = 1_800_000_000  # the source's pinned clock (epoch seconds)
 MINUTE = NOW - NOW % 60 - 60  # the XRC stamps rates with the start of a minute
 
