@@ -1,4 +1,4 @@
-"""Tests of chains.icp against chains.icp_testserver over real HTTP on 127.0.0.1.
+"""Tests of chains.icp against testing.icp_server over real HTTP on 127.0.0.1.
 
 No IC replica exists on this machine: the test server speaks the IC HTTP interface
 v2 wire format (CBOR envelopes, candid, certificates with a dummy signature).
@@ -40,7 +40,7 @@ from chains.icp import (
     IcpUnavailable,
     principal_is_valid,
 )
-from chains.icp_testserver import (
+from testing.icp_server import (
     IcpTestServer,
     hash_of_map,
     idl_hash,

@@ -1,4 +1,4 @@
-"""The ICP XRC source over the IC HTTP interface, against ``chains.icp_testserver``.
+"""The ICP XRC source over the IC HTTP interface, against ``testing.icp_server``.
 
 The test server speaks the replica's wire format (CBOR envelopes, candid, request
 status certificates) and hosts an XRC that answers whatever a test programs.
@@ -16,7 +16,6 @@ from django.test import override_settings
 
 from chains.anvil import free_port
 from chains.icp import RATE_ERROR_KINDS
-from chains.icp_testserver import IcpTestServer
 from oracle.sources import (
     InMemoryBackoffStore,
     SourceBackoff,
@@ -26,6 +25,7 @@ from oracle.sources import (
     UnsupportedPair,
 )
 from oracle.sources.icp_xrc import IcpXrcSource
+from testing.icp_server import IcpTestServer
 
 XRC_CANISTER_ID = settings.ORACLE_ICP_XRC_CANISTER_ID
 NOW = 1_800_000_000  # the source's pinned clock (epoch seconds)
