@@ -1,4 +1,4 @@
-"""Tests of chains.icp against chains.icp_testserver over real HTTP on 127.0.0.1.
+"""Tests of chains.icp against testing.icp_server over real HTTP on 127.0.0.1.
 
 No IC replica exists on this machine: the test server speaks the IC HTTP interface
 v2 wire format (CBOR envelopes, candid, certificates with a dummy signature).
@@ -14,6 +14,7 @@ from decimal import Decimal
 import cbor2
 import httpx
 import pytest
+from django.conf import settings as django_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ic.agent import sign_request
@@ -28,7 +29,6 @@ from chains.icp import (
     RATE_ERROR_KINDS,
     REJECT_CANISTER_REJECT,
     REJECT_DESTINATION_INVALID,
-    XRC_CANISTER_ID,
     ExchangeRate,
     IcpClient,
     IcpError,
@@ -40,7 +40,7 @@ from chains.icp import (
     IcpUnavailable,
     principal_is_valid,
 )
-from chains.icp_testserver import (
+from testing.icp_server import (
     IcpTestServer,
     hash_of_map,
     idl_hash,
@@ -48,6 +48,7 @@ from chains.icp_testserver import (
     principal_to_text,
 )
 
+XRC_CANISTER_ID = django_settings.ORACLE_ICP_XRC_CANISTER_ID
 ANONYMOUS = "2vxsx-fae"
 OWNER = "rrkah-fqaaa-aaaaa-aaaaq-cai"  # the NNS governance canister: a real principal
 CKBTC_LEDGER = "mxzaz-hqaaa-aaaar-qaada-cai"

@@ -60,7 +60,7 @@ FIAT_SYMBOLS = frozenset(
         "ZAR", "TRY", "ILS", "SEK", "NOK", "DKK", "PLN", "CZK", "HUF", "RON", "XDR",
     }
 )  # fmt: skip
-# The XRC's ExchangeRateError cases (chains.icp.RATE_ERROR_KINDS) and how each is
+# The XRC's ExchangeRateError cases (chains.icp.xrc.RATE_ERROR_KINDS) and how each is
 # reported: the asset is unknown to it; it may have the rate later; or the call
 # itself is wrong (ours to fix: a canister paying cycles must make it).
 RATE_ERRORS: dict[str, type[SourceError]] = {
@@ -97,7 +97,7 @@ def icp_host() -> str:
 
 def icp_xrc_canister_id() -> str:
     """The canister asked for rates (``ORACLE_ICP_XRC_CANISTER_ID``, default the XRC)."""
-    return str(getattr(settings, "ORACLE_ICP_XRC_CANISTER_ID", icp.XRC_CANISTER_ID))
+    return str(settings.ORACLE_ICP_XRC_CANISTER_ID)
 
 
 def icp_call_timeout() -> float:

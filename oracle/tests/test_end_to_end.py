@@ -9,7 +9,6 @@ from decimal import Decimal
 import pytest
 
 from oracle.aggregation import Status, aggregate
-from oracle.exchange_testserver import SOURCES, ExchangeTestServer
 from oracle.sources import (
     InMemoryBackoffStore,
     MeasuredUsdtUsd,
@@ -17,6 +16,7 @@ from oracle.sources import (
     build_sources,
     fetch_quotes,
 )
+from testing.exchange_server import SOURCES, ExchangeTestServer
 
 TRUTH = Decimal("67000")
 # What each honest source says about BTC (Binance in USDT) and USDT-USD.

@@ -1,4 +1,4 @@
-"""The ICP XRC source over the IC HTTP interface, against ``chains.icp_testserver``.
+"""The ICP XRC source over the IC HTTP interface, against ``testing.icp_server``.
 
 The test server speaks the replica's wire format (CBOR envelopes, candid, request
 status certificates) and hosts an XRC that answers whatever a test programs.
@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.test import override_settings
 
 from chains.anvil import free_port
-from chains.icp import RATE_ERROR_KINDS, XRC_CANISTER_ID
-from chains.icp_testserver import IcpTestServer
+from chains.icp import RATE_ERROR_KINDS
 from oracle.sources import (
     InMemoryBackoffStore,
     SourceBackoff,
@@ -25,7 +25,9 @@ from oracle.sources import (
     UnsupportedPair,
 )
 from oracle.sources.icp_xrc import IcpXrcSource
+from testing.icp_server import IcpTestServer
 
+XRC_CANISTER_ID = settings.ORACLE_ICP_XRC_CANISTER_ID
 NOW = 1_800_000_000  # the source's pinned clock (epoch seconds)
 MINUTE = NOW - NOW % 60 - 60  # the XRC stamps rates with the start of a minute
 

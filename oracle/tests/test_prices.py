@@ -11,9 +11,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from oracle import selectors, services
-from oracle.exchange_testserver import SOURCES, ExchangeTestServer
 from oracle.models import OracleAlert, PriceCandle, PricePoint
 from oracle.sources import InMemoryBackoffStore, TokenBucket, build_sources
+from testing.exchange_server import SOURCES, ExchangeTestServer
 
 pytestmark = pytest.mark.django_db
 

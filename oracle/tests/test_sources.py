@@ -1,4 +1,4 @@
-"""The source adapters over real HTTP against ``oracle.exchange_testserver``.
+"""The source adapters over real HTTP against ``testing.exchange_server``.
 
 Exchange APIs are not reachable from this machine; the test server answers at
 the real paths in each exchange's wire format, and the adapters find it through
@@ -14,7 +14,6 @@ from email.utils import format_datetime
 
 import pytest
 
-from oracle.exchange_testserver import SOURCES, ExchangeTestServer, fixture
 from oracle.sources import (
     CacheBackoffStore,
     ConversionRate,
@@ -30,6 +29,7 @@ from oracle.sources import (
     fetch_quotes,
 )
 from oracle.sources.base import parse_retry_after
+from testing.exchange_server import SOURCES, ExchangeTestServer, fixture
 
 T0 = datetime(2024, 6, 4, 13, 21, 47, 473381, tzinfo=UTC)
 TIMEOUT = 0.3  # per request, in the timeout tests

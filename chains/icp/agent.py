@@ -1,4 +1,4 @@
-"""Internet Computer (ICP) client: ICRC-1 balances and the Exchange Rate Canister.
+"""Internet Computer (ICP) agent: the HTTP transport under the canister APIs.
 
 Speaks the IC HTTP interface v2 (``/api/v2/canister/<id>/query|call|read_state``)
 with an anonymous identity. Candid encoding and decoding use ``ic.candid`` from
@@ -20,6 +20,9 @@ unsafe to use in a web application (see ``docs/icp.md``):
 Nothing here verifies the BLS signature of read_state certificates, and query
 answers are not certified at all; this module trusts the boundary node (and
 TLS) for the integrity of every answer. ic-py does not verify them either.
+
+The canister APIs are built on ``Agent``: ``chains.icp.ledger`` (ICRC-1 balances)
+and ``chains.icp.xrc`` (the Exchange Rate Canister).
 """
 
 from __future__ import annotations
@@ -33,14 +36,12 @@ import secrets
 import ssl
 import time
 import zlib
-from dataclasses import dataclass
-from decimal import Context, Decimal, DecimalException, Inexact, Rounded
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 import cbor2
 import httpx
-from ic.candid import Types, decode, encode
+from ic.candid import decode
 from ic.certificate import lookup
 from ic.identity import Identity
 from ic.utils import to_request_id
@@ -49,32 +50,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_IC_HOST = "https://icp-api.io"
 LOCAL_REPLICA_HOST = "http://127.0.0.1:4943"
-ICP_LEDGER_CANISTER_ID = "ryjl3-tyaaa-aaaaa-aaaba-cai"
-XRC_CANISTER_ID = "uf6dk-hyaaa-aaaaq-qaaaq-cai"
-
-ASSET_CLASSES = ("Cryptocurrency", "FiatCurrency")
-
-# Order as declared in the XRC's xrc.did; used for the candid type and for callers.
-RATE_ERROR_KINDS = (
-    "AnonymousPrincipalNotAllowed",
-    "Pending",
-    "CryptoBaseAssetNotFound",
-    "CryptoQuoteAssetNotFound",
-    "StablecoinRateNotFound",
-    "StablecoinRateTooFewRates",
-    "StablecoinRateZeroRate",
-    "ForexInvalidTimestamp",
-    "ForexBaseAssetNotFound",
-    "ForexQuoteAssetNotFound",
-    "ForexAssetsNotFound",
-    "RateLimited",
-    "NotEnoughCycles",
-    "FailedToAcceptCycles",
-    "InconsistentRatesReceived",
-    "Other",
-)
-# Conditions that clear with time (a fetch in flight, the XRC's own rate limit).
-_TRANSIENT_RATE_ERRORS = frozenset({"Pending", "RateLimited"})
 
 # Reject codes of the interface spec, for callers that branch on them.
 REJECT_SYS_FATAL = 1
@@ -93,55 +68,15 @@ _MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 # minus 60 s for clock skew, and so do we.
 _INGRESS_EXPIRY_SECONDS = 240
 _MAX_PRINCIPAL_BYTES = 29
-_SYMBOL_RE = re.compile(r"^[A-Za-z0-9]{1,32}$")
 _BASE32_RE = re.compile(r"^[a-z2-7]+$")
 _MAX_POLL_INTERVAL = 2.0
-
-# Candid types, written from the canisters' .did files.
-_ACCOUNT = Types.Record({"owner": Types.Principal, "subaccount": Types.Opt(Types.Vec(Types.Nat8))})
-_ASSET_CLASS = Types.Variant({name: Types.Null for name in ASSET_CLASSES})
-_ASSET = Types.Record({"symbol": Types.Text, "class": _ASSET_CLASS})
-_GET_EXCHANGE_RATE_REQUEST = Types.Record(
-    {"base_asset": _ASSET, "quote_asset": _ASSET, "timestamp": Types.Opt(Types.Nat64)}
-)
-_EXCHANGE_RATE_METADATA = Types.Record(
-    {
-        "decimals": Types.Nat32,
-        "base_asset_num_received_rates": Types.Nat64,
-        "base_asset_num_queried_sources": Types.Nat64,
-        "quote_asset_num_received_rates": Types.Nat64,
-        "quote_asset_num_queried_sources": Types.Nat64,
-        "standard_deviation": Types.Nat64,
-        "forex_timestamp": Types.Opt(Types.Nat64),
-    }
-)
-_EXCHANGE_RATE = Types.Record(
-    {
-        "base_asset": _ASSET,
-        "quote_asset": _ASSET,
-        "timestamp": Types.Nat64,
-        "rate": Types.Nat64,
-        "metadata": _EXCHANGE_RATE_METADATA,
-    }
-)
-_EXCHANGE_RATE_ERROR = Types.Variant(
-    {
-        **{name: Types.Null for name in RATE_ERROR_KINDS if name != "Other"},
-        "Other": Types.Record({"code": Types.Nat32, "description": Types.Text}),
-    }
-)
-_GET_EXCHANGE_RATE_RESULT = Types.Variant({"Ok": _EXCHANGE_RATE, "Err": _EXCHANGE_RATE_ERROR})
-
-# Exact decimal arithmetic: any rounding is a bug, so it traps instead of rounding.
-_EXACT = Context(prec=60, traps=[Inexact, Rounded])
-_MAX_DECIMALS = 30
 
 
 # --------------------------------------------------------------------------- errors
 
 
 class IcpError(Exception):
-    """Base class of every error raised by this module."""
+    """Base class of every error raised by ``chains.icp`` (this module, ledger, xrc)."""
 
 
 class IcpInvalidArgument(IcpError, ValueError):
@@ -186,25 +121,6 @@ class IcpRejected(IcpError):
         self.error_code = error_code
 
 
-class IcpRateError(IcpError):
-    """The Exchange Rate Canister answered ``Err``.
-
-    ``kind`` is the ``ExchangeRateError`` case name (one of ``RATE_ERROR_KINDS``);
-    ``code`` is only set for ``Other``.
-    """
-
-    def __init__(self, kind: str, description: str, code: int | None = None) -> None:
-        super().__init__(f"{kind}: {description}" if description else kind)
-        self.kind = kind
-        self.description = description
-        self.code = code
-
-    @property
-    def is_transient(self) -> bool:
-        """True for the error kinds the XRC documents as "try again later"."""
-        return self.kind in _TRANSIENT_RATE_ERRORS
-
-
 class IcpProtocolError(IcpError):
     """The answer does not follow the protocol (bad CBOR/candid, unexpected HTTP status,
     a reply for another asset pair, ...). Retrying will most likely not help."""
@@ -212,33 +128,6 @@ class IcpProtocolError(IcpError):
     def __init__(self, message: str, *, status_code: int | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code
-
-
-# --------------------------------------------------------------------------- results
-
-
-@dataclass(frozen=True, slots=True)
-class ExchangeRate:
-    """One XRC rate: ``1 base = rate quote`` at ``timestamp`` (Unix seconds, minute start).
-
-    ``rate`` is ``raw_rate * 10**-decimals`` computed exactly; ``standard_deviation``
-    uses the same scale.
-    """
-
-    base: str
-    quote: str
-    rate: Decimal
-    timestamp: int
-    decimals: int
-    raw_rate: int
-    base_class: str
-    quote_class: str
-    standard_deviation: Decimal
-    base_asset_num_received_rates: int
-    base_asset_num_queried_sources: int
-    quote_asset_num_received_rates: int
-    quote_asset_num_queried_sources: int
-    forex_timestamp: int | None
 
 
 # --------------------------------------------------------------------------- principals
@@ -290,25 +179,32 @@ def principal_is_valid(text: str) -> bool:
     return _principal_bytes(text) is not None
 
 
-def _require_principal(text: str, what: str) -> bytes:
+def require_principal(text: str, what: str) -> bytes:
+    """The bytes of the textual principal ``text``; ``what`` names it in the error.
+
+    Raises IcpInvalidArgument if ``text`` is not a valid principal.
+    """
     raw = _principal_bytes(text)
     if raw is None:
         raise IcpInvalidArgument(f"{what} is not a valid principal: {text!r}")
     return raw
 
 
-# --------------------------------------------------------------------------- client
+# --------------------------------------------------------------------------- agent
 
 
 @functools.lru_cache(maxsize=1)
 def _tls_context() -> ssl.SSLContext:
     # Building a verifying context loads the CA bundle (tens of ms); share one so
-    # creating an IcpClient per request stays cheap. Same defaults as httpx's own.
+    # creating a client per request stays cheap. Same defaults as httpx's own.
     return httpx.create_ssl_context()
 
 
-class IcpClient:
-    """Anonymous IC HTTP-interface client for ICRC-1 balances and XRC rates.
+class Agent:
+    """Anonymous IC HTTP-interface agent: what the canister APIs call through.
+
+    The canister APIs subclass it (``ledger.LedgerClient``, ``xrc.XrcClient``) and
+    use ``_query``, ``_update`` and ``_decode``.
 
     ``host`` is the boundary node or replica, e.g. ``DEFAULT_IC_HOST`` on mainnet or
     ``LOCAL_REPLICA_HOST`` for dfx. Plain ``http://`` is refused for non-loopback
@@ -367,160 +263,13 @@ class IcpClient:
         """Close the connection pool. Side effect: later calls fail with IcpUnavailable."""
         self._http.close()
 
-    def __enter__(self) -> IcpClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     # ------------------------------------------------------------------ public API
-
-    def icrc1_balance_of(
-        self,
-        *,
-        owner: str,
-        ledger_canister_id: str = ICP_LEDGER_CANISTER_ID,
-        subaccount: bytes | None = None,
-    ) -> int:
-        """Return the ICRC-1 balance of ``owner`` (+ ``subaccount``) in the ledger's base
-        unit (e8s for the ICP ledger), via a query call to ``icrc1_balance_of``.
-
-        Preconditions: ``owner`` and ``ledger_canister_id`` are textual principals;
-        ``subaccount`` is None or exactly 32 bytes (None means the default subaccount).
-        Side effects: one HTTP POST to ``/query``. The answer is NOT certified: it comes
-        from a single replica via the boundary node.
-        Raises: IcpInvalidArgument, IcpUnavailable, IcpRejected, IcpProtocolError.
-        """
-        owner_bytes = _require_principal(owner, "owner")
-        if subaccount is not None and (not isinstance(subaccount, bytes) or len(subaccount) != 32):
-            raise IcpInvalidArgument("subaccount must be exactly 32 bytes (ICRC-1)")
-        arg = encode(
-            [
-                {
-                    "type": _ACCOUNT,
-                    "value": {
-                        "owner": owner_bytes,
-                        "subaccount": [] if subaccount is None else [subaccount],
-                    },
-                }
-            ]
-        )
-        reply = self._query(ledger_canister_id, "icrc1_balance_of", arg)
-        balance = self._decode(reply, Types.Nat, "icrc1_balance_of")
-        if not isinstance(balance, int) or balance < 0:
-            raise IcpProtocolError(f"icrc1_balance_of returned a non-nat: {balance!r}")
-        return balance
-
-    def get_exchange_rate(
-        self,
-        *,
-        base: str,
-        quote: str,
-        base_class: str = "Cryptocurrency",
-        quote_class: str = "FiatCurrency",
-        timestamp: int | None = None,
-        xrc_canister_id: str = XRC_CANISTER_ID,
-    ) -> ExchangeRate:
-        """Ask the Exchange Rate Canister for ``base/quote`` with an update call
-        (``/call`` then ``/read_state`` polling), as ``get_exchange_rate`` is an update
-        method.
-
-        Preconditions: symbols are 1-32 ASCII letters/digits (sent upper-cased);
-        classes are in ``ASSET_CLASSES``; ``timestamp`` is None (now) or Unix seconds.
-        On mainnet the XRC refuses ingress messages (its ``canister_inspect_message``
-        accepts nothing) and anonymous callers, and wants cycles attached, which an
-        ingress call cannot do; see ``docs/icp.md``. Expect IcpRejected there.
-        Side effects: one POST to ``/call`` and one or more to ``/read_state``.
-        Raises: IcpInvalidArgument, IcpUnavailable (IcpPollTimeout if the outcome is
-        unknown at ``call_timeout``), IcpRejected, IcpRateError, IcpProtocolError.
-        """
-        base_symbol = self._symbol(base, "base")
-        quote_symbol = self._symbol(quote, "quote")
-        for cls in (base_class, quote_class):
-            if cls not in ASSET_CLASSES:
-                raise IcpInvalidArgument(f"asset class must be one of {ASSET_CLASSES}: {cls!r}")
-        if timestamp is not None and (not isinstance(timestamp, int) or not 0 <= timestamp < 2**64):
-            raise IcpInvalidArgument("timestamp must be Unix seconds as a nat64")
-        request = {
-            "base_asset": {"symbol": base_symbol, "class": {base_class: None}},
-            "quote_asset": {"symbol": quote_symbol, "class": {quote_class: None}},
-            "timestamp": [] if timestamp is None else [timestamp],
-        }
-        arg = encode([{"type": _GET_EXCHANGE_RATE_REQUEST, "value": request}])
-        reply = self._update(xrc_canister_id, "get_exchange_rate", arg)
-        result = self._decode(reply, _GET_EXCHANGE_RATE_RESULT, "get_exchange_rate")
-        if not isinstance(result, dict) or len(result) != 1:
-            raise IcpProtocolError("get_exchange_rate returned a malformed result variant")
-        if "Err" in result:
-            raise self._rate_error(result["Err"])
-        if "Ok" not in result:
-            raise IcpProtocolError("get_exchange_rate result is neither Ok nor Err")
-        return self._exchange_rate(result["Ok"], base_symbol, quote_symbol)
-
-    # ------------------------------------------------------------------ XRC helpers
-
-    @staticmethod
-    def _symbol(symbol: str, what: str) -> str:
-        if not isinstance(symbol, str) or not _SYMBOL_RE.match(symbol):
-            raise IcpInvalidArgument(f"{what} symbol must be 1-32 ASCII letters/digits")
-        # The XRC compares symbols upper-cased; sending them so avoids surprises.
-        return symbol.upper()
-
-    @staticmethod
-    def _rate_error(err: Any) -> IcpRateError:
-        if not isinstance(err, dict) or len(err) != 1:
-            return IcpRateError("Other", "malformed ExchangeRateError")
-        ((kind, payload),) = err.items()
-        if kind == "Other" and isinstance(payload, dict):
-            return IcpRateError(
-                "Other", str(payload.get("description", "")), code=payload.get("code")
-            )
-        return IcpRateError(str(kind), "")
-
-    @staticmethod
-    def _exchange_rate(ok: dict[str, Any], base: str, quote: str) -> ExchangeRate:
-        try:
-            meta = ok["metadata"]
-            decimals = meta["decimals"]
-            raw_rate = ok["rate"]
-            got_base = ok["base_asset"]["symbol"]
-            got_quote = ok["quote_asset"]["symbol"]
-            (base_class,) = ok["base_asset"]["class"].keys()
-            (quote_class,) = ok["quote_asset"]["class"].keys()
-            forex = meta["forex_timestamp"]
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise IcpProtocolError(f"malformed ExchangeRate record: {exc}") from exc
-        # A reply for another pair (misrouting, a buggy proxy) must never become a price.
-        if got_base.upper() != base or got_quote.upper() != quote:
-            raise IcpProtocolError(
-                f"asked for {base}/{quote} but the XRC answered {got_base}/{got_quote}"
-            )
-        if raw_rate <= 0:
-            raise IcpProtocolError("the XRC returned a zero rate")
-        if decimals > _MAX_DECIMALS:
-            raise IcpProtocolError(f"implausible decimals from the XRC: {decimals}")
-        try:
-            rate = Decimal(raw_rate).scaleb(-decimals, context=_EXACT)
-            std_dev = Decimal(meta["standard_deviation"]).scaleb(-decimals, context=_EXACT)
-        except DecimalException as exc:  # pragma: no cover - bounded inputs cannot round
-            raise IcpProtocolError(f"rate cannot be represented exactly: {exc}") from exc
-        return ExchangeRate(
-            base=got_base,
-            quote=got_quote,
-            rate=rate,
-            timestamp=ok["timestamp"],
-            decimals=decimals,
-            raw_rate=raw_rate,
-            base_class=base_class,
-            quote_class=quote_class,
-            standard_deviation=std_dev,
-            base_asset_num_received_rates=meta["base_asset_num_received_rates"],
-            base_asset_num_queried_sources=meta["base_asset_num_queried_sources"],
-            quote_asset_num_received_rates=meta["quote_asset_num_received_rates"],
-            quote_asset_num_queried_sources=meta["quote_asset_num_queried_sources"],
-            forex_timestamp=forex[0] if forex else None,
-        )
-
     # ------------------------------------------------------------------ protocol
 
     def _content(
@@ -547,7 +296,7 @@ class IcpClient:
         return cbor2.dumps(cbor2.CBORTag(_SELF_DESCRIBE_TAG, {"content": content}))
 
     def _query(self, canister_id: str, method: str, arg: bytes) -> bytes:
-        canister = _require_principal(canister_id, "canister id")
+        canister = require_principal(canister_id, "canister id")
         effective = _principal_to_text(canister)
         content = self._content("query", canister, method, arg, nonce=False)
         logger.debug("icp query %s.%s", effective, method)
@@ -566,7 +315,7 @@ class IcpClient:
         raise IcpProtocolError(f"unknown query status: {answer.get('status')!r}")
 
     def _update(self, canister_id: str, method: str, arg: bytes) -> bytes:
-        canister = _require_principal(canister_id, "canister id")
+        canister = require_principal(canister_id, "canister id")
         effective = _principal_to_text(canister)
         content = self._content("call", canister, method, arg, nonce=True)
         request_id: bytes = to_request_id(content)

@@ -38,18 +38,19 @@ import base64
 import hashlib
 import re
 import struct
-import threading
 import time
 import zlib
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import cbor2
+from django.conf import settings
 from ic.candid import Types, decode, encode
 
+from testing.http_server import Fault, LocalHttpServer
+
 ICP_LEDGER_CANISTER_ID = "ryjl3-tyaaa-aaaaa-aaaba-cai"
-XRC_CANISTER_ID = "uf6dk-hyaaa-aaaaq-qaaaq-cai"
 ANONYMOUS = b"\x04"
 _TAG = 55799
 _MAX_BODY = 5 * 1024 * 1024
@@ -399,25 +400,14 @@ class _Call:
 
 
 @dataclass
-class _Fault:
-    status: int | None = None
-    body: bytes = b""
-    content_type: str = "text/plain"
-    hang_seconds: float = 0.0
-    times: int | None = 1
-
-
-@dataclass
 class _State:
     balances: dict[tuple[str, str, bytes], int] = field(default_factory=dict)
     rates: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     rate_error: dict[str, Any] | None = None
     method_rejects: dict[str, tuple[int, str, str | None]] = field(default_factory=dict)
     ingress_rejects: dict[str, tuple[int, str, str | None]] = field(default_factory=dict)
-    faults: dict[str | None, list[_Fault]] = field(default_factory=dict)
     not_ready_polls: int = 0
     calls: dict[bytes, _Call] = field(default_factory=dict)
-    requests: list[RecordedRequest] = field(default_factory=list)
 
 
 class _HttpFail(Exception):
@@ -427,32 +417,6 @@ class _HttpFail(Exception):
         self.message = message
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    owner: IcpTestServer
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silence the default stderr access log."""
-
-    def do_GET(self) -> None:
-        """Answer ``/api/v2/status`` like a replica; anything else is 404."""
-        if self.path != "/api/v2/status":
-            self.server.owner._send(self, 404, b"Not found", "text/plain")
-            return
-        status = {"ic_api_version": "0.18.0", "impl_version": "icp-testserver"}
-        status["replica_health_status"] = "healthy"
-        self.server.owner._send(self, 200, _cbor(status), "application/cbor")
-
-    def do_POST(self) -> None:
-        """Hand the request to the owning IcpTestServer."""
-        self.server.owner._handle(self)
-
-
 def _cbor(value: Any) -> bytes:
     return cbor2.dumps(cbor2.CBORTag(_TAG, value))
 
@@ -460,72 +424,30 @@ def _cbor(value: Any) -> bytes:
 # --------------------------------------------------------------------------- server
 
 
-class IcpTestServer:
+class IcpTestServer(LocalHttpServer[RecordedRequest]):
     """Replica-like HTTP server on 127.0.0.1 with a fake ICRC-1 ledger and XRC.
 
     Use as a context manager (or ``start()``/``stop()``); ``url`` is the host to give
     ``IcpClient``. All setters are thread-safe and take effect for later requests.
+    ``requests`` lists every request received so far, in order.
     """
 
     def __init__(
         self,
         *,
         ledger_canister_id: str = ICP_LEDGER_CANISTER_ID,
-        xrc_canister_id: str = XRC_CANISTER_ID,
+        xrc_canister_id: str | None = None,
     ) -> None:
-        """Prepare an empty server (not listening yet)."""
+        """Prepare an empty server (not listening yet); the XRC's canister id is
+        ``xrc_canister_id``, by default ``settings.ORACLE_ICP_XRC_CANISTER_ID``."""
+        super().__init__()
         self.ledger_canister_id = ledger_canister_id
-        self.xrc_canister_id = xrc_canister_id
-        self._lock = threading.Lock()
-        self._release = threading.Event()
-        self._state = _State()
-        self._httpd: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # ------------------------------------------------------------------ lifecycle
-
-    def start(self) -> IcpTestServer:
-        """Bind a free port on 127.0.0.1 and serve in a daemon thread."""
-        self._release.clear()
-        self._httpd = _Server(("127.0.0.1", 0), _Handler)
-        self._httpd.owner = self
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+        self.xrc_canister_id = (
+            settings.ORACLE_ICP_XRC_CANISTER_ID if xrc_canister_id is None else xrc_canister_id
         )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Release hanging handlers, stop serving and close the socket."""
-        self._release.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> IcpTestServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:<port>``."""
-        if self._httpd is None:
-            raise RuntimeError("server not started")
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self._state = _State()
 
     # ------------------------------------------------------------------ programming
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        """Every request received so far, in order."""
-        with self._lock:
-            return list(self._state.requests)
 
     def requests_to(self, endpoint: str) -> list[RecordedRequest]:
         """Recorded requests to ``query``, ``call`` or ``read_state``."""
@@ -623,16 +545,13 @@ class IcpTestServer:
     ) -> None:
         """Answer the next ``times`` requests (None: all) to ``endpoint`` (None: any)
         with ``status`` and ``body`` instead of processing them."""
-        fault = _Fault(status=status, body=body, content_type=content_type, times=times)
-        with self._lock:
-            self._state.faults.setdefault(endpoint, []).append(fault)
+        fault = Fault(status=status, body=body, content_type=content_type, times=times)
+        self._add_fault(endpoint, fault)
 
     def hang(self, seconds: float, *, endpoint: str | None = None, times: int | None = 1) -> None:
         """Delay the answer to the next ``times`` requests by ``seconds`` (released
         early by ``stop()``), then answer normally."""
-        fault = _Fault(hang_seconds=seconds, times=times)
-        with self._lock:
-            self._state.faults.setdefault(endpoint, []).append(fault)
+        self._add_fault(endpoint, Fault(hang_seconds=seconds, times=times))
 
     def set_processing_polls(self, polls: int) -> None:
         """Later update calls show ``received`` then ``processing`` for ``polls``
@@ -642,80 +561,70 @@ class IcpTestServer:
 
     def reset(self) -> None:
         """Forget all programming and recorded requests."""
+        super().reset()
         with self._lock:
             self._state = _State()
 
     # ------------------------------------------------------------------ HTTP plumbing
 
-    def _send(self, h: BaseHTTPRequestHandler, status: int, body: bytes, content_type: str) -> None:
-        try:
-            h.send_response(status)
-            if body or status != 202:
-                h.send_header("Content-Type", content_type)
-            h.send_header("Content-Length", str(len(body)))
-            h.end_headers()
-            h.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            # The client gave up (timeout test); nothing to answer to.
-            h.close_connection = True
+    def _answer(
+        self, h: BaseHTTPRequestHandler, status: int, body: bytes, content_type: str
+    ) -> None:
+        # A 202 to /call has an empty body and, like a replica's, no Content-Type.
+        self._send(h, status, body, content_type if body or status != 202 else None)
 
-    def _record(self, **kwargs: Any) -> RecordedRequest:
-        rec = RecordedRequest(**kwargs)
-        with self._lock:
-            self._state.requests.append(rec)
-        return rec
+    def handle_get(self, h: BaseHTTPRequestHandler) -> None:
+        """Answer ``/api/v2/status`` like a replica; anything else is 404."""
+        if h.path != "/api/v2/status":
+            self._answer(h, 404, b"Not found", "text/plain")
+            return
+        status = {"ic_api_version": "0.18.0", "impl_version": "icp-testserver"}
+        status["replica_health_status"] = "healthy"
+        self._answer(h, 200, _cbor(status), "application/cbor")
 
-    def _take_fault(self, endpoint: str) -> _Fault | None:
-        with self._lock:
-            for key in (endpoint, None):
-                queue = self._state.faults.get(key) or []
-                if queue:
-                    fault = queue[0]
-                    if fault.times is not None:
-                        fault.times -= 1
-                        if fault.times <= 0:
-                            queue.pop(0)
-                    return fault
-        return None
-
-    def _handle(self, h: _Handler) -> None:
+    def handle_post(self, h: BaseHTTPRequestHandler) -> None:
+        """Answer ``/api/v2/canister/<ecid>/{query,call,read_state}``; anything else is 404."""
         match = _PATH_RE.match(h.path)
         if not match:
-            self._send(h, 404, b"Not found", "text/plain")
+            self._answer(h, 404, b"Not found", "text/plain")
             return
         effective_text, endpoint = match.groups()
         length = h.headers.get("Content-Length")
         if length is None or not length.isdigit():
-            self._send(h, 411, b"Content-Length required", "text/plain")
+            self._answer(h, 411, b"Content-Length required", "text/plain")
             return
         if int(length) > _MAX_BODY:
-            self._send(h, 413, b"Request body too large", "text/plain")
+            self._answer(h, 413, b"Request body too large", "text/plain")
             h.close_connection = True
             return
         body = h.rfile.read(int(length))
-        base = {"endpoint": endpoint, "effective_canister_id": effective_text}
+        base: dict[str, Any] = {"endpoint": endpoint, "effective_canister_id": effective_text}
         try:
             parsed = self._parse(endpoint, effective_text, body, h.headers.get("Content-Type"))
             arg = parsed.pop("_arg")
         except _HttpFail as fail:
-            self._record(**base, http_status=fail.status, error=fail.message)
-            self._send(h, fail.status, fail.message.encode(), "text/plain")
+            self._record(RecordedRequest(**base, http_status=fail.status, error=fail.message))
+            self._answer(h, fail.status, fail.message.encode(), "text/plain")
             return
-        fault = self._take_fault(endpoint)
+        fault = self._take_fault(endpoint, None)
         if fault is not None and fault.hang_seconds:
-            self._release.wait(fault.hang_seconds)
+            self._hold(fault.hang_seconds)
         if fault is not None and fault.status is not None:
-            self._record(**base, **parsed, http_status=fault.status, error="injected")
-            self._send(h, fault.status, fault.body, fault.content_type)
+            self._record(
+                RecordedRequest(**base, **parsed, http_status=fault.status, error="injected")
+            )
+            self._answer(h, fault.status, fault.body or b"", fault.content_type)
             return
         try:
             status, payload, ctype, extra = self._dispatch(endpoint, parsed, arg)
         except _HttpFail as fail:
-            self._record(**base, **parsed, http_status=fail.status, error=fail.message)
-            self._send(h, fail.status, fail.message.encode(), "text/plain")
+            self._record(
+                RecordedRequest(**base, **parsed, http_status=fail.status, error=fail.message)
+            )
+            self._answer(h, fail.status, fail.message.encode(), "text/plain")
             return
-        self._record(**base, **parsed, **extra, http_status=status)
-        self._send(h, status, payload, ctype)
+        self._record(RecordedRequest(**base, **parsed, **extra, http_status=status))
+        self._answer(h, status, payload, ctype)
 
     # ------------------------------------------------------------------ request parsing
 
@@ -752,7 +661,7 @@ class IcpTestServer:
             if present:
                 raise _HttpFail(400, f"Anonymous request must omit {present}")
         else:
-            raise _HttpFail(400, "icp_testserver accepts anonymous requests only")
+            raise _HttpFail(400, "the ICP test server accepts anonymous requests only")
         expiry = content["ingress_expiry"]
         now = time.time_ns()
         if not isinstance(expiry, int) or isinstance(expiry, bool):

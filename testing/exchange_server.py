@@ -9,7 +9,7 @@ It serves each exchange's real paths on one port, telling them apart by path:
 * Binance ``GET /api/v3/ticker/price?symbol=BTCUSDT``
 * CoinGecko ``GET /api/v3/simple/price?ids=...&vs_currencies=usd&include_last_updated_at=true``
 
-Answers are built from the captured-format files in ``oracle/fixtures`` (the
+Answers are built from the captured-format files in ``testing/fixtures/exchanges`` (the
 ticker of one pair, re-priced), and unknown pairs answer as the exchanges do
 (Coinbase 404 ``NotFound``, Kraken ``EQuery:Unknown asset pair``, Binance 400
 ``-1121 Invalid symbol.``, CoinGecko leaves the id out). The server's own symbol
@@ -28,17 +28,18 @@ Kraken's multi-pair requests, CoinGecko's other vs_currencies, compression.
 from __future__ import annotations
 
 import json
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+from testing.http_server import Fault, LocalHttpServer
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "exchanges"
 SOURCES = ("coinbase", "kraken", "binance", "coingecko")
 
 # Kraken: our pair -> (request altname, result key). Old pairs are keyed by legacy
@@ -62,7 +63,7 @@ COINGECKO_IDS = {
 
 
 def fixture(name: str) -> bytes:
-    """The bytes of ``oracle/fixtures/<name>``."""
+    """The bytes of ``testing/fixtures/exchanges/<name>``."""
     return (FIXTURES / name).read_bytes()
 
 
@@ -108,85 +109,18 @@ class _Price:
     updated_at: datetime | None
 
 
-@dataclass
-class _Fault:
-    status: int | None = None
-    body: bytes | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    content_type: str = "application/json"
-    hang_seconds: float = 0.0
-    drip_interval: float = 0.0
-    times: int | None = 1
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    owner: ExchangeTestServer
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silence the default stderr access log."""
-
-    def do_GET(self) -> None:
-        self.server.owner._handle(self)
-
-
-class ExchangeTestServer:
+class ExchangeTestServer(LocalHttpServer[RecordedRequest]):
     """Four exchanges' price endpoints on one 127.0.0.1 port.
 
     Use as a context manager (or ``start()``/``stop()``); ``url`` is the base URL
     for every source. Setters are thread-safe and apply to later requests.
+    ``requests`` lists every request received so far, in order.
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._release = threading.Event()
+        """Prepare a server quoting nothing (not listening yet)."""
+        super().__init__()
         self._prices: dict[tuple[str, str], _Price] = {}
-        self._faults: dict[str, list[_Fault]] = {}
-        self._requests: list[RecordedRequest] = []
-        self._httpd: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # ------------------------------------------------------------------ lifecycle
-
-    def start(self) -> ExchangeTestServer:
-        """Bind a free port on 127.0.0.1 and serve in a daemon thread."""
-        self._release.clear()
-        self._httpd = _Server(("127.0.0.1", 0), _Handler)
-        self._httpd.owner = self
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Release hanging handlers, stop serving and close the socket."""
-        self._release.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> ExchangeTestServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:<port>``: the base URL of every source."""
-        if self._httpd is None:
-            raise RuntimeError("server not started")
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     # ------------------------------------------------------------------ programming
 
@@ -222,7 +156,14 @@ class ExchangeTestServer:
         """Answer the next ``times`` requests (None: all) to ``source`` with
         ``status`` (and ``Retry-After`` when given), in the exchange's error format."""
         headers = {"Retry-After": retry_after} if retry_after is not None else {}
-        self._add(source, _Fault(status=status, body=body, headers=headers, times=times))
+        fault = Fault(
+            status=status,
+            body=body,
+            headers=headers,
+            content_type="application/json",
+            times=times,
+        )
+        self._add(source, fault)
 
     def respond_raw(
         self,
@@ -234,7 +175,7 @@ class ExchangeTestServer:
         times: int | None = 1,
     ) -> None:
         """Answer the next ``times`` requests to ``source`` with exactly ``body``."""
-        fault = _Fault(status=status, body=body, content_type=content_type, times=times)
+        fault = Fault(status=status, body=body, content_type=content_type, times=times)
         self._add(source, fault)
 
     def kraken_error(self, *errors: str, times: int | None = 1) -> None:
@@ -243,58 +184,40 @@ class ExchangeTestServer:
 
     def hang(self, source: str, seconds: float, *, times: int | None = 1) -> None:
         """Delay the answer to ``source`` by ``seconds`` (released early by ``stop()``)."""
-        self._add(source, _Fault(hang_seconds=seconds, times=times))
+        self._add(source, Fault(hang_seconds=seconds, times=times))
 
     def drip(self, source: str, interval: float, *, times: int | None = 1) -> None:
         """Send the answer's headers at once, then its body one byte per ``interval``."""
-        self._add(source, _Fault(drip_interval=interval, times=times))
+        self._add(source, Fault(drip_interval=interval, times=times))
 
     def reset(self) -> None:
         """Forget prices, faults and recorded requests."""
+        super().reset()
         with self._lock:
             self._prices.clear()
-            self._faults.clear()
-            self._requests.clear()
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        with self._lock:
-            return list(self._requests)
 
     def requests_to(self, source: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.source == source]
 
     # ------------------------------------------------------------------ plumbing
 
-    def _add(self, source: str, fault: _Fault) -> None:
+    def _add(self, source: str, fault: Fault) -> None:
         if source not in SOURCES:
             raise ValueError(f"unknown source {source!r}")
-        with self._lock:
-            self._faults.setdefault(source, []).append(fault)
-
-    def _take_fault(self, source: str) -> _Fault | None:
-        with self._lock:
-            queue = self._faults.get(source) or []
-            if not queue:
-                return None
-            fault = queue[0]
-            if fault.times is not None:
-                fault.times -= 1
-                if fault.times <= 0:
-                    queue.pop(0)
-            return fault
+        self._add_fault(source, fault)
 
     def _price(self, source: str, pair: str) -> _Price | None:
         with self._lock:
             return self._prices.get((source, pair))
 
-    def _handle(self, h: _Handler) -> None:
+    def handle_get(self, h: BaseHTTPRequestHandler) -> None:
+        """Answer as the exchange the path belongs to; an unknown path is 404."""
         parts = urlsplit(h.path)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         source = _source_of(parts.path)
         fault = self._take_fault(source) if source else None
         if fault is not None and fault.hang_seconds:
-            self._release.wait(fault.hang_seconds)
+            self._hold(fault.hang_seconds)
         headers: dict[str, str] = {}
         content_type = "application/json"
         if source is None:
@@ -317,39 +240,7 @@ class ExchangeTestServer:
             )
         )
         drip = fault.drip_interval if fault is not None else 0.0
-        self._send(h, status, body, content_type, headers, drip)
-
-    def _record(self, request: RecordedRequest) -> None:
-        with self._lock:
-            self._requests.append(request)
-
-    def _send(
-        self,
-        h: BaseHTTPRequestHandler,
-        status: int,
-        body: bytes,
-        content_type: str,
-        headers: dict[str, str],
-        drip: float,
-    ) -> None:
-        try:
-            h.send_response(status)
-            h.send_header("Content-Type", content_type)
-            h.send_header("Content-Length", str(len(body)))
-            for name, value in headers.items():
-                h.send_header(name, value)
-            h.end_headers()
-            if drip:
-                for i in range(len(body)):
-                    h.wfile.write(body[i : i + 1])
-                    h.wfile.flush()
-                    if self._release.wait(drip):
-                        break
-            else:
-                h.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            # The client gave up (a timeout test); nothing to answer to.
-            h.close_connection = True
+        self._send(h, status, body, content_type, headers=headers, drip=drip)
 
     # ------------------------------------------------------------------ the exchanges
 

@@ -1,0 +1,70 @@
+"""Internet Computer (ICP) client: ICRC-1 balances and the Exchange Rate Canister.
+
+* ``agent``: the anonymous HTTP-interface transport (envelopes, request ids,
+  query / call / read_state polling), principals and the ``IcpError`` hierarchy;
+  its docstring says why ic-py's own agent is not used and what is not verified.
+* ``ledger``: the ICRC-1 ledger's API (``LedgerClient.icrc1_balance_of``).
+* ``xrc``: the Exchange Rate Canister's API (``XrcClient.get_exchange_rate``,
+  ``RATE_ERROR_KINDS``, ``IcpRateError``, ``ExchangeRate``).
+
+The public names are re-exported here, so ``from chains import icp; icp.X`` works.
+"""
+
+from __future__ import annotations
+
+from chains.icp.agent import (
+    DEFAULT_IC_HOST,
+    LOCAL_REPLICA_HOST,
+    REJECT_CANISTER_ERROR,
+    REJECT_CANISTER_REJECT,
+    REJECT_DESTINATION_INVALID,
+    REJECT_SYS_FATAL,
+    REJECT_SYS_TRANSIENT,
+    REJECT_SYS_UNKNOWN,
+    Agent,
+    IcpError,
+    IcpInvalidArgument,
+    IcpPollTimeout,
+    IcpProtocolError,
+    IcpRejected,
+    IcpUnavailable,
+    principal_is_valid,
+)
+from chains.icp.ledger import ICP_LEDGER_CANISTER_ID, LedgerClient
+from chains.icp.xrc import ASSET_CLASSES, RATE_ERROR_KINDS, ExchangeRate, IcpRateError, XrcClient
+
+
+class IcpClient(LedgerClient, XrcClient):
+    """Anonymous IC HTTP-interface client for ICRC-1 balances and XRC rates.
+
+    Both canister APIs on one ``Agent`` (its docstring has the arguments, timeouts
+    and connection pool). Safe to share between threads.
+    """
+
+
+__all__ = [
+    "ASSET_CLASSES",
+    "DEFAULT_IC_HOST",
+    "ICP_LEDGER_CANISTER_ID",
+    "LOCAL_REPLICA_HOST",
+    "RATE_ERROR_KINDS",
+    "REJECT_CANISTER_ERROR",
+    "REJECT_CANISTER_REJECT",
+    "REJECT_DESTINATION_INVALID",
+    "REJECT_SYS_FATAL",
+    "REJECT_SYS_TRANSIENT",
+    "REJECT_SYS_UNKNOWN",
+    "Agent",
+    "ExchangeRate",
+    "IcpClient",
+    "IcpError",
+    "IcpInvalidArgument",
+    "IcpPollTimeout",
+    "IcpProtocolError",
+    "IcpRateError",
+    "IcpRejected",
+    "IcpUnavailable",
+    "LedgerClient",
+    "XrcClient",
+    "principal_is_valid",
+]
