@@ -165,6 +165,12 @@ def lock_sent(swap: Swap, role: str) -> bool:
     return txs.lock_state(network=found, lock_id=lock_id) != LockState.NONE
 
 
+def lock_state_now(*, network_name: str, lock_id: str) -> LockState:
+    """A lock's state on chain now (latest block), confirmed or not: to withhold a redeem or
+    refund already sent, never to record a fact. Raises ``ChainUnavailable``."""
+    return txs.lock_state(network=_network_or_raise(network_name), lock_id=lock_id)
+
+
 def allowance_short(swap: Swap, role: str) -> bool:
     """Whether `role` must approve the HTLC before locking a token (allowance below the
     amount). False for the native coin. Raises ``ChainUnavailable``."""

@@ -10,7 +10,7 @@ from django.db.models import Case, Count, OuterRef, Q, QuerySet, Subquery, Value
 from django.utils import timezone
 
 from chains import selectors as chain_selectors
-from chains.interface import ChainUnavailable, TxRequest
+from chains.interface import ChainUnavailable, LockState, TxRequest
 from swaps import onchain
 from swaps.models import OPEN_STATES, Notification, Swap, SwapEvent
 
@@ -105,6 +105,10 @@ def _clock_network(swap: Swap, role: str) -> str | None:
         return swap.quote_asset.network
     if state == S.TAKER_LOCKED and role == onchain.MAKER:
         return swap.base_asset.network
+    if state == S.MAKER_LOCKED and role == onchain.TAKER:  # a redeem may be mined already
+        return swap.base_asset.network
+    if state == S.SECRET_REVEALED and role == onchain.MAKER and swap.taker_lock_id:
+        return swap.quote_asset.network
     if state in (S.REFUNDED, S.FLAGGED):
         own_lock = swap.taker_lock_id if role == onchain.TAKER else swap.maker_lock_id
         if own_lock and onchain.live_lock(
@@ -174,6 +178,15 @@ def _lock_step(swap: Swap, *, role: str, chain_now: int | None) -> dict:
     )
 
 
+def _ended_on_chain(network_name: str, lock_id: str) -> bool:
+    """Whether a redeem or refund of the lock is already mined (not yet confirmed): the step
+    is then never offered again."""
+    if not lock_id or onchain.network(network_name) is None:
+        return False
+    state = onchain.lock_state_now(network_name=network_name, lock_id=lock_id)
+    return state in (LockState.REDEEMED, LockState.REFUNDED)
+
+
 def _next_action(swap: Swap, *, role: str, chain_now: int | None) -> dict:
     """``swap_next_action`` given the clock of the chain the step depends on."""
     state = swap.state
@@ -194,6 +207,10 @@ def _next_action(swap: Swap, *, role: str, chain_now: int | None) -> dict:
             network = onchain.network(swap.base_asset.network)
             if network is None:
                 return _wait("network_unavailable", "This network is not available right now.")
+            if _ended_on_chain(network.name, swap.maker_lock_id):
+                return _wait(
+                    "redeem_confirming", "Your redeem is on chain; waiting for confirmations."
+                )
             return {
                 "action": "redeem",
                 "message": "Redeem the seller's lock with your secret.",
@@ -207,7 +224,14 @@ def _next_action(swap: Swap, *, role: str, chain_now: int | None) -> dict:
         return _wait("taker_redeem", "Waiting for the buyer to redeem; that reveals the secret.")
     if state == S.SECRET_REVEALED:
         maker_may_redeem = role == onchain.MAKER and swap.taker_lock_id and swap.preimage
-        if maker_may_redeem and onchain.network(swap.quote_asset.network) is not None:
+        network_up = onchain.network(swap.quote_asset.network) is not None
+        if (
+            maker_may_redeem
+            and network_up
+            and _ended_on_chain(swap.quote_asset.network, swap.taker_lock_id)
+        ):
+            return _wait("completion", "The buyer's payment is redeemed; the swap is completing.")
+        if maker_may_redeem and network_up:
             return _tx(
                 "redeem",
                 "The secret is public: redeem the buyer's payment (the relayer does it too).",
@@ -223,6 +247,8 @@ def _next_action(swap: Swap, *, role: str, chain_now: int | None) -> dict:
     own_network = onchain.lock_network(swap, role)
     timelock = swap.taker_timelock if role == onchain.TAKER else swap.maker_timelock
     if own_lock and onchain.live_lock(network_name=own_network, lock_id=own_lock):
+        if _ended_on_chain(own_network, own_lock):
+            return _wait("refund_confirming", "Your refund is on chain; waiting for confirmations.")
         if chain_now is not None and chain_now >= timelock:
             return _tx(
                 "refund",

@@ -13,7 +13,7 @@ from chains.tests.support import RpcProxy, network_config
 from swaps import onchain
 from swaps.models import Notification
 from swaps.tests.factories import make_swap
-from swaps.tests.flow import scan_all
+from swaps.tests.flow import redeem, scan_all
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -108,3 +108,22 @@ def test_only_swap_transition_writes_a_swap_state():
         ("services.py", "swap_transition", "assign"),
         ("services.py", "swap_transition", "update"),
     ]
+
+
+def test_a_mined_redeem_is_never_offered_again_before_it_confirms(swap_env):
+    # given: both locks confirmed; the taker is offered the redeem
+    a, b = swap_env
+    swap, secret, (maker, maker_key), (taker, taker_key) = make_swap()
+    _send_tx(b, taker_key, onchain.approve_tx(swap, onchain.TAKER))
+    _send_tx(b, taker_key, onchain.lock_tx(swap, onchain.TAKER))
+    _send_tx(a, maker_key, onchain.lock_tx(swap, onchain.MAKER))
+    scan_all(swap_env)
+    api = APIClient()
+    api.force_authenticate(taker)
+    step = api.get(f"/api/v1/swaps/{swap.pk}/").json()["next_action"]
+    assert step["action"] == "redeem"
+    # when: the redeem is mined and the watcher has not confirmed it yet
+    redeem(a, taker_key, step, secret)
+    # then
+    step = api.get(f"/api/v1/swaps/{swap.pk}/").json()["next_action"]
+    assert (step["action"], step["reason"]) == ("wait", "redeem_confirming")
