@@ -533,7 +533,8 @@ ORACLE_ICP_HOST = env.str("ORACLE_ICP_HOST", default="https://icp-api.io")
 ORACLE_ICP_XRC_CANISTER_ID = env.str(
     "ORACLE_ICP_XRC_CANISTER_ID", default="uf6dk-hyaaa-aaaaq-qaaaq-cai"
 )
-# ORACLE_ICP_CALL_TIMEOUT: seconds one XRC update call (submit and polling) may take.
+# ORACLE_ICP_CALL_TIMEOUT: seconds one XRC update call (submit and polling) may take; a rate
+# the XRC must first fetch from exchanges takes a few consensus rounds plus HTTPS outcalls.
 ORACLE_ICP_CALL_TIMEOUT = env.float("ORACLE_ICP_CALL_TIMEOUT", default=15.0)
 # ORACLE_MAX_CLOCK_SKEW_SECONDS: how far a provider timestamp may be ahead of ours.
 ORACLE_MAX_CLOCK_SKEW_SECONDS = env.int("ORACLE_MAX_CLOCK_SKEW_SECONDS", default=5)
