@@ -7,6 +7,7 @@ class ChainsConfig(AppConfig):
     name = "chains"
 
     def ready(self) -> None:
-        from chains import metrics
+        from chains import health, metrics
 
         metrics.register()
+        health.register()
