@@ -9,7 +9,7 @@ export PORT ?= 8000
 
 run: install migrate  ## set up everything and start the whole system in the foreground
 	$(PY) manage.py seed_demo
-	DJANGO_SETTINGS_MODULE=config.settings.dev $(PY) -m core.devstack
+	DJANGO_SETTINGS_MODULE=config.settings.dev $(PY) -m config.devstack
 
 test: install  ## install what is missing and run the whole suite (lint, types, tests)
 	$(MAKE) --no-print-directory lint typecheck

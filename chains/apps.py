@@ -7,7 +7,8 @@ class ChainsConfig(AppConfig):
     name = "chains"
 
     def ready(self) -> None:
-        from chains import events, metrics, relayer, tasks  # noqa: F401 (tasks: registered by name)
+        from chains import events, health, metrics, relayer, tasks  # noqa: F401 (tasks: by name)
 
         metrics.register()
+        health.register()
         events.subscribe("chains.relayer", relayer.on_chain_event, order=events.Order.RELAY)

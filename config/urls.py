@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from core import views as core_views
 
 urlpatterns = [
-    path("", core_views.home, name="home"),
+    path("", include("oracle.urls")),
     path("health/live", core_views.health_live, name="health-live"),
     path("health/ready", core_views.health_ready, name="health-ready"),
     path("metrics", core_views.metrics, name="metrics"),

@@ -1,22 +1,55 @@
-"""Readiness checks: each dependency with its status and latency."""
+"""Readiness checks: each dependency with its status and latency.
+
+Core checks the platform's own dependencies (database, cache, channel layer, broker,
+worker heartbeat). Every other app registers its checks from its ``AppConfig.ready()``
+with :func:`register_checks`; core knows none of them. /health/ready lists core's
+checks first, then each app's in the order of the app labels, whatever the order of
+``INSTALLED_APPS``.
+"""
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from functools import partial
 
 from asgiref.sync import async_to_sync
+from celery import current_app
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.db import close_old_connections, connection
 
-from chains import selectors as chain_selectors
+
+@dataclass(frozen=True)
+class Check:
+    """One readiness check: ``probe()`` returns a short detail, or raises when it fails.
+
+    ``isolated`` runs the probe in its own thread with a hard time limit, for clients
+    that may block past their own timeout.
+    """
+
+    name: str
+    probe: Callable[[], str]
+    required: bool = True
+    isolated: bool = False
+
+
+CheckProvider = Callable[[], Iterable[Check]]
+_providers: dict[str, CheckProvider] = {}
+
+
+def register_checks(app_label: str, provider: CheckProvider) -> None:
+    """Add the readiness checks of ``app_label``; call it from the app's ``AppConfig.ready()``.
+
+    ``provider()`` is called at every readiness run, so its checks may follow settings
+    that change (e.g. one per configured network). Registering a label again replaces
+    its provider, so a repeated ``ready()`` adds nothing twice.
+    """
+    _providers[app_label] = provider
 
 
 @dataclass(frozen=True)
@@ -73,10 +106,10 @@ def check_channel_layer() -> str:
 
 
 def check_broker() -> str:
-    from config.celery import app
-
-    # The URL is read from settings at call time, so the check follows what is configured now.
-    with app.connection_for_write(
+    # Celery's Django fix-up makes the project's app the default in every thread, so
+    # current_app is it here too, without importing `config`. The URL is read from
+    # settings at call time, so the check follows what is configured now.
+    with current_app.connection_for_write(
         url=settings.CELERY_BROKER_URL,
         transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS,
     ) as conn:
@@ -122,27 +155,29 @@ def _run_in_thread(name: str, fn: Callable[[], str], required: bool) -> CheckRes
         pool.shutdown(wait=False)
 
 
+CORE_CHECKS = (
+    Check("database", check_database),
+    Check("cache", check_cache),
+    Check("channel_layer", check_channel_layer, isolated=True),
+    Check("broker", check_broker, isolated=True),
+    Check("worker_heartbeat", check_worker_heartbeat, required=False),
+)
+
+
+def checks() -> list[Check]:
+    """Every readiness check in report order: core's, then each app's by app label."""
+    result = list(CORE_CHECKS)
+    for app_label in sorted(_providers):
+        result.extend(_providers[app_label]())
+    return result
+
+
 def readiness() -> tuple[bool, dict]:
     """Run every readiness check and return (all required checks passed, report)."""
     results = [
-        _run("database", check_database, required=True),
-        _run("cache", check_cache, required=True),
-        _run_in_thread("channel_layer", check_channel_layer, required=True),
-        _run_in_thread("broker", check_broker, required=True),
-        _run("worker_heartbeat", check_worker_heartbeat, required=False),
+        (_run_in_thread if check.isolated else _run)(check.name, check.probe, check.required)
+        for check in checks()
     ]
-    for network in chain_selectors.network_list():
-        for prefix, probe in (
-            ("chain", chain_selectors.network_probe),
-            ("watcher", chain_selectors.watcher_probe),
-        ):
-            results.append(
-                _run(
-                    f"{prefix}:{network.name}",
-                    partial(probe, network),
-                    required=settings.HEALTH_CHAINS_REQUIRED,
-                )
-            )
     ready = all(r.ok for r in results if r.required)
     degraded = any(not r.ok for r in results)
     report = {

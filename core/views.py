@@ -1,4 +1,4 @@
-"""Pages and operational endpoints of the platform as a whole."""
+"""Operational endpoints and error pages of the platform as a whole."""
 
 from __future__ import annotations
 
@@ -12,13 +12,6 @@ from django.views.decorators.http import require_safe
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from core.health import readiness
-
-
-@require_safe
-def home(request: HttpRequest) -> HttpResponse:
-    from oracle.selectors import price_list
-
-    return render(request, "core/home.html", {"prices": price_list()})
 
 
 @never_cache

@@ -1,68 +1,19 @@
-"""The oracle's settings, each with its default, read at call time.
+"""The oracle's settings, read from ``django.conf.settings`` at call time and validated.
 
-Every value is read with ``getattr(settings, NAME, default)`` so the oracle works
-before the settings exist in ``config/settings/base.py`` and so tests can override
-them with pytest-django's ``settings`` fixture. Decimal thresholds accept ``str``,
-``int`` or ``Decimal`` and refuse ``float`` (a float threshold is already rounded).
-
-The source URLs are the one exception that reads ``os.environ`` here
-(``ORACLE_<SOURCE>_URL``); that belongs in ``base.py`` and moves there with the
-settings. Precedence: ``settings.ORACLE_SOURCE_URLS[name]`` > environment > default.
+Each setting, its default and its environment variable are defined once, in
+``config/settings/base.py``; this module holds no defaults of its own. Reading at
+call time lets tests override a value with pytest-django's ``settings`` fixture.
+Decimal thresholds accept ``str``, ``int`` or ``Decimal`` and refuse ``float`` (a
+float threshold is already rounded).
 """
 
 from __future__ import annotations
 
-import os
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-
-# Public REST bases of the exchanges (no keys needed); paths are added by each adapter.
-DEFAULT_SOURCE_URLS = {
-    "coinbase": "https://api.exchange.coinbase.com",
-    "kraken": "https://api.kraken.com",
-    "binance": "https://api.binance.com",
-    "coingecko": "https://api.coingecko.com",
-}
-# Environment variable overriding each source URL (moves to base.py with the settings).
-SOURCE_URL_ENV = {
-    "coinbase": "ORACLE_COINBASE_URL",
-    "kraken": "ORACLE_KRAKEN_URL",
-    "binance": "ORACLE_BINANCE_URL",
-    "coingecko": "ORACLE_COINGECKO_URL",
-}
-
-DEFAULTS: dict[str, Any] = {
-    # Seconds each HTTP request to a source may take, connect to last byte.
-    "ORACLE_HTTP_TIMEOUT": 5.0,
-    # Seconds after which a REST quote (by the provider's own timestamp) is stale.
-    "ORACLE_MAX_AGE_SECONDS": 30,
-    # Per-source overrides of ORACLE_MAX_AGE_SECONDS: CoinGecko refreshes its
-    # simple/price cache only every 60 s, so 30 s would exclude it most of the time.
-    "ORACLE_SOURCE_MAX_AGE_SECONDS": {"coingecko": 120},
-    # Seconds a provider timestamp may lie ahead of our clock before the quote is invalid.
-    "ORACLE_MAX_CLOCK_SKEW_SECONDS": 5,
-    # A source further than this percentage from the median of the fresh ones is excluded.
-    "ORACLE_MAX_DEVIATION_PCT": Decimal("2"),
-    # Fresh agreeing sources needed for status "ok".
-    "ORACLE_QUORUM": 3,
-    # Fresh agreeing sources needed for status "degraded"; fewer halts the pair.
-    "ORACLE_DEGRADED_MIN": 2,
-    # The pair halts when the agreeing sources span more than this percentage of the price.
-    "ORACLE_HALT_SPREAD_PCT": Decimal("5"),
-    # A price moving more than this percentage within the jump window needs a quorum.
-    "ORACLE_MAX_JUMP_PCT": Decimal("10"),
-    # Seconds during which the last published price is the reference for the jump guard.
-    "ORACLE_JUMP_WINDOW_SECONDS": 60,
-    # Fixed prices of local test tokens, pair -> decimal string; published as fixed.
-    "ORACLE_FIXED_PRICES": {"TEST-USD": "1.00"},
-}
-
-
-def _get(name: str) -> Any:
-    return getattr(settings, name, DEFAULTS[name])
 
 
 def _decimal(name: str, value: Any) -> Decimal:
@@ -88,84 +39,76 @@ def _positive_int(name: str, value: Any) -> int:
 
 def enabled_sources() -> list[str]:
     """Names of the sources asked in each round (``ORACLE_SOURCES``)."""
-    return list(getattr(settings, "ORACLE_SOURCES", ["coinbase", "kraken", "binance", "coingecko"]))
-
-
-def source_urls() -> dict[str, str]:
-    """Base URL of every known source (settings > environment > default)."""
-    urls = {
-        name: os.environ.get(SOURCE_URL_ENV[name]) or default
-        for name, default in DEFAULT_SOURCE_URLS.items()
-    }
-    urls.update(getattr(settings, "ORACLE_SOURCE_URLS", {}))
-    return urls
+    return list(settings.ORACLE_SOURCES)
 
 
 def source_url(name: str) -> str:
-    """Base URL of one source. Raises ``ImproperlyConfigured`` for an unknown name."""
+    """Base URL of one source (``ORACLE_SOURCE_URLS``). Raises ``ImproperlyConfigured`` for an
+    unknown name."""
     try:
-        return source_urls()[name]
+        return settings.ORACLE_SOURCE_URLS[name]
     except KeyError:
         raise ImproperlyConfigured(f"no URL configured for oracle source {name!r}") from None
 
 
 def http_timeout() -> float:
-    value = _get("ORACLE_HTTP_TIMEOUT")
+    value = settings.ORACLE_HTTP_TIMEOUT
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise ImproperlyConfigured(f"ORACLE_HTTP_TIMEOUT must be positive, got {value!r}")
     return float(value)
 
 
 def max_age_seconds() -> int:
-    return _positive_int("ORACLE_MAX_AGE_SECONDS", _get("ORACLE_MAX_AGE_SECONDS"))
+    return _positive_int("ORACLE_MAX_AGE_SECONDS", settings.ORACLE_MAX_AGE_SECONDS)
 
 
 def source_max_age_seconds() -> dict[str, int]:
-    raw = _get("ORACLE_SOURCE_MAX_AGE_SECONDS")
     return {
         name: _positive_int(f"ORACLE_SOURCE_MAX_AGE_SECONDS[{name!r}]", v)
-        for name, v in raw.items()
+        for name, v in settings.ORACLE_SOURCE_MAX_AGE_SECONDS.items()
     }
 
 
 def max_clock_skew_seconds() -> int:
-    value = _get("ORACLE_MAX_CLOCK_SKEW_SECONDS")
+    value = settings.ORACLE_MAX_CLOCK_SKEW_SECONDS
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ImproperlyConfigured(f"ORACLE_MAX_CLOCK_SKEW_SECONDS must be >= 0, got {value!r}")
     return value
 
 
 def max_deviation_pct() -> Decimal:
-    return _decimal("ORACLE_MAX_DEVIATION_PCT", _get("ORACLE_MAX_DEVIATION_PCT"))
+    return _decimal("ORACLE_MAX_DEVIATION_PCT", settings.ORACLE_MAX_DEVIATION_PCT)
 
 
 def quorum() -> int:
-    return _positive_int("ORACLE_QUORUM", _get("ORACLE_QUORUM"))
+    return _positive_int("ORACLE_QUORUM", settings.ORACLE_QUORUM)
 
 
 def degraded_min() -> int:
-    return _positive_int("ORACLE_DEGRADED_MIN", _get("ORACLE_DEGRADED_MIN"))
+    return _positive_int("ORACLE_DEGRADED_MIN", settings.ORACLE_DEGRADED_MIN)
 
 
 def halt_spread_pct() -> Decimal:
-    return _decimal("ORACLE_HALT_SPREAD_PCT", _get("ORACLE_HALT_SPREAD_PCT"))
+    return _decimal("ORACLE_HALT_SPREAD_PCT", settings.ORACLE_HALT_SPREAD_PCT)
 
 
 def max_jump_pct() -> Decimal:
-    return _decimal("ORACLE_MAX_JUMP_PCT", _get("ORACLE_MAX_JUMP_PCT"))
+    return _decimal("ORACLE_MAX_JUMP_PCT", settings.ORACLE_MAX_JUMP_PCT)
 
 
 def jump_window_seconds() -> int:
-    return _positive_int("ORACLE_JUMP_WINDOW_SECONDS", _get("ORACLE_JUMP_WINDOW_SECONDS"))
+    return _positive_int("ORACLE_JUMP_WINDOW_SECONDS", settings.ORACLE_JUMP_WINDOW_SECONDS)
 
 
 def fixed_prices() -> dict[str, Decimal]:
     """Configured fixed prices by pair (``"TEST-USD"``), as Decimals."""
-    raw = _get("ORACLE_FIXED_PRICES")
-    return {pair.upper(): _decimal(f"ORACLE_FIXED_PRICES[{pair!r}]", v) for pair, v in raw.items()}
+    return {
+        pair.upper(): _decimal(f"ORACLE_FIXED_PRICES[{pair!r}]", v)
+        for pair, v in settings.ORACLE_FIXED_PRICES.items()
+    }
 
 
 def user_agent() -> str:
     """User-Agent sent to every source: names the project and where to reach it."""
-    site = getattr(settings, "SITE_URL", "")
+    site = settings.SITE_URL
     return f"p2p-swap-market-oracle/0.1 (+{site})" if site else "p2p-swap-market-oracle/0.1"

@@ -8,6 +8,7 @@ adjust; ``prod.py`` also refuses insecure defaults.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -55,6 +56,9 @@ INSTALLED_APPS = [
     "swaps",
     "oracle",
     "chains",
+    # accounts' sign-in: revocable refresh tokens and allauth's API for apps and SPAs.
+    "rest_framework_simplejwt.token_blacklist",
+    "allauth.headless",
 ]
 
 MIDDLEWARE = [
@@ -193,7 +197,41 @@ ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_SIGNUP_FORM_CLASS = "accounts.forms.SignupForm"
+# ACCOUNT_RATE_LIMIT_LOGIN / _SIGNUP: allauth's per-IP limits for its sign-in and sign-up
+# (pages and headless API), "N/period/key"; its other limits keep allauth's defaults.
+ACCOUNT_RATE_LIMITS = {
+    "login": env.str("ACCOUNT_RATE_LIMIT_LOGIN", default="30/m/ip"),
+    "signup": env.str("ACCOUNT_RATE_LIMIT_SIGNUP", default="20/m/ip"),
+}
+# allauth headless (mobile apps and SPAs): mounted at allauth's default /_allauth/{browser,app}/v1/.
+HEADLESS_ONLY = False
+HEADLESS_FRONTEND_URLS: dict[str, str] = {}
 LOGIN_REDIRECT_URL = "/"
+# TERMS_VERSION: the terms of service version a new account accepts at sign-up.
+TERMS_VERSION = env.str("TERMS_VERSION", default="2026-11")
+
+# JWT_SIGNING_KEY: key that signs JWTs (HS256); defaults to SECRET_KEY.
+JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default=SECRET_KEY)
+# JWT_ACCESS_MINUTES / JWT_REFRESH_DAYS: lifetimes of access and refresh tokens.
+JWT_ACCESS_MINUTES = env.int("JWT_ACCESS_MINUTES", default=15)
+JWT_REFRESH_DAYS = env.int("JWT_REFRESH_DAYS", default=7)
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=JWT_ACCESS_MINUTES),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=JWT_REFRESH_DAYS),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": False,
+    "SIGNING_KEY": JWT_SIGNING_KEY,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+}
+
+# SIWE_NONCE_TTL_SECONDS: how long a SIWE nonce (and its message) may be used.
+SIWE_NONCE_TTL_SECONDS = env.int("SIWE_NONCE_TTL_SECONDS", default=300)
+# SIWE_STATEMENT: the human-readable line of every SIWE message.
+SIWE_STATEMENT = env.str(
+    "SIWE_STATEMENT", default="Sign in to P2P Swap. This request costs nothing and moves no funds."
+)
 
 # --- E-mail -------------------------------------------------------------------
 # EMAIL_URL: smtp://user:pass@host:port (or smtp+tls://); default prints mail to the console.
@@ -216,7 +254,7 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-# --- Static files ---------------------------------------------------------------
+# --- Static and media files --------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -226,6 +264,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "core.staticfiles.StaticStorage"},
 }
 WHITENOISE_MAX_AGE = 60  # unhashed files only; hashed ones get a year (immutable)
+# MEDIA_ROOT: uploaded public files (avatars); served by the accounts avatar view.
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+MEDIA_URL = "/media/"
 
 # --- Security headers -------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -271,12 +312,18 @@ PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=
 
 # --- API ------------------------------------------------------------------------
 # API_THROTTLE_ANON / API_THROTTLE_USER: request rates per client ("N/second|minute|hour|day").
+# API_THROTTLE_SWAP_WRITE: rate of swap creation, cancel and dispute messages, per user.
+# API_THROTTLE_AUTH: rate of the sign-in, SIWE, token and sign-up endpoints, per client IP.
 API_THROTTLE_RATES = {
     "anon": env.str("API_THROTTLE_ANON", default="120/minute"),
     "user": env.str("API_THROTTLE_USER", default="600/minute"),
+    "swap_write": env.str("API_THROTTLE_SWAP_WRITE", default="30/minute"),
+    "auth": env.str("API_THROTTLE_AUTH", default="20/minute"),
 }
 REST_FRAMEWORK = {
+    # JWT first, so an API request without credentials is a 401 with `WWW-Authenticate: Bearer`.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.JwtAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -419,8 +466,6 @@ SWAP_STUCK_SECONDS = env.int("SWAP_STUCK_SECONDS", default=3600)
 # SWAP_NEXT_ACTION_CACHE_SECONDS: how long a party's next step is kept for one chain block
 # (the key holds the block hash, so a new block is never served an old answer).
 SWAP_NEXT_ACTION_CACHE_SECONDS = env.int("SWAP_NEXT_ACTION_CACHE_SECONDS", default=300)
-# API_THROTTLE_SWAP_WRITE: rate of swap creation, cancel and dispute messages, per user.
-API_THROTTLE_RATES["swap_write"] = env.str("API_THROTTLE_SWAP_WRITE", default="30/minute")
 
 # --- Operations -------------------------------------------------------------------
 # HEALTH_CHAINS_REQUIRED: when true, an unreachable chain RPC makes /health/ready answer 503.
@@ -488,7 +533,8 @@ ORACLE_ICP_HOST = env.str("ORACLE_ICP_HOST", default="https://icp-api.io")
 ORACLE_ICP_XRC_CANISTER_ID = env.str(
     "ORACLE_ICP_XRC_CANISTER_ID", default="uf6dk-hyaaa-aaaaq-qaaaq-cai"
 )
-# ORACLE_ICP_CALL_TIMEOUT: seconds one XRC update call (submit and polling) may take.
+# ORACLE_ICP_CALL_TIMEOUT: seconds one XRC update call (submit and polling) may take; a rate
+# the XRC must first fetch from exchanges takes a few consensus rounds plus HTTPS outcalls.
 ORACLE_ICP_CALL_TIMEOUT = env.float("ORACLE_ICP_CALL_TIMEOUT", default=15.0)
 # ORACLE_MAX_CLOCK_SKEW_SECONDS: how far a provider timestamp may be ahead of ours.
 ORACLE_MAX_CLOCK_SKEW_SECONDS = env.int("ORACLE_MAX_CLOCK_SKEW_SECONDS", default=5)
@@ -515,61 +561,7 @@ ORACLE_SOURCES = env.list("ORACLE_SOURCES", default=["coinbase", "kraken", "bina
 # ORACLE_RAW_RETENTION_HOURS: how long raw published points are kept (candles stay).
 ORACLE_RAW_RETENTION_HOURS = env.int("ORACLE_RAW_RETENTION_HOURS", default=48)
 
-# --- Accounts: sign-in (allauth, SIWE, JWT), profiles, KYC ----------------------------------
-# (kept together; every variable is documented here and in the README)
-from datetime import timedelta
-from decimal import Decimal
-
-INSTALLED_APPS += [
-    "rest_framework_simplejwt.token_blacklist",
-    "allauth.headless",
-]
-# JWT first, so an API request without credentials is a 401 with `WWW-Authenticate: Bearer`.
-REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
-    "accounts.authentication.JwtAuthentication",
-    "rest_framework.authentication.SessionAuthentication",
-]
-# API_THROTTLE_AUTH: rate of the sign-in, SIWE, token and sign-up endpoints, per client IP.
-API_THROTTLE_RATES["auth"] = env.str("API_THROTTLE_AUTH", default="20/minute")
-
-# JWT_SIGNING_KEY: key that signs JWTs (HS256); defaults to SECRET_KEY.
-JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default=SECRET_KEY)
-# JWT_ACCESS_MINUTES / JWT_REFRESH_DAYS: lifetimes of access and refresh tokens.
-JWT_ACCESS_MINUTES = env.int("JWT_ACCESS_MINUTES", default=15)
-JWT_REFRESH_DAYS = env.int("JWT_REFRESH_DAYS", default=7)
-SIMPLE_JWT = {
-    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=JWT_ACCESS_MINUTES),
-    "REFRESH_TOKEN_LIFETIME": timedelta(days=JWT_REFRESH_DAYS),
-    "ROTATE_REFRESH_TOKENS": True,
-    "BLACKLIST_AFTER_ROTATION": True,
-    "UPDATE_LAST_LOGIN": False,
-    "SIGNING_KEY": JWT_SIGNING_KEY,
-    "AUTH_HEADER_TYPES": ("Bearer",),
-}
-
-# SIWE_NONCE_TTL_SECONDS: how long a SIWE nonce (and its message) may be used.
-SIWE_NONCE_TTL_SECONDS = env.int("SIWE_NONCE_TTL_SECONDS", default=300)
-# SIWE_STATEMENT: the human-readable line of every SIWE message.
-SIWE_STATEMENT = env.str(
-    "SIWE_STATEMENT", default="Sign in to P2P Swap. This request costs nothing and moves no funds."
-)
-
-# TERMS_VERSION: the terms of service version a new account accepts at sign-up.
-TERMS_VERSION = env.str("TERMS_VERSION", default="2026-11")
-ACCOUNT_SIGNUP_FORM_CLASS = "accounts.forms.SignupForm"
-# ACCOUNT_RATE_LIMIT_LOGIN / _SIGNUP: allauth's per-IP limits for its sign-in and sign-up
-# (pages and headless API), "N/period/key"; its other limits keep allauth's defaults.
-ACCOUNT_RATE_LIMITS = {
-    "login": env.str("ACCOUNT_RATE_LIMIT_LOGIN", default="30/m/ip"),
-    "signup": env.str("ACCOUNT_RATE_LIMIT_SIGNUP", default="20/m/ip"),
-}
-# allauth headless (mobile apps and SPAs): mounted at allauth's default /_allauth/{browser,app}/v1/.
-HEADLESS_ONLY = False
-HEADLESS_FRONTEND_URLS: dict[str, str] = {}
-
-# MEDIA_ROOT: uploaded public files (avatars); served by the accounts avatar view.
-MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
-MEDIA_URL = "/media/"
+# --- Accounts: profiles and KYC -------------------------------------------------------------
 # KYC_DOCUMENT_ROOT: private directory for KYC documents (never under a public URL);
 # empty means $VAR_DIR/private/kyc.
 KYC_DOCUMENT_ROOT = env.str("KYC_DOCUMENT_ROOT", default="")

@@ -88,7 +88,7 @@ def test_make_run_serves_everything_and_ctrl_c_leaves_nothing(stack_env, marker,
     base = f"http://127.0.0.1:{stack_env['PORT']}"
     log = (tmp_path / "stack.log").open("w+")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "core.devstack"], cwd=ROOT, env=stack_env, stdout=log, stderr=log
+        [sys.executable, "-m", "config.devstack"], cwd=ROOT, env=stack_env, stdout=log, stderr=log
     )
     try:
         banner = _wait(lambda: "Press Ctrl-C" in (tmp_path / "stack.log").read_text(), 90)

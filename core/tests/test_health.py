@@ -1,7 +1,11 @@
+import threading
+
 import pytest
+from celery import current_app
 from django.test import override_settings
 
 from chains.anvil import free_port, start_anvil
+from core import health
 
 pytestmark = pytest.mark.django_db
 
@@ -89,3 +93,79 @@ def test_health_ready_uses_postgres_and_redis_when_configured(client, postgres_u
     assert checks["cache"]["detail"] == "RedisCache"
     assert checks["channel_layer"]["detail"] == "RedisChannelLayer"
     assert checks["broker"]["detail"] == "redis"
+
+
+def test_health_ready_lists_core_checks_then_each_network_in_a_stable_order(client):
+    # given: two networks whose RPC nobody answers
+    networks = [
+        {"name": name, "chain_id": 31337 + i, "rpc_url": f"http://127.0.0.1:{free_port()}", **LOCAL}
+        for i, name in enumerate(("b-net", "a-net"))
+    ]
+    # when
+    with override_settings(CHAIN_NETWORKS=networks):
+        checks = client.get("/health/ready").json()["checks"]
+    # then: core's checks, then the chains' in configured network order
+    assert list(checks) == [
+        "database",
+        "cache",
+        "channel_layer",
+        "broker",
+        "worker_heartbeat",
+        "chain:b-net",
+        "watcher:b-net",
+        "chain:a-net",
+        "watcher:a-net",
+    ]
+
+
+def test_registered_checks_follow_core_checks_by_app_label_not_by_registration_order(
+    monkeypatch,
+):
+    # given: two apps registering in reverse label order; one registers twice
+    monkeypatch.setattr(health, "_providers", {})
+    health.register_checks("zeta", lambda: [health.Check("zeta:one", lambda: "ok")])
+    health.register_checks("alpha", lambda: [health.Check("alpha:old", lambda: "ok")])
+    health.register_checks("alpha", lambda: [health.Check("alpha:one", lambda: "ok")])
+    # when
+    names = [check.name for check in health.checks()]
+    # then
+    assert names == [c.name for c in health.CORE_CHECKS] + ["alpha:one", "zeta:one"]
+
+
+def test_chains_register_their_checks_when_the_app_is_ready():
+    # then
+    assert "chains" in health._providers
+
+
+@override_settings(CHAIN_NETWORKS=[], HEALTH_CHAINS_REQUIRED=True)
+def test_a_failing_optional_registered_check_degrades_and_a_required_one_fails(monkeypatch):
+    # given
+    def down() -> str:
+        raise RuntimeError("down")
+
+    monkeypatch.setattr(health, "_providers", {})
+    health.register_checks("extra", lambda: [health.Check("extra:opt", down, required=False)])
+    # when
+    optional_ready, optional = health.readiness()
+    health.register_checks("extra", lambda: [health.Check("extra:req", down)])
+    required_ready, required = health.readiness()
+    # then
+    assert optional_ready and optional["status"] == "degraded"
+    assert optional["checks"]["extra:opt"] == {
+        "status": "fail",
+        "required": False,
+        "latency_ms": optional["checks"]["extra:opt"]["latency_ms"],
+        "detail": "RuntimeError: down",
+    }
+    assert not required_ready and required["status"] == "fail"
+
+
+def test_the_project_celery_app_is_current_in_every_thread():
+    # given: the broker check runs in a thread of its own and reads `celery.current_app`
+    seen = []
+    # when
+    thread = threading.Thread(target=lambda: seen.append(current_app.main))
+    thread.start()
+    thread.join()
+    # then
+    assert seen == ["p2pswap"]

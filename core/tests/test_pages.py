@@ -3,7 +3,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from core.services import DEMO_ACCOUNTS
+from accounts.services import DEMO_ACCOUNTS
 
 pytestmark = pytest.mark.django_db
 

@@ -49,9 +49,6 @@ from oracle.sources.base import (
     default_limiter,
 )
 
-# Seconds one XRC call (submit and poll) may take; rates the XRC has to fetch from
-# exchanges first take a few consensus rounds plus HTTPS outcalls.
-DEFAULT_CALL_TIMEOUT = 15.0
 # Currencies the XRC knows as FiatCurrency (its forex sources); others are crypto.
 FIAT_SYMBOLS = frozenset(
     {
@@ -92,7 +89,7 @@ _NEEDS_A_CANISTER = (
 
 def icp_host() -> str:
     """The IC host the XRC is called on (``ORACLE_ICP_HOST``, default mainnet)."""
-    return str(getattr(settings, "ORACLE_ICP_HOST", icp.DEFAULT_IC_HOST))
+    return str(settings.ORACLE_ICP_HOST)
 
 
 def icp_xrc_canister_id() -> str:
@@ -102,7 +99,7 @@ def icp_xrc_canister_id() -> str:
 
 def icp_call_timeout() -> float:
     """Seconds one XRC call may take in all (``ORACLE_ICP_CALL_TIMEOUT``)."""
-    return float(getattr(settings, "ORACLE_ICP_CALL_TIMEOUT", DEFAULT_CALL_TIMEOUT))
+    return float(settings.ORACLE_ICP_CALL_TIMEOUT)
 
 
 def asset_class(symbol: str) -> str:

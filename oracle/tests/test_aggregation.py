@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import runpy
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -577,14 +579,18 @@ def test_cross_with_a_fixed_leg_is_flagged_fixed():
 # --------------------------------------------------------------------------- settings
 
 
-def test_source_url_comes_from_the_environment_unless_settings_say_otherwise(settings, monkeypatch):
-    # given
+def test_source_url_comes_from_the_environment_unless_settings_say_otherwise(
+    settings, monkeypatch, tmp_path
+):
+    # given: base.py, which reads ORACLE_<SOURCE>_URL, evaluated again with one of them set
     monkeypatch.setenv("ORACLE_KRAKEN_URL", "https://kraken.example")
-    if hasattr(settings, "ORACLE_SOURCE_URLS"):
-        del settings.ORACLE_SOURCE_URLS
+    monkeypatch.setenv("VAR_DIR", str(tmp_path))
+    base_py = Path(settings.BASE_DIR) / "config" / "settings" / "base.py"
+    from_base = runpy.run_path(str(base_py))["ORACLE_SOURCE_URLS"]
+    settings.ORACLE_SOURCE_URLS = from_base
     # when
     from_env = conf.source_url("kraken")
-    settings.ORACLE_SOURCE_URLS = {"kraken": "https://kraken.settings.example"}
+    settings.ORACLE_SOURCE_URLS = {**from_base, "kraken": "https://kraken.settings.example"}
     from_settings = conf.source_url("kraken")
     # then
     assert from_env == "https://kraken.example"

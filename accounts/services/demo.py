@@ -1,10 +1,11 @@
-"""Writes that belong to the platform as a whole."""
+"""Demo data for local development: the demo accounts and the Site row (`seed_demo`)."""
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
 from django.contrib.sites.models import Site
 from django.db import transaction
+
+from accounts.models import User
 
 # Public, well-known demo credentials: local development only (seed_demo refuses when DEBUG is off).
 DEMO_PASSWORD = "demo-pass-2026"
@@ -25,7 +26,6 @@ def demo_accounts_seed(*, site_domain: str = "localhost") -> list[tuple]:
     from allauth.account.models import EmailAddress
 
     Site.objects.update_or_create(pk=1, defaults={"domain": site_domain, "name": "P2P Swap"})
-    User = get_user_model()
     results = []
     for spec in DEMO_ACCOUNTS:
         user, created = User.objects.get_or_create(

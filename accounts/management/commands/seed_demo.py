@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from core.services import demo_accounts_seed
+from accounts.services import demo_accounts_seed
 
 
 class Command(BaseCommand):

@@ -83,9 +83,9 @@ def main() -> int:
     from django.conf import settings
     from django.core.management import call_command
 
+    from accounts.services import DEMO_ACCOUNTS, DEMO_PASSWORD
     from chains.anvil import start_anvil
     from chains.selectors import network_list
-    from core.services import DEMO_ACCOUNTS, DEMO_PASSWORD
 
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "8000"))
