@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from core.testing import clear_run_cache
+from testing.support import clear_run_cache
 
 
 @pytest.fixture(scope="session", autouse=True)

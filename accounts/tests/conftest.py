@@ -12,7 +12,7 @@ from eth_account.signers.local import LocalAccount
 from rest_framework.test import APIClient
 
 from chains.anvil import AnvilProcess, free_port, start_anvil
-from core.testing import clear_run_cache
+from testing.support import clear_run_cache
 
 CHAIN_ID = 31337
 

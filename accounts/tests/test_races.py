@@ -11,7 +11,7 @@ from accounts import services
 from accounts.models import SiweNonce, User, Wallet
 from accounts.tests.conftest import CHAIN_ID, sign
 from chains import signatures
-from core.testing import race
+from testing.support import race
 
 
 @pytest.mark.postgres

@@ -1,6 +1,6 @@
 import pytest
 
-from core.testing import clear_run_cache
+from testing.support import clear_run_cache
 
 
 @pytest.fixture(autouse=True)

@@ -11,11 +11,11 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
-from core.testing import race
 from marketplace import services
 from marketplace.models import STATES, Listing
 from marketplace.services import ListingError, listing_release, listing_reserve
 from marketplace.tests.factories import ListingFactory, token_asset
+from testing.support import race
 
 pytestmark = pytest.mark.django_db
 State = Listing.State

@@ -11,8 +11,8 @@ from rest_framework.test import APIClient
 from chains import selectors as chain_selectors
 from chains.services import network_bootstrap
 from chains.tests.support import Chain, network_config, start_chain
-from core.testing import clear_run_cache
 from marketplace.tests.support import publish_prices
+from testing.support import clear_run_cache
 
 
 @pytest.fixture(scope="session")

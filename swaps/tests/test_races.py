@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 
-from core.testing import race
 from marketplace.models import Listing
 from swaps.models import Swap
 from swaps.tests.factories import eth_test_listing, make_swap, party
+from testing.support import race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -21,7 +21,7 @@ import pytest
 from django.conf import settings as django_settings
 
 from chains.anvil import AnvilProcess, free_port, start_anvil
-from core.testing import clear_run_cache
+from testing.support import clear_run_cache
 
 from .server import LiveAsgiServer
 
