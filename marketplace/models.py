@@ -7,12 +7,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from marketplace.fields import ExactDecimalField
-
-# Columns hold 18 decimal places; an asset with more decimals is limited to 18 here.
-AMOUNT_PLACES = 18
-AMOUNT_DIGITS = 60
-
+from core.fields import ExactDecimalField
 
 # What the public offer book shows (and indexes): active, not hidden, not deleted.
 VISIBLE = Q(state="active", hidden_at__isnull=True, deleted_at__isnull=True)
@@ -20,7 +15,7 @@ STATES = ["draft", "active", "paused", "sold_out", "expired", "cancelled"]
 
 
 def _amount(**kwargs) -> ExactDecimalField:
-    # numeric(60, 18) on PostgreSQL; exact on SQLite too (see marketplace/fields.py).
+    # numeric(60, 18) on PostgreSQL; exact on SQLite too (see core/fields.py).
     return ExactDecimalField(**kwargs)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection
@@ -28,8 +28,8 @@ from rest_framework import status
 
 from accounts.models import User
 from chains.models import Asset
-from marketplace.amounts import CTX, places, quantum, round_up
-from marketplace.fields import ExactDecimalField
+from core.decimals import CTX, places, round_up
+from core.fields import ExactDecimalField
 from marketplace.models import Listing
 from marketplace.search import filter_terms
 from marketplace.services import ListingError
@@ -72,7 +72,7 @@ def effective_price(listing: Listing, agg: Aggregate | None) -> Decimal | None:
         value = listing.price_floor
     if listing.price_ceiling is not None and value > listing.price_ceiling:
         value = listing.price_ceiling
-    value = value.quantize(quantum(listing.quote_asset.decimals), rounding=ROUND_UP, context=CTX)
+    value = round_up(value, listing.quote_asset.decimals)
     return value if value > 0 else None
 
 
@@ -138,7 +138,7 @@ def _pair_asset_ids(pair: str, assets: list[Asset]) -> tuple[list[int], list[int
 
 
 def _column(name: str) -> Any:
-    # SQLite keeps these columns as fixed-width text (marketplace/fields.py); compare numbers.
+    # SQLite keeps these columns as fixed-width text (core/fields.py); compare numbers.
     if connection.vendor == "sqlite":
         return Cast(F(name), DecimalField(max_digits=60, decimal_places=18))
     return F(name)

@@ -20,7 +20,7 @@ from accounts.selectors import wallet_list
 from chains.models import Asset
 from chains.selectors import asset_get
 from core.api.errors import ApiError
-from marketplace.amounts import CTX, MAX_VALUE, decimal_places, places
+from core.decimals import CTX, MAX_AMOUNT, decimal_places, format_plain, places
 from marketplace.models import Listing
 from oracle.selectors import pair_is_tradeable
 
@@ -230,7 +230,7 @@ def _check_amount(errors: _Errors, field: str, value: Decimal | None, allowed: i
             _("At most %(places)d decimal places for this asset.") % {"places": allowed},
             "too_many_decimals",
         )
-    elif value > MAX_VALUE:
+    elif value > MAX_AMOUNT:
         errors.add(field, _("This number is too large."), "amount_too_large")
 
 
@@ -282,7 +282,7 @@ def _validate(
             errors.add(
                 "amount",
                 _("Swaps in progress hold %(reserved)s; the amount must be more.")
-                % {"reserved": format(reserved.normalize(), "f")},
+                % {"reserved": format_plain(reserved)},
                 "amount_below_reserved",
             )
 

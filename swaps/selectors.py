@@ -11,7 +11,7 @@ from django.utils import timezone
 from chains import selectors as chain_selectors
 from chains import txs
 from chains.evm import ChainUnavailable
-from marketplace.amounts import base_units
+from core.decimals import base_units
 from swaps.models import OPEN_STATES, Notification, Swap, SwapEvent
 
 S = Swap.State

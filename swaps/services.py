@@ -24,9 +24,9 @@ from chains import selectors as chain_selectors
 from chains import txs
 from chains.evm import ChainUnavailable
 from core.api.errors import ApiError
+from core.decimals import base_units
 from marketplace import selectors as market_selectors
 from marketplace import services as market_services
-from marketplace.amounts import base_units
 from oracle import selectors as oracle_selectors
 from swaps import machine
 from swaps.models import (

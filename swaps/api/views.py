@@ -15,7 +15,7 @@ from accounts.models import User
 from core.api.errors import ApiError
 from core.api.schema import UNAUTHENTICATED, error_response
 from core.api.throttling import ScopedThrottle, UserThrottle
-from marketplace.amounts import parse_decimal
+from core.decimals import parse_decimal
 from swaps import selectors, services
 from swaps.api.serializers import (
     DisputeInput,
