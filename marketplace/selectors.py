@@ -22,7 +22,6 @@ from django.db.models import (
     Window,
 )
 from django.db.models.functions import Cast, Ceil, Coalesce, Greatest, Least
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import status
 
@@ -54,6 +53,13 @@ def _with_relations(qs: QuerySet[Listing]) -> QuerySet[Listing]:
 def listing_get(*, listing_id: int) -> Listing | None:
     """A listing that is not deleted (hidden ones included), with its assets and maker."""
     return _with_relations(Listing.objects.filter(pk=listing_id, deleted_at__isnull=True)).first()
+
+
+def listing_get_for(*, listing_id: int, viewer: User | None) -> Listing | None:
+    """The listing if `viewer` (None: anonymous) may see it (``Listing.is_visible_to``), else
+    None: deleted ones for nobody, hidden ones for their maker only."""
+    listing = listing_get(listing_id=listing_id)
+    return listing if listing is not None and listing.is_visible_to(viewer) else None
 
 
 def effective_price(listing: Listing, agg: Aggregate | None) -> Decimal | None:
@@ -118,18 +124,8 @@ def listing_quote(*, listing: Listing, amount: Decimal) -> ListingQuote:
 
 # --------------------------------------------------------------------------- the offer book
 
-State = Listing.State
 ORDERINGS = ("newest", "price", "-price", "reputation")
 KYC_ORDER: list[str] = [User.KycLevel.NONE, User.KycLevel.BASIC, User.KycLevel.VERIFIED]
-
-
-def visible_listings(*, now: datetime | None = None) -> QuerySet[Listing]:
-    """Listings anyone may see in the offer book and take: active, not hidden, not deleted,
-    not past their expiry (even before the expiry job has run)."""
-    now = now or timezone.now()
-    return Listing.objects.filter(
-        state=State.ACTIVE, hidden_at__isnull=True, deleted_at__isnull=True
-    ).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
 
 
 def _pair_asset_ids(pair: str, assets: list[Asset]) -> tuple[list[int], list[int]]:
@@ -316,7 +312,7 @@ def listing_search(
     Ties break by newest, then id, so pages are stable. Returns a ``ListingResults``
     (count it, slice it, iterate it) of listings with their assets and maker joined.
     """
-    qs = visible_listings(now=now)
+    qs: QuerySet[Listing] = Listing.objects.visible(now=now)
     by_price = ordering in ("price", "-price")
     ranged = price_min is not None or price_max is not None
     assets = list(Asset.objects.all()) if pair or by_price or ranged else []
@@ -390,7 +386,7 @@ class PairSummary:
 def pair_list() -> list[PairSummary]:
     """Pairs with at least one visible listing, by symbol, with the oracle's price for each."""
     rows = (
-        visible_listings()
+        Listing.objects.visible()
         .values("base_asset__symbol", "quote_asset__symbol")
         .annotate(n=Count("pk"))
         .order_by("base_asset__symbol", "quote_asset__symbol")

@@ -53,15 +53,6 @@ def _locked(listing_id: int) -> Listing:
         ) from None
 
 
-def _is_takeable(listing: Listing, now) -> bool:
-    return (
-        listing.state == State.ACTIVE
-        and listing.hidden_at is None
-        and listing.deleted_at is None
-        and (listing.expires_at is None or listing.expires_at > now)
-    )
-
-
 @transaction.atomic
 def listing_transition(*, listing_id: int, to: str, cause: str = "") -> Listing:
     """Move a listing to state `to`: the only writer of ``Listing.state``.
@@ -106,7 +97,7 @@ def listing_reserve(*, listing_id: int, taker: User, amount: Decimal) -> Listing
     ``amount_below_minimum``, ``amount_above_maximum`` (400), ``insufficient_remaining`` (409).
     """
     listing = _locked(listing_id)
-    if not _is_takeable(listing, timezone.now()):
+    if not listing.is_takeable():
         raise _unavailable()
     if listing.maker_id == taker.pk:
         raise ListingError(str(_("You cannot take your own listing.")), "own_listing")
@@ -168,8 +159,7 @@ def listing_release(*, listing_id: int, amount: Decimal) -> Listing:
     listing.remaining = restored
     listing.save(update_fields=["remaining", "updated_at"])
     if listing.state == State.SOLD_OUT and listing.remaining > 0:
-        expired = listing.expires_at is not None and listing.expires_at <= timezone.now()
-        to = State.EXPIRED if expired else State.ACTIVE
+        to = State.EXPIRED if listing.is_past_expiry() else State.ACTIVE
         listing.state = listing_transition(listing_id=listing.pk, to=to, cause="released").state
     return listing
 
@@ -499,8 +489,7 @@ def listing_update(
                 listing_id=listing.pk, to=State.ACTIVE, cause="amount_raised"
             ).state
     if state is not None and state != listing.state:
-        expired = listing.expires_at is not None and listing.expires_at <= timezone.now()
-        if state == State.ACTIVE and expired:
+        if state == State.ACTIVE and listing.is_past_expiry():
             raise ListingError(
                 str(_("This listing has expired; set a later expiry first.")),
                 "listing_expired",
@@ -587,7 +576,7 @@ def listings_expire(*, now: datetime | None = None, batch: int = 500) -> int:
         for listing_id in due:
             with transaction.atomic():
                 listing = _locked(listing_id)
-                if listing.state in EXPIRABLE and listing.expires_at and listing.expires_at <= now:
+                if listing.state in EXPIRABLE and listing.is_past_expiry(now=now):
                     listing_transition(listing_id=listing_id, to=State.EXPIRED, cause="expiry")
                     expired += 1
         if len(due) < batch:

@@ -85,11 +85,11 @@ def book(request: HttpRequest, pair: str) -> HttpResponse:
 
 @require_GET
 def detail(request: HttpRequest, listing_id: int) -> HttpResponse:
-    listing = selectors.listing_get(listing_id=listing_id)
     user = _user(request)
-    is_maker = listing is not None and user is not None and user.pk == listing.maker_id
-    if listing is None or (listing.hidden_at is not None and not is_maker):
+    listing = selectors.listing_get_for(listing_id=listing_id, viewer=user)
+    if listing is None:
         raise Http404
+    is_maker = user is not None and user.pk == listing.maker_id
     context = {
         "row": _rows([listing])[0],
         "listing": listing,
