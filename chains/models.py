@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 
 from chains.interface import LockState
+from core.fields import ExactDecimalField
 
 
 class Asset(models.Model):
@@ -157,7 +158,7 @@ class HtlcLock(models.Model):
     token = models.CharField(max_length=42, help_text="Zero address for the native coin.")
     sender = models.CharField(max_length=42)
     recipient = models.CharField(max_length=42)
-    amount = models.DecimalField(max_digits=78, decimal_places=0, help_text="Base units.")
+    amount = ExactDecimalField(max_digits=78, decimal_places=0, help_text="Base units.")
     hashlock = models.CharField(max_length=66)
     timelock = models.PositiveBigIntegerField()
     state = models.PositiveSmallIntegerField(choices=State.choices, default=State.LOCKED)

@@ -12,7 +12,7 @@ from rest_framework.exceptions import ValidationError as ApiValidationError
 from accounts.models import User
 from accounts.selectors import wallet_list
 from chains.selectors import asset_list
-from marketplace.amounts import parse_decimal
+from core.decimals import format_plain, parse_decimal
 from marketplace.models import Listing
 from marketplace.selectors import KYC_ORDER, ORDERINGS
 
@@ -120,34 +120,22 @@ class ListingForm(forms.Form):
 
     @classmethod
     def initial_for(cls, listing: Listing) -> dict[str, Any]:
-        from marketplace.amounts import fmt
-
+        # '2000.5', not '2000.500000': trailing zeros are noise in an edit form.
         base, quote = listing.base_asset.decimals, listing.quote_asset.decimals
         return {
-            "amount": _plain(fmt(listing.amount, base)),
-            "min_trade": _plain(fmt(listing.min_trade, base)),
-            "max_trade": _plain(fmt(listing.max_trade, base)),
+            "amount": format_plain(listing.amount, base),
+            "min_trade": format_plain(listing.min_trade, base),
+            "max_trade": format_plain(listing.max_trade, base),
             "price_kind": PRICE_MARKET if listing.is_market_relative else PRICE_FIXED,
-            "price": _plain(fmt(listing.price, quote)),
-            "price_margin_pct": _plain(
-                format(listing.price_margin_pct, "f")
-                if listing.price_margin_pct is not None
-                else None
-            ),
-            "price_floor": _plain(fmt(listing.price_floor, quote)),
-            "price_ceiling": _plain(fmt(listing.price_ceiling, quote)),
+            "price": format_plain(listing.price, quote) or "",
+            "price_margin_pct": format_plain(listing.price_margin_pct) or "",
+            "price_floor": format_plain(listing.price_floor, quote) or "",
+            "price_ceiling": format_plain(listing.price_ceiling, quote) or "",
             "payout_address": listing.payout_address,
             "refund_address": listing.refund_address,
             "terms": listing.terms,
             "expires_at": listing.expires_at,
         }
-
-
-def _plain(text: str | None) -> str:
-    """'2000.500000' -> '2000.5' for an edit form (trailing zeros are noise there)."""
-    if text is None:
-        return ""
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 class BookFilterForm(forms.Form):

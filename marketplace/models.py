@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from marketplace.fields import ExactDecimalField
+from core.fields import ExactDecimalField
 
-# Columns hold 18 decimal places; an asset with more decimals is limited to 18 here.
-AMOUNT_PLACES = 18
-AMOUNT_DIGITS = 60
-
-
-# What the public offer book shows (and indexes): active, not hidden, not deleted.
+# What the public offer book shows and its indexes cover: active, not hidden, not deleted.
+# A listing must also not be past its expiry (a moving cut-off, so not in the index
+# conditions): ListingQuerySet.visible and Listing.is_takeable add it.
 VISIBLE = Q(state="active", hidden_at__isnull=True, deleted_at__isnull=True)
 STATES = ["draft", "active", "paused", "sold_out", "expired", "cancelled"]
 
 
 def _amount(**kwargs) -> ExactDecimalField:
-    # numeric(60, 18) on PostgreSQL; exact on SQLite too (see marketplace/fields.py).
+    # numeric(60, 18) on PostgreSQL; exact on SQLite too (see core/fields.py).
     return ExactDecimalField(**kwargs)
+
+
+class ListingQuerySet(models.QuerySet["Listing"]):
+    def visible(self, *, now: datetime | None = None) -> ListingQuerySet:
+        """Listings in the offer book, open to takers: ``Listing.is_takeable`` in SQL."""
+        now = now or timezone.now()
+        return self.filter(VISIBLE, Q(expires_at__isnull=True) | Q(expires_at__gt=now))
 
 
 class Listing(models.Model):
@@ -89,6 +96,8 @@ class Listing(models.Model):
     deleted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ListingQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -176,3 +185,29 @@ class Listing(models.Model):
 
     def can_move_to(self, state: str) -> bool:
         return state in self.TRANSITIONS[self.State(self.state)]
+
+    def is_takeable(self, *, now: datetime | None = None) -> bool:
+        """In the offer book and open to takers: ``ListingQuerySet.visible`` for this row.
+
+        Active, not hidden, not deleted, not past its expiry (even before the expiry job
+        has run).
+        """
+        return (
+            self.state == self.State.ACTIVE
+            and self.hidden_at is None
+            and self.deleted_at is None
+            and not self.is_past_expiry(now=now)
+        )
+
+    def is_past_expiry(self, *, now: datetime | None = None) -> bool:
+        """Its expiry has passed (whether or not the expiry job has moved it yet)."""
+        return self.expires_at is not None and self.expires_at <= (now or timezone.now())
+
+    def is_visible_to(self, user) -> bool:
+        """Whether `user` (None: anonymous) may see this listing's page, in any state.
+
+        Deleted listings are seen by nobody; hidden ones by their maker only.
+        """
+        if self.deleted_at is not None:
+            return False
+        return self.hidden_at is None or (user is not None and user.pk == self.maker_id)

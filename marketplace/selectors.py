@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection
@@ -22,14 +22,13 @@ from django.db.models import (
     Window,
 )
 from django.db.models.functions import Cast, Ceil, Coalesce, Greatest, Least
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import status
 
 from accounts.models import User
 from chains.models import Asset
-from marketplace.amounts import CTX, places, quantum, round_up
-from marketplace.fields import ExactDecimalField
+from core.decimals import CTX, places, round_up
+from core.fields import ExactDecimalField
 from marketplace.models import Listing
 from marketplace.search import filter_terms
 from marketplace.services import ListingError
@@ -56,6 +55,13 @@ def listing_get(*, listing_id: int) -> Listing | None:
     return _with_relations(Listing.objects.filter(pk=listing_id, deleted_at__isnull=True)).first()
 
 
+def listing_get_for(*, listing_id: int, viewer: User | None) -> Listing | None:
+    """The listing if `viewer` (None: anonymous) may see it (``Listing.is_visible_to``), else
+    None: deleted ones for nobody, hidden ones for their maker only."""
+    listing = listing_get(listing_id=listing_id)
+    return listing if listing is not None and listing.is_visible_to(viewer) else None
+
+
 def effective_price(listing: Listing, agg: Aggregate | None) -> Decimal | None:
     """The listing's price given the oracle's aggregate for its pair (None: unavailable).
 
@@ -72,7 +78,7 @@ def effective_price(listing: Listing, agg: Aggregate | None) -> Decimal | None:
         value = listing.price_floor
     if listing.price_ceiling is not None and value > listing.price_ceiling:
         value = listing.price_ceiling
-    value = value.quantize(quantum(listing.quote_asset.decimals), rounding=ROUND_UP, context=CTX)
+    value = round_up(value, listing.quote_asset.decimals)
     return value if value > 0 else None
 
 
@@ -118,18 +124,8 @@ def listing_quote(*, listing: Listing, amount: Decimal) -> ListingQuote:
 
 # --------------------------------------------------------------------------- the offer book
 
-State = Listing.State
 ORDERINGS = ("newest", "price", "-price", "reputation")
 KYC_ORDER: list[str] = [User.KycLevel.NONE, User.KycLevel.BASIC, User.KycLevel.VERIFIED]
-
-
-def visible_listings(*, now: datetime | None = None) -> QuerySet[Listing]:
-    """Listings anyone may see in the offer book and take: active, not hidden, not deleted,
-    not past their expiry (even before the expiry job has run)."""
-    now = now or timezone.now()
-    return Listing.objects.filter(
-        state=State.ACTIVE, hidden_at__isnull=True, deleted_at__isnull=True
-    ).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
 
 
 def _pair_asset_ids(pair: str, assets: list[Asset]) -> tuple[list[int], list[int]]:
@@ -138,7 +134,7 @@ def _pair_asset_ids(pair: str, assets: list[Asset]) -> tuple[list[int], list[int
 
 
 def _column(name: str) -> Any:
-    # SQLite keeps these columns as fixed-width text (marketplace/fields.py); compare numbers.
+    # SQLite keeps these columns as fixed-width text (core/fields.py); compare numbers.
     if connection.vendor == "sqlite":
         return Cast(F(name), DecimalField(max_digits=60, decimal_places=18))
     return F(name)
@@ -316,7 +312,7 @@ def listing_search(
     Ties break by newest, then id, so pages are stable. Returns a ``ListingResults``
     (count it, slice it, iterate it) of listings with their assets and maker joined.
     """
-    qs = visible_listings(now=now)
+    qs: QuerySet[Listing] = Listing.objects.visible(now=now)
     by_price = ordering in ("price", "-price")
     ranged = price_min is not None or price_max is not None
     assets = list(Asset.objects.all()) if pair or by_price or ranged else []
@@ -390,7 +386,7 @@ class PairSummary:
 def pair_list() -> list[PairSummary]:
     """Pairs with at least one visible listing, by symbol, with the oracle's price for each."""
     rows = (
-        visible_listings()
+        Listing.objects.visible()
         .values("base_asset__symbol", "quote_asset__symbol")
         .annotate(n=Count("pk"))
         .order_by("base_asset__symbol", "quote_asset__symbol")

@@ -20,7 +20,7 @@ from accounts.selectors import wallet_list
 from chains.models import Asset
 from chains.selectors import asset_get
 from core.api.errors import ApiError
-from marketplace.amounts import CTX, MAX_VALUE, decimal_places, places
+from core.decimals import CTX, MAX_AMOUNT, decimal_places, format_plain, places
 from marketplace.models import Listing
 from oracle.selectors import pair_is_tradeable
 
@@ -51,15 +51,6 @@ def _locked(listing_id: int) -> Listing:
         raise ListingError(
             str(_("No such listing.")), "listing_not_found", status.HTTP_404_NOT_FOUND
         ) from None
-
-
-def _is_takeable(listing: Listing, now) -> bool:
-    return (
-        listing.state == State.ACTIVE
-        and listing.hidden_at is None
-        and listing.deleted_at is None
-        and (listing.expires_at is None or listing.expires_at > now)
-    )
 
 
 @transaction.atomic
@@ -106,7 +97,7 @@ def listing_reserve(*, listing_id: int, taker: User, amount: Decimal) -> Listing
     ``amount_below_minimum``, ``amount_above_maximum`` (400), ``insufficient_remaining`` (409).
     """
     listing = _locked(listing_id)
-    if not _is_takeable(listing, timezone.now()):
+    if not listing.is_takeable():
         raise _unavailable()
     if listing.maker_id == taker.pk:
         raise ListingError(str(_("You cannot take your own listing.")), "own_listing")
@@ -168,8 +159,7 @@ def listing_release(*, listing_id: int, amount: Decimal) -> Listing:
     listing.remaining = restored
     listing.save(update_fields=["remaining", "updated_at"])
     if listing.state == State.SOLD_OUT and listing.remaining > 0:
-        expired = listing.expires_at is not None and listing.expires_at <= timezone.now()
-        to = State.EXPIRED if expired else State.ACTIVE
+        to = State.EXPIRED if listing.is_past_expiry() else State.ACTIVE
         listing.state = listing_transition(listing_id=listing.pk, to=to, cause="released").state
     return listing
 
@@ -230,7 +220,7 @@ def _check_amount(errors: _Errors, field: str, value: Decimal | None, allowed: i
             _("At most %(places)d decimal places for this asset.") % {"places": allowed},
             "too_many_decimals",
         )
-    elif value > MAX_VALUE:
+    elif value > MAX_AMOUNT:
         errors.add(field, _("This number is too large."), "amount_too_large")
 
 
@@ -282,7 +272,7 @@ def _validate(
             errors.add(
                 "amount",
                 _("Swaps in progress hold %(reserved)s; the amount must be more.")
-                % {"reserved": format(reserved.normalize(), "f")},
+                % {"reserved": format_plain(reserved)},
                 "amount_below_reserved",
             )
 
@@ -499,8 +489,7 @@ def listing_update(
                 listing_id=listing.pk, to=State.ACTIVE, cause="amount_raised"
             ).state
     if state is not None and state != listing.state:
-        expired = listing.expires_at is not None and listing.expires_at <= timezone.now()
-        if state == State.ACTIVE and expired:
+        if state == State.ACTIVE and listing.is_past_expiry():
             raise ListingError(
                 str(_("This listing has expired; set a later expiry first.")),
                 "listing_expired",
@@ -587,7 +576,7 @@ def listings_expire(*, now: datetime | None = None, batch: int = 500) -> int:
         for listing_id in due:
             with transaction.atomic():
                 listing = _locked(listing_id)
-                if listing.state in EXPIRABLE and listing.expires_at and listing.expires_at <= now:
+                if listing.state in EXPIRABLE and listing.is_past_expiry(now=now):
                     listing_transition(listing_id=listing_id, to=State.EXPIRED, cause="expiry")
                     expired += 1
         if len(due) < batch:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -17,9 +16,8 @@ from rest_framework.exceptions import ValidationError as ApiValidationError
 
 from accounts.models import User
 from accounts.selectors import wallet_list
-from accounts.templatetags.accounts_format import plain_amount
+from core.decimals import format_plain
 from marketplace import selectors, services
-from marketplace.amounts import fmt
 from marketplace.forms import BookFilterForm, ListingForm
 from marketplace.models import Listing
 from marketplace.services import ListingError
@@ -34,14 +32,9 @@ def _user(request: HttpRequest) -> User | None:
     return user if isinstance(user, User) and user.is_authenticated else None
 
 
-def _shown(value: Decimal | None, decimals: int) -> str | None:
-    """For pages: exact to the asset's places, without trailing zeros (3, not 3.000…)."""
-    text = fmt(value, decimals)
-    return plain_amount(Decimal(text)) if text is not None else None
-
-
 def _rows(listings: list[Listing], oracle=None) -> list[dict]:
-    """Listings with their current price and amounts shown to each asset's places."""
+    """Listings with their current price and amounts shown to each asset's places, exact and
+    without trailing zeros (3, not 3.000…)."""
     prices = selectors.listing_prices(listings, oracle=oracle)
     rows = []
     for listing in listings:
@@ -49,24 +42,17 @@ def _rows(listings: list[Listing], oracle=None) -> list[dict]:
         rows.append(
             {
                 "listing": listing,
-                "price": _shown(prices.get(listing.pk), quote),
-                "remaining": _shown(listing.remaining, base),
-                "amount": _shown(listing.amount, base),
-                "min_trade": _shown(listing.min_trade, base),
-                "max_trade": _shown(listing.max_trade, base),
-                "floor": _shown(listing.price_floor, quote),
-                "ceiling": _shown(listing.price_ceiling, quote),
-                "margin": _margin(listing.price_margin_pct),
+                "price": format_plain(prices.get(listing.pk), quote),
+                "remaining": format_plain(listing.remaining, base),
+                "amount": format_plain(listing.amount, base),
+                "min_trade": format_plain(listing.min_trade, base),
+                "max_trade": format_plain(listing.max_trade, base),
+                "floor": format_plain(listing.price_floor, quote),
+                "ceiling": format_plain(listing.price_ceiling, quote),
+                "margin": format_plain(listing.price_margin_pct),
             }
         )
     return rows
-
-
-def _margin(value: Decimal | None) -> str | None:
-    if value is None:
-        return None
-    text = format(value, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 @require_GET
@@ -99,11 +85,11 @@ def book(request: HttpRequest, pair: str) -> HttpResponse:
 
 @require_GET
 def detail(request: HttpRequest, listing_id: int) -> HttpResponse:
-    listing = selectors.listing_get(listing_id=listing_id)
     user = _user(request)
-    is_maker = listing is not None and user is not None and user.pk == listing.maker_id
-    if listing is None or (listing.hidden_at is not None and not is_maker):
+    listing = selectors.listing_get_for(listing_id=listing_id, viewer=user)
+    if listing is None:
         raise Http404
+    is_maker = user is not None and user.pk == listing.maker_id
     context = {
         "row": _rows([listing])[0],
         "listing": listing,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -13,6 +13,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from core.decimals import CTX, quantize
 from oracle import selectors
 from oracle.aggregation import Aggregate, Status, aggregate, fixed_price
 from oracle.models import OracleAlert, PairHalt, PriceCandle, PricePoint
@@ -200,5 +201,6 @@ def pair_resume(*, pair: str, reason: str, user) -> bool:
 
 
 def convert_amount(*, amount: Decimal, price: Decimal) -> Decimal:
-    """amount × price, rounded to 18 decimal places (the finest any asset here uses)."""
-    return (amount * price).quantize(Decimal(1).scaleb(-18)).normalize()
+    """amount × price, exactly, then rounded half-even to 18 decimal places (the finest any
+    asset here uses)."""
+    return quantize(CTX.multiply(amount, price), 18, rounding=ROUND_HALF_EVEN)

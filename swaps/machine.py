@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chains.interface import Lock, LockSpec, LockState
-from swaps.models import Swap
+from swaps.models import HAPPY_PATH, OPEN_STATES, Swap
 
 S = Swap.State
 LOCKED, REDEEMED, REFUNDED = LockState.LOCKED, LockState.REDEEMED, LockState.REFUNDED
@@ -133,8 +133,8 @@ def target_state(sides: Sides) -> str:
     ]
 
 
-# Forward order of the open states, for walking from one to another.
-_ORDER: list[str] = [S.CREATED, S.TAKER_LOCKED, S.MAKER_LOCKED, S.SECRET_REVEALED]
+# Forward order of the open states (the happy path before its end), for walking between them.
+_ORDER: list[str] = [state for state in HAPPY_PATH if state in OPEN_STATES]
 
 
 def is_rollback(current: str, target: str) -> bool:

@@ -15,8 +15,12 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from core.fields import ExactDecimalField
+
 
 class Swap(models.Model):
+    # The one place states are named for people: pages, the admin and the API read these
+    # labels (never retype them), in this order (HAPPY_PATH below is the timeline's order).
     class State(models.TextChoices):
         CREATED = "created", pgettext_lazy("swap state", "Created")
         TAKER_LOCKED = "taker_locked", _("Buyer locked")
@@ -26,7 +30,7 @@ class Swap(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
         EXPIRED = "expired", _("Expired")
         REFUNDED = "refunded", _("Refunded")
-        FLAGGED = "flagged", _("Flagged")
+        FLAGGED = "flagged", _("Flagged for review")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     listing = models.ForeignKey("marketplace.Listing", on_delete=models.PROTECT, related_name="+")
@@ -39,11 +43,12 @@ class Swap(models.Model):
     base_asset = models.ForeignKey("chains.Asset", on_delete=models.PROTECT, related_name="+")
     quote_asset = models.ForeignKey("chains.Asset", on_delete=models.PROTECT, related_name="+")
     # Fixed when the swap is created: amounts in asset units (Decimal) with the asset's
-    # decimals, and the price (quote per base) they were computed at.
-    amount = models.DecimalField(max_digits=60, decimal_places=18)
-    quote_amount = models.DecimalField(max_digits=60, decimal_places=18)
-    price = models.DecimalField(max_digits=60, decimal_places=18)
-    value_usd = models.DecimalField(max_digits=30, decimal_places=2, null=True, blank=True)
+    # decimals, and the price (quote per base) they were computed at. numeric(60, 18) on
+    # PostgreSQL; exact on SQLite too (see core/fields.py).
+    amount = ExactDecimalField()
+    quote_amount = ExactDecimalField()
+    price = ExactDecimalField()
+    value_usd = ExactDecimalField(max_digits=30, decimal_places=2, null=True, blank=True)
     # sha256(secret), 0x-prefixed lowercase hex. Unique: a hashlock whose secret went
     # public on one swap must never guard another.
     hashlock = models.CharField(max_length=66, unique=True)
@@ -130,6 +135,15 @@ REORG_ROLLBACKS: dict[str, str] = {
     S.MAKER_LOCKED: S.TAKER_LOCKED,
     S.SECRET_REVEALED: S.MAKER_LOCKED,
 }
+# The order a swap moves in when all goes well: the swap page's timeline. Every other state
+# ends a swap early, from one of these.
+HAPPY_PATH: tuple[Swap.State, ...] = (
+    S.CREATED,
+    S.TAKER_LOCKED,
+    S.MAKER_LOCKED,
+    S.SECRET_REVEALED,
+    S.COMPLETED,
+)
 OPEN_STATES = {S.CREATED, S.TAKER_LOCKED, S.MAKER_LOCKED, S.SECRET_REVEALED}
 TERMINAL_STATES = {S.COMPLETED, S.CANCELLED, S.EXPIRED, S.REFUNDED, S.FLAGGED}
 # Terminal states in which the maker's base amount was not sold: it goes back on the listing.

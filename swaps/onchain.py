@@ -27,7 +27,7 @@ from chains.interface import (
     TxRequest,
 )
 from chains.networks import Network
-from marketplace.amounts import base_units
+from core.decimals import base_units
 from swaps import errors, machine
 from swaps.models import Swap
 

@@ -10,22 +10,24 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.models import User
+from core.decimals import format_plain
 from swaps import selectors, services
 from swaps.api.serializers import swap_detail_data
-from swaps.models import Swap
+from swaps.models import HAPPY_PATH, Swap
 
-# The timeline's steps, in order; the terminal failure states are shown apart.
-STEPS = [
-    Swap.State.CREATED,
-    Swap.State.TAKER_LOCKED,
-    Swap.State.MAKER_LOCKED,
-    Swap.State.SECRET_REVEALED,
-    Swap.State.COMPLETED,
-]
+# While the taker may still have to redeem (until the secret is revealed on chain), the
+# secret in their browser is all that can.
+SECRET_STATES = list(HAPPY_PATH[: HAPPY_PATH.index(Swap.State.SECRET_REVEALED)])
 
 
-# While the taker may still have to redeem, the secret in their browser is all that can.
-SECRET_STATES = [Swap.State.CREATED, Swap.State.TAKER_LOCKED, Swap.State.MAKER_LOCKED]
+def _amounts(swap: Swap) -> dict[str, str]:
+    """The swap's two amounts as pages show them: exact, without trailing zeros."""
+    return {"base": format_plain(swap.amount), "quote": format_plain(swap.quote_amount)}
+
+
+def _label(state: str) -> str:
+    """A state's label from ``Swap.State``, in the page's language."""
+    return str(Swap.State(state).label)
 
 
 @login_required
@@ -35,7 +37,10 @@ def mine(request: HttpRequest) -> HttpResponse:
         services.notifications_read_all(user=cast(User, request.user))
         return redirect("swaps-mine")
     context = {
-        "swaps": selectors.swap_list(user=request.user),
+        "rows": [
+            {"swap": swap, "amounts": _amounts(swap), "state_label": _label(swap.state)}
+            for swap in selectors.swap_list(user=request.user)
+        ],
         "notifications": selectors.notification_list(user=request.user).filter(
             read_at__isnull=True
         )[:20],
@@ -51,15 +56,19 @@ def detail(request: HttpRequest, swap_id) -> HttpResponse:
     view = swap_detail_data(swap, user=request.user)
     reached = {e.to_state for e in swap.events.all()}
     timeline = [
-        {"state": step, "label": Swap.State(step).label, "done": step in reached} for step in STEPS
+        {"state": step, "label": _label(step), "done": step in reached} for step in HAPPY_PATH
     ]
+    history = [{**event, "label": _label(event["to_state"])} for event in view["history"]]
     return render(
         request,
         "swaps/detail.html",
         {
             "swap": swap,
             "view": view,
+            "amounts": _amounts(swap),
+            "state_label": _label(swap.state),
             "timeline": timeline,
+            "history": history,
             "role": view["role"],
             "secret_states": SECRET_STATES,
             "secret_needed": view["role"] == "taker" and swap.state in SECRET_STATES,

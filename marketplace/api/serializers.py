@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import User
-from marketplace.amounts import fmt, parse_decimal
+from core.decimals import format_fixed, parse_decimal
 from marketplace.models import Listing
 from marketplace.selectors import KYC_ORDER, ORDERINGS
 
@@ -162,10 +162,10 @@ class ListingOutput(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
     def _base(self, listing: Listing, value: Decimal | None) -> str | None:
-        return fmt(value, listing.base_asset.decimals)
+        return format_fixed(value, listing.base_asset.decimals)
 
     def _quote(self, listing: Listing, value: Decimal | None) -> str | None:
-        return fmt(value, listing.quote_asset.decimals)
+        return format_fixed(value, listing.quote_asset.decimals)
 
     @extend_schema_field(DECIMAL_SCHEMA)
     def get_amount(self, listing: Listing) -> str | None:

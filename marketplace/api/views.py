@@ -315,11 +315,8 @@ class ListingDetailView(APIView):
     parser_classes = [DecimalJSONParser]
 
     def _visible(self, request: Request, pk: int) -> Listing:
-        listing = selectors.listing_get(listing_id=pk)
-        viewer = _viewer(request)
-        if listing is None or (
-            listing.hidden_at is not None and (viewer is None or viewer.pk != listing.maker_id)
-        ):
+        listing = selectors.listing_get_for(listing_id=pk, viewer=_viewer(request))
+        if listing is None:
             raise exceptions.NotFound()
         return listing
 

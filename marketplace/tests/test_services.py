@@ -508,7 +508,7 @@ def test_the_state_scan_sees_a_stray_write():
 
 
 def test_base_units_are_exact_beyond_the_default_decimal_precision():
-    from marketplace.amounts import base_units
+    from core.decimals import base_units
 
     # 42 integer digits and 18 places: 60 significant digits (the default context has 28)
     amount = Decimal("123456789012345678901234567890123456789012.123456789012345678")

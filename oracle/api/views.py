@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from core.api.errors import ApiError
 from core.api.pagination import PageNumberPagination
+from core.decimals import format_plain
 from oracle import selectors, services
 from oracle.api.serializers import (
     CandleSerializer,
@@ -128,8 +129,8 @@ class ConvertView(APIView):
             {
                 "from": data["from"],
                 "to": data["to"],
-                "amount": format(data["amount"].normalize(), "f"),
-                "result": format(result, "f"),
+                "amount": format_plain(data["amount"]),
+                "result": format_plain(result),
                 "price": format(agg.price, "f"),
                 "status": str(agg.status),
             }

@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from chains import selectors as chain_selectors
-from marketplace.amounts import fmt
+from core.decimals import format_fixed, format_plain
 from swaps import selectors
 from swaps.models import Dispute, Notification, Swap, SwapEvent
 
@@ -117,13 +117,13 @@ class SwapOutput(serializers.ModelSerializer):
         ]
 
     def get_amount(self, obj: Swap) -> str:
-        return fmt(obj.amount, obj.base_asset.decimals) or ""
+        return format_fixed(obj.amount, obj.base_asset.decimals)
 
     def get_quote_amount(self, obj: Swap) -> str:
-        return fmt(obj.quote_amount, obj.quote_asset.decimals) or ""
+        return format_fixed(obj.quote_amount, obj.quote_asset.decimals)
 
     def get_price(self, obj: Swap) -> str:
-        return format(obj.price.normalize(), "f")
+        return format_plain(obj.price)
 
     def get_role(self, obj: Swap) -> str | None:
         user = self.context["user"] if "user" in self.context else self.context["request"].user

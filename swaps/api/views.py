@@ -15,8 +15,8 @@ from accounts.models import User
 from core.api.refusals import by_status, refusal_response
 from core.api.schema import UNAUTHENTICATED
 from core.api.throttling import ScopedThrottle, UserThrottle
+from core.decimals import parse_decimal
 from marketplace import errors as listing_errors
-from marketplace.amounts import parse_decimal
 from swaps import errors, selectors, services
 from swaps.api.serializers import (
     DisputeInput,
