@@ -411,6 +411,7 @@ class IcpTestServer(LocalHttpServer[RecordedRequest]):
         self,
         *,
         ledger_canister_id: str = ICP_LEDGER_CANISTER_ID,
+        other_ledgers: tuple[str, ...] = (),
         xrc_canister_id: str | None = None,
         root_secret: int | None = None,
         delegated: bool = False,
@@ -419,6 +420,7 @@ class IcpTestServer(LocalHttpServer[RecordedRequest]):
     ) -> None:
         """Prepare an empty server (not listening yet); the XRC's canister id is
         ``xrc_canister_id``, by default ``settings.ORACLE_ICP_XRC_CANISTER_ID``.
+        ``other_ledgers`` are more ICRC-1 ledgers hosted next to ``ledger_canister_id``.
 
         Certification: a fresh random root key unless ``root_secret`` is given;
         ``delegated`` puts the canisters on a subnet with a root-signed delegation
@@ -427,6 +429,7 @@ class IcpTestServer(LocalHttpServer[RecordedRequest]):
         """
         super().__init__()
         self.ledger_canister_id = ledger_canister_id
+        self.other_ledgers = other_ledgers
         self.xrc_canister_id = (
             settings.ORACLE_ICP_XRC_CANISTER_ID if xrc_canister_id is None else xrc_canister_id
         )
@@ -733,7 +736,10 @@ class IcpTestServer(LocalHttpServer[RecordedRequest]):
             return self._read_state(parsed)
         canister, method = parsed["canister_id"], parsed["method_name"]
         methods = {
-            self.ledger_canister_id: {"icrc1_balance_of": "query"},
+            **{
+                ledger: {"icrc1_balance_of": "query"}
+                for ledger in (self.ledger_canister_id, *self.other_ledgers)
+            },
             self.xrc_canister_id: {"get_exchange_rate": "update"},
         }
         extra: dict[str, Any] = {}
