@@ -9,6 +9,13 @@ timeout (``WALLET_BALANCE_RPC_TIMEOUT``). A network that cannot answer gives its
 
 Callers get :class:`Balance` frozen dataclasses with ``Decimal`` amounts scaled by the
 asset's ``decimals``; no web3 object leaves this module.
+
+ICP: :func:`principal_balances` gives the same rows for Internet Computer principals,
+one per ICRC-1 token in ``ICP_TOKENS`` (ICP itself by default), read with the ledger's
+``icrc1_balance_of`` through ``chains.icp``, whose answers are verified (query node
+signatures against the subnet's certified node keys, see ``docs/icp.md``). Rows of a
+ledger that cannot be reached or whose answer does not verify are ``unavailable``.
+Cached like the EVM rows.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from django.conf import settings
 from django.core.cache import cache
 from eth_utils import is_address, to_checksum_address
 
+from chains import icp
 from chains.models import Asset
 from chains.networks import Network
 from chains.selectors import asset_list, network_list
@@ -43,6 +51,14 @@ BATCH_MAX = 100
 # Networks read at the same time; more would only queue behind the same timeout.
 PARALLEL_NETWORKS = 8
 CACHE_PREFIX = "chains:balances:v1:"
+ICP_CACHE_PREFIX = "chains:balances:icp:v1:"
+# Rows of the Internet Computer: its network name, and the chain id / asset id they
+# carry (the IC has no EVM chain id; ICP tokens are configured in ICP_TOKENS, not in
+# the asset registry, whose ids start at 1).
+ICP_NETWORK = "icp"
+ICP_CHAIN_ID = 0
+ICP_ASSET_ID = 0
+DEFAULT_ICP_TOKENS = ({"symbol": "ICP", "ledger": icp.ICP_LEDGER_CANISTER_ID, "decimals": 8},)
 
 _ids = itertools.count(1)
 
@@ -55,13 +71,13 @@ class Balance:
     digits after the point (``Decimal("1.500000")`` for 1.5 of a 6-decimal token).
     """
 
-    address: str  # EIP-55 checksummed
-    network: str
-    chain_id: int
-    asset_id: int
+    address: str  # EIP-55 checksummed; on ICP the principal's canonical text
+    network: str  # ICP_NETWORK for ICP rows
+    chain_id: int  # ICP_CHAIN_ID (0) for ICP rows
+    asset_id: int  # ICP_ASSET_ID (0) for ICP rows
     symbol: str
     decimals: int
-    token: str | None  # the ERC-20 contract; None for the native coin
+    token: str | None  # the ERC-20 contract (None for the native coin); on ICP the ledger
     amount: Decimal | None
     status: str  # OK or UNAVAILABLE
 
@@ -260,6 +276,156 @@ def wallet_balances(addresses: list[str]) -> list[Balance]:
         if cached is not None:
             return _in_order(cached, wanted)
     rows = _read(plans, wanted)
+    if seconds > 0:
+        cache.set(key, rows, seconds)
+    return rows
+
+
+# --------------------------------------------------------------------------- ICP
+
+
+@dataclass(frozen=True)
+class IcpToken:
+    """An ICRC-1 token whose balances are read: its ledger canister and decimals."""
+
+    symbol: str
+    ledger: str
+    decimals: int
+
+
+def icp_tokens() -> tuple[IcpToken, ...]:
+    """The tokens of ``ICP_TOKENS`` (default: ICP on its ledger, 8 decimals), validated.
+
+    Raises ``ValueError`` for an entry without a symbol, with an invalid ledger
+    canister id or with decimals outside 0..36.
+    """
+    entries = getattr(settings, "ICP_TOKENS", DEFAULT_ICP_TOKENS)
+    tokens = []
+    for entry in entries:
+        symbol, ledger, decimals = entry.get("symbol"), entry.get("ledger"), entry.get("decimals")
+        if not isinstance(symbol, str) or not symbol:
+            raise ValueError(f"ICP_TOKENS entry without a symbol: {entry!r}")
+        if not isinstance(ledger, str) or not icp.principal_is_valid(ledger):
+            raise ValueError(f"ICP_TOKENS {symbol}: not a ledger canister id: {ledger!r}")
+        if not isinstance(decimals, int) or not 0 <= decimals <= 36:
+            raise ValueError(f"ICP_TOKENS {symbol}: decimals must be 0..36, got {decimals!r}")
+        tokens.append(IcpToken(symbol, ledger.lower(), decimals))
+    return tuple(tokens)
+
+
+def _icp_host() -> str:
+    return str(getattr(settings, "ICP_HOST", icp.DEFAULT_IC_HOST))
+
+
+@functools.lru_cache(maxsize=4)
+def _icp_client(host: str, root_key: bytes, max_age: float, timeout: float) -> icp.IcpClient:
+    """One client per process and configuration: it keeps the subnets' certified node
+    keys between reads (a read_state saved per query) and its connection pool."""
+    return icp.IcpClient(host=host, root_key=root_key, certificate_max_age=max_age, timeout=timeout)
+
+
+def _canonical_principals(principals: Iterable[str]) -> list[str]:
+    """Lower-case canonical text, without duplicates, in the given order."""
+    seen: dict[str, None] = {}
+    for principal in principals:
+        if not isinstance(principal, str) or not icp.principal_is_valid(principal):
+            raise ValueError(f"not an ICP principal: {principal!r}")
+        seen.setdefault(principal.lower(), None)
+    return list(seen)
+
+
+def _icp_cache_key(principals: Sequence[str], tokens: Sequence[IcpToken], host: str) -> str:
+    """One key per set of principals, host, root key and token configuration."""
+    parts = sorted(principals)
+    parts.append(f"{host}|{icp.certificate.configured_root_key().hex()}")
+    parts.extend(f"{t.symbol}|{t.ledger}|{t.decimals}" for t in tokens)
+    return ICP_CACHE_PREFIX + hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _icp_row(principal: str, token: IcpToken, raw: int | None) -> Balance:
+    return Balance(
+        address=principal,
+        network=ICP_NETWORK,
+        chain_id=ICP_CHAIN_ID,
+        asset_id=ICP_ASSET_ID,
+        symbol=token.symbol,
+        decimals=token.decimals,
+        token=token.ledger,
+        amount=None if raw is None else scaled(raw, token.decimals),
+        status=UNAVAILABLE if raw is None else OK,
+    )
+
+
+def _read_icp_token(
+    client: icp.IcpClient, token: IcpToken, principals: Sequence[str], pool: ThreadPoolExecutor
+) -> list[Balance]:
+    """Every principal's row of one token; the first read alone, so that a ledger (or
+    an IC) that cannot be reached costs one timeout, not one per principal."""
+
+    def read(principal: str) -> int | None:
+        try:
+            return client.icrc1_balance_of(owner=principal, ledger_canister_id=token.ledger)
+        except icp.IcpCertificateError as exc:
+            # A forged or replayed answer: worth an error, not just a warning.
+            logger.error("icp balance refused", extra={"ledger": token.ledger, "error": str(exc)})
+            return None
+        except icp.IcpError as exc:
+            logger.warning(
+                "icp balance unavailable", extra={"ledger": token.ledger, "error": str(exc)}
+            )
+            return None
+
+    first = read(principals[0])
+    if first is None:
+        return [_icp_row(p, token, None) for p in principals]
+    rest = list(pool.map(read, principals[1:]))
+    return [_icp_row(p, token, raw) for p, raw in zip(principals, [first, *rest], strict=True)]
+
+
+def principal_balances(principals: list[str]) -> list[Balance]:
+    """What each ICP principal holds of every token in ``ICP_TOKENS``.
+
+    Rows come grouped by principal (given order, duplicates and letter case removed),
+    then tokens in configured order; ``amount`` is the ledger's base units scaled by
+    the token's decimals (e8s for ICP), ``token`` the ledger canister id, ``network``
+    ``ICP_NETWORK``, ``chain_id``/``asset_id`` 0. Every amount comes from a verified
+    answer (``chains.icp``: node signatures checked against certified node keys).
+
+    Side effects: queries to ``ICP_HOST`` (none on a cache hit), through one client per
+    process and configuration, each HTTP request bounded by ``WALLET_BALANCE_RPC_TIMEOUT``;
+    caches the rows for ``WALLET_BALANCE_CACHE_SECONDS`` per set of principals. No query
+    to the database.
+    Never raises for the IC: rows of a ledger that cannot be reached, rejects the call
+    or answers something that does not verify are ``status="unavailable"``, ``amount=None``.
+    Raises ``ValueError`` for an invalid principal or ``ICP_TOKENS`` / ``ICP_ROOT_KEY``
+    setting.
+    """
+    wanted = _canonical_principals(principals)
+    tokens = icp_tokens()
+    if not wanted or not tokens:
+        return []
+    host = _icp_host()
+    seconds = settings.WALLET_BALANCE_CACHE_SECONDS
+    key = _icp_cache_key(wanted, tokens, host)
+    if seconds > 0:
+        cached = cache.get(key)
+        if cached is not None:
+            return _in_order(cached, wanted)
+    client = _icp_client(
+        host,
+        icp.certificate.configured_root_key(),
+        icp.certificate.configured_max_age(),
+        float(settings.WALLET_BALANCE_RPC_TIMEOUT),
+    )
+    workers = max(1, min(PARALLEL_NETWORKS, len(wanted)))
+    # Tokens side by side (a ledger that hangs costs one timeout for all), principals
+    # of each token on a shared pool that never waits on anything itself.
+    with (
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="icp-balances") as pool,
+        ThreadPoolExecutor(max_workers=len(tokens), thread_name_prefix="icp-tokens") as outer,
+    ):
+        per_token = list(outer.map(lambda t: _read_icp_token(client, t, wanted, pool), tokens))
+    rows = _in_order(itertools.chain.from_iterable(per_token), wanted)
     if seconds > 0:
         cache.set(key, rows, seconds)
     return rows

@@ -21,21 +21,28 @@ What the server checks, independently of ic-py where it matters:
   decoder (``RecordedRequest.arg_structure``, field-hash keyed), so a bug that
   ``ic.candid`` makes symmetrically on both sides still shows up.
 
+Certification is real (``testing.icp_certification``): certificates are signed with
+a BLS root key made per server (``root_key`` is its DER encoding, to give the client),
+optionally through a subnet delegation (``delegated=True``) with canister ranges;
+query answers carry Ed25519 signatures of node keys certified under ``/subnet``.
+``misbehave`` makes the issuer wrong on purpose (stale time, a tampered leaf, a forged
+or wrong delegation, bad query signatures).
+
 What it does NOT emulate: signature checks for non-anonymous senders (they are
-refused), BLS signatures (certificates carry a dummy all-zero signature, which is
-fine only because ``chains.icp`` and ic-py do not verify it), subnet delegations,
-node signatures on queries (dummy), the v3 synchronous call endpoint, cycles, and
-the exact reject/error codes of a real replica (they are plausible, not verified).
+refused), the v3 synchronous call endpoint, cycles, the exact reject/error codes of a
+real replica (they are plausible, not verified), and the rest of the state tree
+(only ``time``, ``request_status`` and ``subnet`` can be read).
 
 Programmable per test: balances, XRC result or error, canister rejects, ingress
-refusal (what the mainnet XRC does), HTTP failures, hangs, and how many polls an
-update call stays ``received``/``processing``. Every request is recorded.
+refusal (what the mainnet XRC does), HTTP failures, hangs, how many polls an
+update call stays ``received``/``processing``, and certification mischief. Every
+request is recorded.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
+import dataclasses
 import re
 import struct
 import time
@@ -49,13 +56,34 @@ from django.conf import settings
 from ic.candid import Types, decode, encode
 
 from testing.http_server import Fault, LocalHttpServer
+from testing.icp_certification import (
+    BlsKey,
+    Issuer,
+    Mischief,
+    hash_of_map,
+    uleb128,
+)
+
+__all__ = [
+    "ICP_LEDGER_CANISTER_ID",
+    "IcpTestServer",
+    "Mischief",
+    "RecordedRequest",
+    "hash_of_map",
+    "idl_hash",
+    "parse_candid",
+    "principal_from_text",
+    "principal_to_text",
+    "uleb128",
+]
 
 ICP_LEDGER_CANISTER_ID = "ryjl3-tyaaa-aaaaa-aaaba-cai"
 ANONYMOUS = b"\x04"
 _TAG = 55799
 _MAX_BODY = 5 * 1024 * 1024
 _MAX_EXPIRY_NS = (5 * 60 + 60) * 1_000_000_000  # MAX_INGRESS_TTL + PERMITTED_DRIFT
-_NODE_ID = hashlib.sha224(b"icp-testserver node").digest() + b"\x02"
+# Every canister id (10 bytes, ending 0x01 0x01) lies in this range.
+ALL_CANISTERS = (bytes(8) + b"\x01\x01", b"\xff" * 8 + b"\x01\x01")
 _PATH_RE = re.compile(r"^/api/v2/canister/([a-z0-9-]{1,64})/(query|call|read_state)$")
 _ENVELOPE_KEYS = frozenset({"content", "sender_pubkey", "sender_sig", "sender_delegation"})
 _CONTENT_KEYS = {
@@ -140,17 +168,6 @@ _S_RESULT = Types.Variant(
 # --------------------------------------------------------------------------- encodings
 
 
-def uleb128(value: int) -> bytes:
-    """Unsigned LEB128 (shortest form)."""
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
 def idl_hash(name: str) -> int:
     """Candid field id of a textual label (spec: sum of utf8 bytes * 223^k mod 2^32)."""
     h = 0
@@ -179,30 +196,6 @@ def principal_from_text(text: str) -> bytes | None:
     if len(decoded) < 4 or len(raw) > 29 or principal_to_text(raw) != text:
         return None
     return raw
-
-
-def _hash_value(value: Any) -> bytes:
-    if isinstance(value, bytes):
-        return hashlib.sha256(value).digest()
-    if isinstance(value, str):
-        return hashlib.sha256(value.encode("utf-8")).digest()
-    if isinstance(value, bool):
-        raise TypeError("booleans have no representation-independent hash")
-    if isinstance(value, int):
-        if value < 0:
-            raise TypeError("negative integers are not used in requests")
-        return hashlib.sha256(uleb128(value)).digest()
-    if isinstance(value, list):
-        return hashlib.sha256(b"".join(_hash_value(v) for v in value)).digest()
-    if isinstance(value, dict):
-        return hash_of_map(value)
-    raise TypeError(f"cannot hash {type(value).__name__}")
-
-
-def hash_of_map(m: dict[str, Any]) -> bytes:
-    """Representation-independent hash of a map (interface spec), i.e. a request id."""
-    parts = sorted(hashlib.sha256(k.encode()).digest() + _hash_value(v) for k, v in m.items())
-    return hashlib.sha256(b"".join(parts)).digest()
 
 
 # --------------------------------------------------------------------------- candid
@@ -338,25 +331,6 @@ def _read_value(r: _Reader, t: int, table: list[tuple[int, Any]]) -> Any:
     raise CandidError(f"unsupported primitive type {t}")
 
 
-# --------------------------------------------------------------------------- hash tree
-
-
-def _fork_all(nodes: list[Any]) -> Any:
-    if not nodes:
-        return [0]
-    while len(nodes) > 1:
-        paired = [[1, nodes[i], nodes[i + 1]] for i in range(0, len(nodes) - 1, 2)]
-        if len(nodes) % 2:
-            paired.append(nodes[-1])
-        nodes = paired
-    return nodes[0]
-
-
-def _labeled_tree(children: dict[bytes, Any]) -> Any:
-    """Fork tree of labeled subtrees, labels in ascending order as the spec requires."""
-    return _fork_all([[2, label, children[label]] for label in sorted(children)])
-
-
 # --------------------------------------------------------------------------- records
 
 
@@ -408,6 +382,7 @@ class _State:
     ingress_rejects: dict[str, tuple[int, str, str | None]] = field(default_factory=dict)
     not_ready_polls: int = 0
     calls: dict[bytes, _Call] = field(default_factory=dict)
+    mischief: Mischief = field(default_factory=Mischief)
 
 
 class _HttpFail(Exception):
@@ -436,16 +411,49 @@ class IcpTestServer(LocalHttpServer[RecordedRequest]):
         self,
         *,
         ledger_canister_id: str = ICP_LEDGER_CANISTER_ID,
+        other_ledgers: tuple[str, ...] = (),
         xrc_canister_id: str | None = None,
+        root_secret: int | None = None,
+        delegated: bool = False,
+        canister_ranges: list[tuple[str, str]] | None = None,
+        ranges_format: str = "sharded",
     ) -> None:
         """Prepare an empty server (not listening yet); the XRC's canister id is
-        ``xrc_canister_id``, by default ``settings.ORACLE_ICP_XRC_CANISTER_ID``."""
+        ``xrc_canister_id``, by default ``settings.ORACLE_ICP_XRC_CANISTER_ID``.
+        ``other_ledgers`` are more ICRC-1 ledgers hosted next to ``ledger_canister_id``.
+
+        Certification: a fresh random root key unless ``root_secret`` is given;
+        ``delegated`` puts the canisters on a subnet with a root-signed delegation
+        listing ``canister_ranges`` (textual canister id pairs, default: all canisters)
+        in ``ranges_format`` (``"sharded"`` or the older ``"subnet"``).
+        """
         super().__init__()
         self.ledger_canister_id = ledger_canister_id
+        self.other_ledgers = other_ledgers
         self.xrc_canister_id = (
             settings.ORACLE_ICP_XRC_CANISTER_ID if xrc_canister_id is None else xrc_canister_id
         )
+        ranges = [ALL_CANISTERS]
+        if canister_ranges is not None:
+            ranges = [(_principal_bytes(lo), _principal_bytes(hi)) for lo, hi in canister_ranges]
+        self.issuer = Issuer(
+            root=BlsKey(root_secret),
+            delegated=delegated,
+            canister_ranges=ranges,
+            ranges_format=ranges_format,
+        )
         self._state = _State()
+
+    @property
+    def root_key(self) -> bytes:
+        """The DER-encoded root public key certificates verify against (give it to
+        the client as ``root_key`` or ``ICP_ROOT_KEY``)."""
+        return self.issuer.root.der
+
+    def client_settings(self) -> dict[str, str]:
+        """Django settings that point the client's verification at this server's root
+        key, for ``override_settings(**server.client_settings())``."""
+        return {"ICP_ROOT_KEY": self.root_key.hex()}
 
     # ------------------------------------------------------------------ programming
 
@@ -552,6 +560,14 @@ class IcpTestServer(LocalHttpServer[RecordedRequest]):
         """Delay the answer to the next ``times`` requests by ``seconds`` (released
         early by ``stop()``), then answer normally."""
         self._add_fault(endpoint, Fault(hang_seconds=seconds, times=times))
+
+    def misbehave(self, **changes: Any) -> None:
+        """Make later certificates or query signatures wrong on purpose; the keyword
+        arguments are ``Mischief`` fields (``clock_offset_seconds``, ``tamper_leaf``,
+        ``forge_delegation``, ``wrong_subnet_key``, ``nested_delegation``,
+        ``query_signatures``). ``reset()`` ends all mischief."""
+        with self._lock:
+            self._state.mischief = dataclasses.replace(self._state.mischief, **changes)
 
     def set_processing_polls(self, polls: int) -> None:
         """Later update calls show ``received`` then ``processing`` for ``polls``
@@ -720,7 +736,10 @@ class IcpTestServer(LocalHttpServer[RecordedRequest]):
             return self._read_state(parsed)
         canister, method = parsed["canister_id"], parsed["method_name"]
         methods = {
-            self.ledger_canister_id: {"icrc1_balance_of": "query"},
+            **{
+                ledger: {"icrc1_balance_of": "query"}
+                for ledger in (self.ledger_canister_id, *self.other_ledgers)
+            },
             self.xrc_canister_id: {"get_exchange_rate": "update"},
         }
         extra: dict[str, Any] = {}
@@ -728,7 +747,12 @@ class IcpTestServer(LocalHttpServer[RecordedRequest]):
             outcome: tuple[Any, ...] = ("reject", 3, f"Canister {canister} not found", "IC0301")
             if endpoint == "call":
                 return 200, _cbor(self._reject_map(outcome)), "application/cbor", extra
-            return 200, _cbor(self._query_answer(outcome)), "application/cbor", extra
+            return (
+                200,
+                _cbor(self._query_answer(outcome, parsed["request_id"])),
+                "application/cbor",
+                extra,
+            )
         kind = methods[canister].get(method)
         if endpoint == "call":
             with self._lock:
@@ -747,7 +771,8 @@ class IcpTestServer(LocalHttpServer[RecordedRequest]):
         else:
             outcome, extra = self._execute(canister, method, arg or b"")
         if endpoint == "query":
-            return 200, _cbor(self._query_answer(outcome)), "application/cbor", extra
+            answer = self._query_answer(outcome, parsed["request_id"])
+            return 200, _cbor(answer), "application/cbor", extra
         with self._lock:
             if parsed["request_id"] not in self._state.calls:  # the IC deduplicates
                 self._state.calls[parsed["request_id"]] = _Call(
@@ -767,11 +792,19 @@ class IcpTestServer(LocalHttpServer[RecordedRequest]):
             answer["error_code"] = error_code
         return answer
 
-    def _query_answer(self, outcome: tuple[Any, ...]) -> dict[str, Any]:
-        signature = {"timestamp": time.time_ns(), "signature": bytes(64), "identity": _NODE_ID}
+    def _query_answer(self, outcome: tuple[Any, ...], request_id: bytes) -> dict[str, Any]:
+        with self._lock:
+            mischief = self._state.mischief
+        answer: dict[str, Any]
         if outcome[0] == "reply":
-            return {"status": "replied", "reply": {"arg": outcome[1]}, "signatures": [signature]}
-        return {"status": "rejected", **self._reject_map(outcome), "signatures": [signature]}
+            answer = {"status": "replied", "reply": {"arg": outcome[1]}}
+        else:
+            answer = {"status": "rejected", **self._reject_map(outcome)}
+        answer["signatures"] = self.issuer.sign_query(answer, request_id, mischief)
+        if mischief.tamper_leaf and outcome[0] == "reply":
+            arg = outcome[1]
+            answer["reply"] = {"arg": arg[:-1] + bytes([arg[-1] ^ 0x01])}
+        return answer
 
     def _execute(
         self, canister: str, method: str, arg: bytes
@@ -849,8 +882,12 @@ class IcpTestServer(LocalHttpServer[RecordedRequest]):
     def _read_state(self, parsed: dict[str, Any]) -> tuple[int, bytes, str, dict[str, Any]]:
         paths = parsed["paths"]
         request_ids = set()
+        wants_subnet = False
         for path in paths:
             if path == (b"time",):
+                continue
+            if path == (b"subnet",):
+                wants_subnet = True
                 continue
             if len(path) < 2 or path[0] != b"request_status" or len(path[1]) != 32:
                 raise _HttpFail(404, "Invalid path requested.")
@@ -867,7 +904,9 @@ class IcpTestServer(LocalHttpServer[RecordedRequest]):
             request_ids.add(path[1])
         if len(request_ids) > 1:
             raise _HttpFail(400, "All request_status paths must refer to the same request id")
-        children: dict[bytes, Any] = {b"time": [3, uleb128(time.time_ns())]}
+        children: dict[bytes, Any] = {}
+        if wants_subnet:
+            children[b"subnet"] = self.issuer.subnet_tree()
         served: str | None = None
         call: _Call | None = None
         polls = not_ready = 0
@@ -882,26 +921,32 @@ class IcpTestServer(LocalHttpServer[RecordedRequest]):
                     polls, not_ready = call.polls, call.not_ready_polls
             if call is not None:
                 leaves = self._status_leaves(call.outcome, polls, not_ready)
-                served = leaves[b"status"][1].decode()
-                children[b"request_status"] = _labeled_tree({request_id: _labeled_tree(leaves)})
-        # A pruned sibling, as real certificates prune everything not requested.
-        tree = [1, [4, hashlib.sha256(b"pruned state").digest()], _labeled_tree(children)]
-        certificate = _cbor({"tree": tree, "signature": bytes(48)})
-        answer = _cbor({"certificate": certificate})
+                served = leaves[b"status"].decode()
+                children[b"request_status"] = {request_id: leaves}
+        with self._lock:
+            mischief = self._state.mischief
+        answer = _cbor({"certificate": self.issuer.certificate(children, mischief)})
         return 200, answer, "application/cbor", {"request_status": served}
 
     @staticmethod
-    def _status_leaves(outcome: tuple[Any, ...], polls: int, not_ready: int) -> dict[bytes, Any]:
+    def _status_leaves(outcome: tuple[Any, ...], polls: int, not_ready: int) -> dict[bytes, bytes]:
         if polls <= not_ready:
-            return {b"status": [3, b"received" if polls == 1 else b"processing"]}
+            return {b"status": b"received" if polls == 1 else b"processing"}
         if outcome[0] == "reply":
-            return {b"status": [3, b"replied"], b"reply": [3, outcome[1]]}
+            return {b"status": b"replied", b"reply": outcome[1]}
         _, code, message, error_code = outcome
         leaves = {
-            b"status": [3, b"rejected"],
-            b"reject_code": [3, uleb128(code)],
-            b"reject_message": [3, message.encode()],
+            b"status": b"rejected",
+            b"reject_code": uleb128(code),
+            b"reject_message": message.encode(),
         }
         if error_code is not None:
-            leaves[b"error_code"] = [3, error_code.encode()]
+            leaves[b"error_code"] = error_code.encode()
         return leaves
+
+
+def _principal_bytes(text: str) -> bytes:
+    raw = principal_from_text(text)
+    if raw is None:
+        raise ValueError(f"not a canonical principal: {text!r}")
+    return raw

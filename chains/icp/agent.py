@@ -2,10 +2,10 @@
 
 Speaks the IC HTTP interface v2 (``/api/v2/canister/<id>/query|call|read_state``)
 with an anonymous identity. Candid encoding and decoding use ``ic.candid`` from
-ic-py 1.0.1, the request id uses ``ic.utils.to_request_id`` and certificate
-lookups use ``ic.certificate.lookup``. The HTTP transport, envelopes, status
-handling and polling are done here because ic-py's own ``Agent``/``Client`` are
-unsafe to use in a web application (see ``docs/icp.md``):
+ic-py 1.0.1. Request ids, certificate and signature checks are ``chains.icp.certificate``.
+The HTTP transport, envelopes, status handling and polling are done here because
+ic-py's own ``Agent``/``Client`` are unsafe to use in a web application (see
+``docs/icp.md``):
 
 * ``ic.client.Client`` never sets a timeout of its own, ignores every HTTP
   status code (a 5xx HTML page is handed to the CBOR decoder) and ignores the
@@ -16,13 +16,19 @@ unsafe to use in a web application (see ``docs/icp.md``):
   ``Exception``.
 * ``ic.agent.sign_request`` puts ``sender_pubkey: null, sender_sig: null`` in
   anonymous envelopes; the interface spec says these fields must be omitted.
+* ic-py verifies no certificate and no query signature.
 
-Nothing here verifies the BLS signature of read_state certificates, and query
-answers are not certified at all; this module trusts the boundary node (and
-TLS) for the integrity of every answer. ic-py does not verify them either.
+Every answer is verified before it is used (``chains.icp.certificate``):
 
-The canister APIs are built on ``Agent``: ``chains.icp.ledger`` (ICRC-1 balances)
-and ``chains.icp.xrc`` (the Exchange Rate Canister).
+* each ``read_state`` certificate (the outcome of an update call): BLS signature
+  under the root key or a subnet delegation checked for the canister, and its time;
+* each query answer: the node signatures, against the node keys that a verified
+  ``read_state`` of ``/subnet`` certifies for the canister's subnet (cached per agent
+  for ``SUBNET_KEYS_TTL`` seconds, refreshed at once when an unknown node signs).
+
+A query answer is still one node's word (signed, not agreed by consensus); an update
+call's outcome is certified by the subnet. The canister APIs are built on ``Agent``:
+``chains.icp.ledger`` (ICRC-1 balances) and ``chains.icp.xrc`` (the Exchange Rate Canister).
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import logging
 import re
 import secrets
 import ssl
+import threading
 import time
 import zlib
 from typing import Any, Self
@@ -42,9 +49,49 @@ from urllib.parse import urlsplit
 import cbor2
 import httpx
 from ic.candid import decode
-from ic.certificate import lookup
 from ic.identity import Identity
-from ic.utils import to_request_id
+
+from chains.icp.certificate import (
+    Certificate,
+    bls_public_key_from_der,
+    configured_max_age,
+    configured_root_key,
+    hash_of_map,
+    verify_certificate,
+    verify_query_signatures,
+)
+from chains.icp.errors import (
+    IcpCanisterNotInSubnet,
+    IcpCertificateError,
+    IcpCertificateStale,
+    IcpDelegationInvalid,
+    IcpError,
+    IcpInvalidArgument,
+    IcpPollTimeout,
+    IcpProtocolError,
+    IcpRejected,
+    IcpSignatureInvalid,
+    IcpUnavailable,
+)
+
+__all__ = [
+    "DEFAULT_IC_HOST",
+    "LOCAL_REPLICA_HOST",
+    "Agent",
+    "IcpCanisterNotInSubnet",
+    "IcpCertificateError",
+    "IcpCertificateStale",
+    "IcpDelegationInvalid",
+    "IcpError",
+    "IcpInvalidArgument",
+    "IcpPollTimeout",
+    "IcpProtocolError",
+    "IcpRejected",
+    "IcpSignatureInvalid",
+    "IcpUnavailable",
+    "principal_is_valid",
+    "require_principal",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -70,64 +117,9 @@ _INGRESS_EXPIRY_SECONDS = 240
 _MAX_PRINCIPAL_BYTES = 29
 _BASE32_RE = re.compile(r"^[a-z2-7]+$")
 _MAX_POLL_INTERVAL = 2.0
-
-
-# --------------------------------------------------------------------------- errors
-
-
-class IcpError(Exception):
-    """Base class of every error raised by ``chains.icp`` (this module, ledger, xrc)."""
-
-
-class IcpInvalidArgument(IcpError, ValueError):
-    """The caller passed something the IC would refuse (bad principal, subaccount, symbol)."""
-
-
-class IcpUnavailable(IcpError):
-    """The IC could not be reached or answered in time (network, timeout, HTTP 429 or 5xx).
-
-    ``status_code`` is the HTTP status when there was one. Retrying later may work.
-    """
-
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-
-
-class IcpPollTimeout(IcpUnavailable):
-    """An update call was accepted but its outcome was not known before the deadline.
-
-    The call may still execute; ``request_id`` (hex) identifies it and
-    ``last_status`` is the last request status seen (``None`` if never seen).
-    """
-
-    def __init__(self, message: str, *, request_id: str, last_status: str | None) -> None:
-        super().__init__(message)
-        self.request_id = request_id
-        self.last_status = last_status
-
-
-class IcpRejected(IcpError):
-    """The replica or the canister rejected the call.
-
-    ``reject_code`` follows the interface spec (1 SYS_FATAL .. 6 SYS_UNKNOWN, see the
-    ``REJECT_*`` constants); ``error_code`` is the optional ``IC0xxx`` label.
-    """
-
-    def __init__(self, reject_code: int, message: str, error_code: str | None = None) -> None:
-        super().__init__(f"rejected (code {reject_code}): {message}")
-        self.reject_code = reject_code
-        self.message = message
-        self.error_code = error_code
-
-
-class IcpProtocolError(IcpError):
-    """The answer does not follow the protocol (bad CBOR/candid, unexpected HTTP status,
-    a reply for another asset pair, ...). Retrying will most likely not help."""
-
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
-        super().__init__(message)
-        self.status_code = status_code
+# Seconds a subnet's certified node keys are reused for query signatures (agent-rs
+# caches them for five minutes too); an unknown signer triggers a refresh before that.
+SUBNET_KEYS_TTL = 300.0
 
 
 # --------------------------------------------------------------------------- principals
@@ -208,8 +200,12 @@ class Agent:
 
     ``host`` is the boundary node or replica, e.g. ``DEFAULT_IC_HOST`` on mainnet or
     ``LOCAL_REPLICA_HOST`` for dfx. Plain ``http://`` is refused for non-loopback
-    hosts unless ``allow_insecure_http`` is set, because TLS is the only thing
-    protecting answers (certificates are not verified, see the module docstring).
+    hosts unless ``allow_insecure_http`` is set: answers are verified, but TLS still
+    keeps the traffic private and a man in the middle from withholding answers.
+    ``root_key`` is the DER-encoded IC root public key answers are verified against
+    (default ``ICP_ROOT_KEY`` or mainnet's, see ``certificate.configured_root_key``);
+    ``certificate_max_age`` the seconds a certificate's time may be from now (default
+    ``ICP_CERTIFICATE_MAX_AGE``, 300).
     ``timeout`` bounds every HTTP request (connect to last byte); ``call_timeout``
     bounds the whole call-and-poll of an update call; polling starts at
     ``poll_interval`` seconds and backs off to 2 s.
@@ -226,11 +222,14 @@ class Agent:
         call_timeout: float = 30.0,
         poll_interval: float = 0.5,
         allow_insecure_http: bool = False,
+        root_key: bytes | None = None,
+        certificate_max_age: float | None = None,
     ) -> None:
         """Validate the settings and open the connection pool (no network traffic yet).
 
         Raises ``ValueError`` for a malformed host, a non-loopback ``http://`` host
-        without ``allow_insecure_http``, or non-positive timeouts.
+        without ``allow_insecure_http``, non-positive timeouts, or a root key that is
+        not a DER-encoded BLS public key.
         """
         parts = urlsplit(host)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -240,11 +239,20 @@ class Agent:
         loopback = parts.hostname in ("127.0.0.1", "::1", "localhost")
         if parts.scheme == "http" and not loopback and not allow_insecure_http:
             raise ValueError(
-                "plain http is only allowed for loopback hosts; answers are not "
-                "certificate-verified, so TLS is their only protection"
+                "plain http is only allowed for loopback hosts; TLS keeps the traffic "
+                "private and answers from being withheld or replayed in transit"
             )
         if timeout <= 0 or call_timeout <= 0 or poll_interval <= 0:
             raise ValueError("timeout, call_timeout and poll_interval must be positive")
+        self.root_key = configured_root_key() if root_key is None else root_key
+        bls_public_key_from_der(self.root_key)
+        self.certificate_max_age = (
+            configured_max_age() if certificate_max_age is None else certificate_max_age
+        )
+        if self.certificate_max_age <= 0:
+            raise ValueError("certificate_max_age must be positive")
+        self._subnet_keys: dict[str, tuple[float, dict[bytes, bytes]]] = {}
+        self._subnet_keys_lock = threading.Lock()
         self.host = f"{parts.scheme}://{parts.netloc}"
         self.timeout = timeout
         self.call_timeout = call_timeout
@@ -295,6 +303,77 @@ class Agent:
         # (not null, as ic.agent.sign_request does). Tag 55799 as the spec asks.
         return cbor2.dumps(cbor2.CBORTag(_SELF_DESCRIBE_TAG, {"content": content}))
 
+    def read_state(self, canister_id: str, paths: list[list[bytes]]) -> Certificate:
+        """Read ``paths`` of the state tree through ``canister_id`` and verify the answer.
+
+        Preconditions: ``canister_id`` is a textual principal (the effective canister id).
+        Side effects: one HTTP POST to ``/read_state``.
+        Returns the verified ``Certificate`` (lookups on it may be trusted).
+        Raises IcpInvalidArgument, IcpUnavailable, IcpProtocolError, or an
+        IcpCertificateError subclass when the certificate does not verify.
+        """
+        canister = require_principal(canister_id, "canister id")
+        return self._read_state(_principal_to_text(canister), canister, paths)
+
+    def _read_state(self, effective: str, canister: bytes, paths: list[list[bytes]]) -> Certificate:
+        content = {
+            "request_type": "read_state",
+            "sender": self._sender,
+            "ingress_expiry": time.time_ns() + _INGRESS_EXPIRY_SECONDS * 1_000_000_000,
+            "paths": paths,
+        }
+        status, body = self._post(effective, "read_state", self._envelope(content))
+        if status != 200:
+            self._raise_for_status(status, body, "read_state")
+        answer = self._cbor_map(body, "read_state")
+        cert_bytes = answer.get("certificate")
+        if not isinstance(cert_bytes, bytes):
+            raise IcpProtocolError("read_state answer has no certificate blob")
+        try:
+            return verify_certificate(
+                cert_bytes,
+                canister_id=canister,
+                root_key=self.root_key,
+                max_age_seconds=self.certificate_max_age,
+            )
+        except IcpCertificateError as exc:
+            logger.warning("icp certificate refused from %s: %s", effective, exc)
+            raise
+
+    def _node_keys(self, effective: str, canister: bytes, *, refresh: bool) -> dict[bytes, bytes]:
+        """The certified node keys of the canister's subnet (cached, see SUBNET_KEYS_TTL)."""
+        now = time.monotonic()
+        with self._subnet_keys_lock:
+            cached = self._subnet_keys.get(effective)
+        if cached is not None and cached[0] > now and not refresh:
+            return cached[1]
+        keys = self._read_state(effective, canister, [[b"subnet"]]).node_keys()
+        if not keys:
+            raise IcpCertificateError("the subnet's certified state lists no node keys")
+        with self._subnet_keys_lock:
+            self._subnet_keys[effective] = (now + SUBNET_KEYS_TTL, keys)
+        return keys
+
+    def _verify_query(
+        self, effective: str, canister: bytes, answer: dict[str, Any], request_id: bytes
+    ) -> None:
+        keys = self._node_keys(effective, canister, refresh=False)
+        entries = answer.get("signatures") or []
+        signers = {s.get("identity") for s in entries if isinstance(s, dict)}
+        if not signers <= keys.keys():
+            # Nodes join and leave subnets: an unknown signer may be new since the cache.
+            keys = self._node_keys(effective, canister, refresh=True)
+        try:
+            verify_query_signatures(
+                answer,
+                request_id=request_id,
+                node_keys=keys,
+                max_age_seconds=self.certificate_max_age,
+            )
+        except IcpCertificateError as exc:
+            logger.warning("icp query answer refused from %s: %s", effective, exc)
+            raise
+
     def _query(self, canister_id: str, method: str, arg: bytes) -> bytes:
         canister = require_principal(canister_id, "canister id")
         effective = _principal_to_text(canister)
@@ -304,21 +383,23 @@ class Agent:
         if status != 200:
             self._raise_for_status(status, body, "query")
         answer = self._cbor_map(body, "query")
+        if answer.get("status") not in ("replied", "rejected"):
+            raise IcpProtocolError(f"unknown query status: {answer.get('status')!r}")
+        # Verified before use, rejections included: an unsigned "rejected" could hide a balance.
+        self._verify_query(effective, canister, answer, hash_of_map(content))
         if answer.get("status") == "replied":
             reply = answer.get("reply")
             arg_out = reply.get("arg") if isinstance(reply, dict) else None
             if not isinstance(arg_out, bytes):
                 raise IcpProtocolError("query reply has no arg blob")
             return arg_out
-        if answer.get("status") == "rejected":
-            raise self._rejection(answer)
-        raise IcpProtocolError(f"unknown query status: {answer.get('status')!r}")
+        raise self._rejection(answer)
 
     def _update(self, canister_id: str, method: str, arg: bytes) -> bytes:
         canister = require_principal(canister_id, "canister id")
         effective = _principal_to_text(canister)
         content = self._content("call", canister, method, arg, nonce=True)
-        request_id: bytes = to_request_id(content)
+        request_id = hash_of_map(content)
         deadline = time.monotonic() + self.call_timeout
         logger.debug("icp call %s.%s request_id=%s", effective, method, request_id.hex())
         status, body = self._post(effective, "call", self._envelope(content))
@@ -328,15 +409,17 @@ class Agent:
             raise self._rejection(self._cbor_map(body, "call"))
         if status != 202:
             self._raise_for_status(status, body, "call")
-        return self._poll(effective, request_id, deadline)
+        return self._poll(effective, canister, request_id, deadline)
 
-    def _poll(self, effective: str, request_id: bytes, deadline: float) -> bytes:
+    def _poll(self, effective: str, canister: bytes, request_id: bytes, deadline: float) -> bytes:
         interval = self.poll_interval
         last_status: str | None = None
         last_error: IcpUnavailable | None = None
         while True:
             try:
-                cert = self._read_request_status(effective, request_id)
+                cert: Certificate | None = self._read_state(
+                    effective, canister, [[b"request_status", request_id]]
+                )
                 last_error = None
             except IcpUnavailable as exc:
                 # The call is in flight: a transient read_state failure must not be
@@ -372,39 +455,12 @@ class Agent:
             time.sleep(min(interval, remaining))
             interval = min(interval * 1.5, _MAX_POLL_INTERVAL)
 
-    def _read_request_status(self, effective: str, request_id: bytes) -> dict[str, Any]:
-        content = {
-            "request_type": "read_state",
-            "sender": self._sender,
-            "ingress_expiry": time.time_ns() + _INGRESS_EXPIRY_SECONDS * 1_000_000_000,
-            "paths": [[b"request_status", request_id]],
-        }
-        status, body = self._post(effective, "read_state", self._envelope(content))
-        if status != 200:
-            self._raise_for_status(status, body, "read_state")
-        answer = self._cbor_map(body, "read_state")
-        cert_bytes = answer.get("certificate")
-        if not isinstance(cert_bytes, bytes):
-            raise IcpProtocolError("read_state answer has no certificate blob")
-        cert = self._cbor_map(cert_bytes, "certificate")
-        if "tree" not in cert or "signature" not in cert:
-            raise IcpProtocolError("certificate lacks tree or signature")
-        # NOT verified: the BLS signature over the tree root, the subnet delegation
-        # and the certificate time. See the module docstring.
-        return cert
-
     @staticmethod
-    def _leaf(cert: dict[str, Any], request_id: bytes, name: bytes) -> bytes | None:
-        try:
-            value = lookup([b"request_status", request_id, name], cert)
-        except (IndexError, KeyError, TypeError, AttributeError) as exc:
-            raise IcpProtocolError(f"malformed certificate tree: {exc}") from exc
-        if value is not None and not isinstance(value, bytes):
-            raise IcpProtocolError("certificate leaf is not a blob")
-        return value
+    def _leaf(cert: Certificate, request_id: bytes, name: bytes) -> bytes | None:
+        return cert.lookup([b"request_status", request_id, name])
 
     @classmethod
-    def _leaf_text(cls, cert: dict[str, Any], request_id: bytes, name: bytes) -> str | None:
+    def _leaf_text(cls, cert: Certificate, request_id: bytes, name: bytes) -> str | None:
         value = cls._leaf(cert, request_id, name)
         if value is None:
             return None

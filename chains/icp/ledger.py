@@ -27,9 +27,11 @@ class LedgerClient(Agent):
 
         Preconditions: ``owner`` and ``ledger_canister_id`` are textual principals;
         ``subaccount`` is None or exactly 32 bytes (None means the default subaccount).
-        Side effects: one HTTP POST to ``/query``. The answer is NOT certified: it comes
-        from a single replica via the boundary node.
-        Raises: IcpInvalidArgument, IcpUnavailable, IcpRejected, IcpProtocolError.
+        Side effects: one HTTP POST to ``/query``, plus a ``/read_state`` of ``/subnet``
+        when the subnet's node keys are not cached. The answer's node signature is
+        verified against those certified keys: one node's signed word, not consensus.
+        Raises: IcpInvalidArgument, IcpUnavailable, IcpRejected, IcpProtocolError, or an
+        IcpCertificateError subclass when the answer does not verify.
         """
         owner_bytes = require_principal(owner, "owner")
         if subaccount is not None and (not isinstance(subaccount, bytes) or len(subaccount) != 32):

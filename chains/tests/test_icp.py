@@ -64,13 +64,25 @@ def server():
 
 @pytest.fixture
 def client(server):
-    with IcpClient(host=server.url, timeout=2.0, call_timeout=3.0, poll_interval=0.01) as c:
+    with IcpClient(
+        host=server.url,
+        root_key=server.root_key,
+        timeout=2.0,
+        call_timeout=3.0,
+        poll_interval=0.01,
+    ) as c:
         yield c
 
 
 @pytest.fixture
 def fast_failing_client(server):
-    with IcpClient(host=server.url, timeout=TIMEOUT, call_timeout=0.6, poll_interval=0.01) as c:
+    with IcpClient(
+        host=server.url,
+        root_key=server.root_key,
+        timeout=TIMEOUT,
+        call_timeout=0.6,
+        poll_interval=0.01,
+    ) as c:
         yield c
 
 
@@ -203,8 +215,14 @@ def test_icrc1_balance_of_query_sends_exact_envelope_and_candid(server, client):
     before = time.time_ns()
     # when
     client.icrc1_balance_of(ledger_canister_id=ICP_LEDGER_CANISTER_ID, owner=OWNER)
-    # then: one query, shaped as the spec says, to the ledger
-    (req,) = server.requests
+    # then: one query, shaped as the spec says, to the ledger, then one read_state of
+    # /subnet for the node keys its signature is checked with
+    req, keys = server.requests
+    assert (keys.endpoint, keys.paths, keys.effective_canister_id) == (
+        "read_state",
+        ((b"subnet",),),
+        ICP_LEDGER_CANISTER_ID,
+    )
     assert (req.endpoint, req.http_status, req.error) == ("query", 200, None)
     assert req.effective_canister_id == ICP_LEDGER_CANISTER_ID
     assert req.request_type == "query"
@@ -231,7 +249,7 @@ def test_icrc1_balance_of_subaccount_given_is_sent_and_used(server, client):
     balance = client.icrc1_balance_of(owner=OWNER, subaccount=sub)
     # then
     assert balance == 700_000_000
-    (req,) = server.requests
+    (req,) = server.requests_to("query")
     assert req.args == {"owner": OWNER, "subaccount": sub}
     assert req.arg_structure[0][idl_hash("subaccount")] == [sub]
 
@@ -240,7 +258,7 @@ def test_icrc1_balance_of_other_ledger_goes_to_that_canister():
     # given a server hosting the ckBTC ledger id instead of the ICP ledger
     with IcpTestServer(ledger_canister_id=CKBTC_LEDGER) as server:
         server.set_balance(OWNER, 42)
-        with IcpClient(host=server.url, timeout=2.0) as client:
+        with IcpClient(host=server.url, root_key=server.root_key, timeout=2.0) as client:
             # when
             balance = client.icrc1_balance_of(ledger_canister_id=CKBTC_LEDGER, owner=OWNER)
         # then
@@ -354,7 +372,7 @@ def test_icrc1_balance_of_nothing_listening_raises_unavailable():
     # given a port nobody listens on any more
     with IcpTestServer() as gone:
         url = gone.url
-    with IcpClient(host=url, timeout=TIMEOUT) as client:
+    with IcpClient(host=url, root_key=gone.root_key, timeout=TIMEOUT) as client:
         # when / then
         with pytest.raises(IcpUnavailable):
             client.icrc1_balance_of(owner=OWNER)
@@ -625,7 +643,9 @@ def test_get_exchange_rate_invalid_arguments_raise_before_any_request(
 
 def test_get_exchange_rate_any_nat64_and_decimals_is_exact(server):
     # given any nat64 rate and decimals 0..18 answered by the XRC
-    with IcpClient(host=server.url, timeout=2.0, poll_interval=0.001) as client:
+    with IcpClient(
+        host=server.url, root_key=server.root_key, timeout=2.0, poll_interval=0.001
+    ) as client:
 
         @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
         @given(raw=st.integers(min_value=1, max_value=2**64 - 1), decimals=st.integers(0, 18))

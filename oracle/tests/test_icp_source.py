@@ -33,8 +33,10 @@ MINUTE = NOW - NOW % 60 - 60  # the XRC stamps rates with the start of a minute
 
 
 @pytest.fixture
-def server():
+def server(settings):
     with IcpTestServer() as srv:
+        # The client verifies every certificate: against this server's test root key here.
+        settings.ICP_ROOT_KEY = srv.root_key.hex()
         yield srv
 
 
