@@ -58,7 +58,6 @@ ICP_CACHE_PREFIX = "chains:balances:icp:v1:"
 ICP_NETWORK = "icp"
 ICP_CHAIN_ID = 0
 ICP_ASSET_ID = 0
-DEFAULT_ICP_TOKENS = ({"symbol": "ICP", "ledger": icp.ICP_LEDGER_CANISTER_ID, "decimals": 8},)
 
 _ids = itertools.count(1)
 
@@ -299,7 +298,7 @@ def icp_tokens() -> tuple[IcpToken, ...]:
     Raises ``ValueError`` for an entry without a symbol, with an invalid ledger
     canister id or with decimals outside 0..36.
     """
-    entries = getattr(settings, "ICP_TOKENS", DEFAULT_ICP_TOKENS)
+    entries = settings.ICP_TOKENS
     tokens = []
     for entry in entries:
         symbol, ledger, decimals = entry.get("symbol"), entry.get("ledger"), entry.get("decimals")
@@ -314,7 +313,7 @@ def icp_tokens() -> tuple[IcpToken, ...]:
 
 
 def _icp_host() -> str:
-    return str(getattr(settings, "ICP_HOST", icp.DEFAULT_IC_HOST))
+    return str(settings.ICP_HOST)
 
 
 @functools.lru_cache(maxsize=4)

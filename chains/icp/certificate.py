@@ -569,7 +569,7 @@ def configured_root_key() -> bytes:
 
     Raises ``ValueError`` if the setting is not a DER-encoded BLS public key.
     """
-    text = str(getattr(settings, "ICP_ROOT_KEY", "") or "").strip()
+    text = str(settings.ICP_ROOT_KEY or "").strip()
     if not text:
         return IC_ROOT_KEY
     try:
@@ -581,8 +581,8 @@ def configured_root_key() -> bytes:
 
 
 def configured_max_age() -> float:
-    """``settings.ICP_CERTIFICATE_MAX_AGE`` seconds, default ``DEFAULT_CERTIFICATE_MAX_AGE``."""
-    return float(getattr(settings, "ICP_CERTIFICATE_MAX_AGE", DEFAULT_CERTIFICATE_MAX_AGE))
+    """``settings.ICP_CERTIFICATE_MAX_AGE`` seconds."""
+    return float(settings.ICP_CERTIFICATE_MAX_AGE)
 
 
 def _show(path: Sequence[bytes]) -> str:

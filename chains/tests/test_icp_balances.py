@@ -88,12 +88,10 @@ def test_principal_balances_reads_every_token_exactly_in_base_units(server):
 
 
 def test_principal_balances_default_token_is_icp_with_8_decimals(server, settings):
-    # given ICP_TOKENS not set at all
+    # given ICP_TOKENS at its default (config/settings/base.py)
     server.set_balance(ALICE, 100_000_000)
     settings.ICP_HOST = server.url
     settings.ICP_ROOT_KEY = server.root_key.hex()
-    if hasattr(settings, "ICP_TOKENS"):
-        del settings.ICP_TOKENS
     # when
     rows = principal_balances([ALICE])
     # then

@@ -360,6 +360,18 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Chains ---------------------------------------------------------------------
+# ICP_HOST: IC boundary node principals' balances are read from (answers are verified).
+ICP_HOST = env.str("ICP_HOST", default="https://icp-api.io")
+# ICP_ROOT_KEY: hex of the DER-encoded IC root key answers are verified against; empty means
+# mainnet's key, pinned in chains/icp/certificate.py. Tests set the local test server's key.
+ICP_ROOT_KEY = env.str("ICP_ROOT_KEY", default="")
+# ICP_CERTIFICATE_MAX_AGE: seconds a certificate's time (or a query signature's) may be from now.
+ICP_CERTIFICATE_MAX_AGE = env.float("ICP_CERTIFICATE_MAX_AGE", default=300.0)
+# ICP_TOKENS: JSON list of ICRC-1 tokens shown for a linked principal (symbol, ledger, decimals).
+ICP_TOKENS = env.json(
+    "ICP_TOKENS",
+    default=[{"symbol": "ICP", "ledger": "ryjl3-tyaaa-aaaaa-aaaba-cai", "decimals": 8}],
+)
 # ANVIL_A_PORT / ANVIL_B_PORT: ports of the two local anvil chains started by `make run`.
 ANVIL_A_PORT = env.int("ANVIL_A_PORT", default=8545)
 ANVIL_B_PORT = env.int("ANVIL_B_PORT", default=8546)
