@@ -22,16 +22,14 @@ from django.db.models import (
     Window,
 )
 from django.db.models.functions import Cast, Ceil, Coalesce, Greatest, Least
-from django.utils.translation import gettext as _
-from rest_framework import status
 
 from accounts.models import User
 from chains.models import Asset
 from core.decimals import CTX, places, round_up
 from core.fields import ExactDecimalField
+from marketplace import errors
 from marketplace.models import Listing
 from marketplace.search import filter_terms
-from marketplace.services import ListingError
 from oracle.aggregation import Aggregate
 from oracle.selectors import price_get, price_list
 
@@ -113,11 +111,7 @@ def listing_quote(*, listing: Listing, amount: Decimal) -> ListingQuote:
     """
     price = listing_price(listing)
     if price is None:
-        raise ListingError(
-            str(_("This listing's market price is unavailable now.")),
-            "price_unavailable",
-            status.HTTP_409_CONFLICT,
-        )
+        raise errors.refuse(errors.PRICE_UNAVAILABLE)
     quote_amount = round_up(CTX.multiply(amount, price), listing.quote_asset.decimals)
     return ListingQuote(price=price, quote_amount=quote_amount)
 

@@ -12,31 +12,20 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from rest_framework import status
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
 from accounts.models import User
 from accounts.selectors import wallet_list
 from chains.models import Asset
 from chains.selectors import asset_get
-from core.api.errors import ApiError
 from core.decimals import CTX, MAX_AMOUNT, decimal_places, format_plain, places
+from marketplace import errors as refusals
 from marketplace.models import Listing
 from oracle.selectors import pair_is_tradeable
 
 logger = logging.getLogger(__name__)
 
 State = Listing.State
-
-
-class ListingError(ApiError):
-    """A refused listing operation, with a stable snake_case ``code`` (400 or 409)."""
-
-
-def _unavailable() -> ListingError:
-    return ListingError(
-        str(_("This listing cannot be taken now.")), "listing_unavailable", status.HTTP_409_CONFLICT
-    )
 
 
 def _locked(listing_id: int) -> Listing:
@@ -48,9 +37,7 @@ def _locked(listing_id: int) -> Listing:
             .get(pk=listing_id)
         )
     except Listing.DoesNotExist:
-        raise ListingError(
-            str(_("No such listing.")), "listing_not_found", status.HTTP_404_NOT_FOUND
-        ) from None
+        raise refusals.refuse(refusals.LISTING_NOT_FOUND) from None
 
 
 @transaction.atomic
@@ -66,15 +53,11 @@ def listing_transition(*, listing_id: int, to: str, cause: str = "") -> Listing:
     if old == to:
         return listing
     if not listing.can_move_to(to):
-        raise ListingError(
-            str(_("A listing cannot go from %(old)s to %(new)s.") % {"old": old, "new": to}),
-            "invalid_transition",
-            status.HTTP_409_CONFLICT,
-        )
+        raise refusals.refuse(refusals.INVALID_TRANSITION, old=old, new=to)
     now = timezone.now()
     updated = Listing.objects.filter(pk=listing.pk, state=old).update(state=to, updated_at=now)
     if updated != 1:  # unreachable under the row lock; kept as a guard against a lost update
-        raise ListingError(str(_("The listing changed; retry.")), "conflict", 409)
+        raise refusals.refuse(refusals.CONFLICT)
     listing.state, listing.updated_at = to, now
     logger.info(
         "listing state changed",
@@ -98,35 +81,23 @@ def listing_reserve(*, listing_id: int, taker: User, amount: Decimal) -> Listing
     """
     listing = _locked(listing_id)
     if not listing.is_takeable():
-        raise _unavailable()
+        raise refusals.refuse(refusals.LISTING_UNAVAILABLE)
     if listing.maker_id == taker.pk:
-        raise ListingError(str(_("You cannot take your own listing.")), "own_listing")
+        raise refusals.refuse(refusals.OWN_LISTING)
     if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
-        raise ListingError(str(_("The amount must be more than zero.")), "amount_not_positive")
+        raise refusals.refuse(refusals.AMOUNT_NOT_POSITIVE)
     allowed = places(listing.base_asset.decimals)
     if decimal_places(amount) > allowed:
-        raise ListingError(
-            str(_("%(symbol)s amounts have at most %(places)d decimals."))
-            % {"symbol": listing.base_asset.symbol, "places": allowed},
-            "too_many_decimals",
+        raise refusals.refuse(
+            refusals.TOO_MANY_DECIMALS, symbol=listing.base_asset.symbol, places=allowed
         )
     if amount > listing.max_trade:
-        raise ListingError(
-            str(_("The amount is above this listing's maximum per trade.")),
-            "amount_above_maximum",
-        )
+        raise refusals.refuse(refusals.AMOUNT_ABOVE_MAXIMUM)
     if amount > listing.remaining:
-        raise ListingError(
-            str(_("Not that much is left in this listing.")),
-            "insufficient_remaining",
-            status.HTTP_409_CONFLICT,
-        )
+        raise refusals.refuse(refusals.INSUFFICIENT_REMAINING)
     # Taking the whole rest is allowed below the minimum, or it could never be sold.
     if amount < listing.min_trade and amount != listing.remaining:
-        raise ListingError(
-            str(_("The amount is below this listing's minimum per trade.")),
-            "amount_below_minimum",
-        )
+        raise refusals.refuse(refusals.AMOUNT_BELOW_MINIMUM)
     listing.remaining = CTX.subtract(listing.remaining, amount)
     listing.save(update_fields=["remaining", "updated_at"])
     if listing.remaining == 0:
@@ -147,7 +118,7 @@ def listing_release(*, listing_id: int, amount: Decimal) -> Listing:
     Raises ``ListingError`` ``amount_not_positive`` (400) for a non-positive amount.
     """
     if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
-        raise ListingError(str(_("The amount must be more than zero.")), "amount_not_positive")
+        raise refusals.refuse(refusals.AMOUNT_NOT_POSITIVE)
     listing = _locked(listing_id)
     restored = CTX.add(listing.remaining, amount)
     if restored > listing.amount:
@@ -417,15 +388,9 @@ def listing_create(
 def _own_locked(listing_id: int, maker: User) -> Listing:
     listing = _locked(listing_id)
     if listing.deleted_at is not None:
-        raise ListingError(
-            str(_("No such listing.")), "listing_not_found", status.HTTP_404_NOT_FOUND
-        )
+        raise refusals.refuse(refusals.LISTING_NOT_FOUND)
     if listing.maker_id != maker.pk:
-        raise ListingError(
-            str(_("Only the maker may change this listing.")),
-            "not_listing_maker",
-            status.HTTP_403_FORBIDDEN,
-        )
+        raise refusals.refuse(refusals.NOT_LISTING_MAKER)
     return listing
 
 
@@ -451,9 +416,7 @@ def listing_update(
     """
     listing = _own_locked(listing_id, maker)
     if _closed(listing):
-        raise ListingError(
-            str(_("This listing is closed.")), "listing_closed", status.HTTP_409_CONFLICT
-        )
+        raise refusals.refuse(refusals.LISTING_CLOSED)
     unknown = set(changes) - EDITABLE
     if unknown:
         errors = _Errors()
@@ -490,11 +453,7 @@ def listing_update(
             ).state
     if state is not None and state != listing.state:
         if state == State.ACTIVE and listing.is_past_expiry():
-            raise ListingError(
-                str(_("This listing has expired; set a later expiry first.")),
-                "listing_expired",
-                status.HTTP_409_CONFLICT,
-            )
+            raise refusals.refuse(refusals.LISTING_EXPIRED)
         listing.state = listing_transition(listing_id=listing.pk, to=state, cause="maker").state
     return listing
 
@@ -530,7 +489,7 @@ def listing_hide(*, listing_id: int, by: User, reason: str) -> Listing:
     """
     reason = (reason or "").strip()
     if not reason:
-        raise ListingError(str(_("Give a reason for hiding this listing.")), "reason_required")
+        raise refusals.refuse(refusals.REASON_REQUIRED)
     listing = _locked(listing_id)
     listing.hidden_reason = reason[:300]
     listing.hidden_at = timezone.now()

@@ -18,9 +18,9 @@ from accounts.models import User
 from accounts.selectors import wallet_list
 from core.decimals import format_plain
 from marketplace import selectors, services
+from marketplace.errors import ListingError
 from marketplace.forms import BookFilterForm, ListingForm
 from marketplace.models import Listing
-from marketplace.services import ListingError
 from oracle.selectors import price_get
 
 PAIR_RE = re.compile(r"^[A-Z0-9.]{1,16}-[A-Z0-9.]{1,16}$")

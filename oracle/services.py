@@ -6,14 +6,13 @@ import logging
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from core.decimals import CTX, quantize
+from core.live import group_send
 from oracle import selectors
 from oracle.aggregation import Aggregate, Status, aggregate, fixed_price
 from oracle.models import OracleAlert, PairHalt, PriceCandle, PricePoint
@@ -118,12 +117,10 @@ def _alerts(agg: Aggregate, previous: Aggregate | None) -> list[OracleAlert]:
 
 
 def _broadcast(pair: str) -> None:
-    layer = get_channel_layer()
+    """Send `pair`'s price as clients see it now to the live price subscribers."""
     shown = selectors.price_get(pair)
-    if layer is not None and shown is not None:
-        async_to_sync(layer.group_send)(
-            PRICES_GROUP, {"type": "price.update", "price": shown.as_dict()}
-        )
+    if shown is not None:
+        group_send(PRICES_GROUP, {"type": "price.update", "price": shown.as_dict()})
 
 
 @transaction.atomic

@@ -13,7 +13,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -29,8 +28,9 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from core.api.pagination import PageNumberPagination
+from core.api.refusals import refusal_response
 from core.api.schema import THROTTLED, UNAUTHENTICATED, error_response
-from marketplace import selectors, services
+from marketplace import errors, selectors, services
 from marketplace.api.serializers import (
     ListingCreateInput,
     ListingFilterInput,
@@ -137,15 +137,8 @@ INPUT_ERRORS = _field_errors(
     ("state", "invalid_choice", '"sold_out" is not a valid choice.'),
 )
 NOT_FOUND = error_response("No such listing (or hidden, or deleted).", ("not_found", "Not found."))
-NOT_MAKER = error_response(
-    "Not the maker.", ("not_listing_maker", "Only the maker may change this listing.")
-)
-CONFLICT = error_response(
-    "The listing's state forbids it.",
-    ("listing_closed", "This listing is closed."),
-    ("invalid_transition", "A listing cannot go from sold_out to paused."),
-    ("listing_expired", "This listing has expired; set a later expiry first."),
-)
+NOT_MAKER = refusal_response("Not the maker.", errors.NOT_LISTING_MAKER)
+CONFLICT = refusal_response("The listing's state forbids it.", *errors.CHANGE)
 
 LISTING_EXAMPLE = {
     "id": 42,
@@ -324,11 +317,7 @@ class ListingDetailView(APIView):
         listing = self._visible(request, pk)
         user = _signed_in(request)
         if listing.maker_id != user.pk:
-            raise services.ListingError(
-                _("Only the maker may change this listing."),
-                "not_listing_maker",
-                status.HTTP_403_FORBIDDEN,
-            )
+            raise errors.refuse(errors.NOT_LISTING_MAKER)
         return listing, user
 
     @extend_schema(

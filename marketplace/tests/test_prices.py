@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from accounts.tests.factories import UserFactory
+from marketplace.errors import ListingError
 from marketplace.models import Listing
 from marketplace.selectors import (
     listing_price,
@@ -15,7 +16,6 @@ from marketplace.selectors import (
     listing_quote,
     listing_search,
 )
-from marketplace.services import ListingError
 from marketplace.tests.factories import ListingFactory, eth_asset, token_asset
 from marketplace.tests.support import publish_prices
 from oracle.services import pair_halt

@@ -12,8 +12,9 @@ from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
 from marketplace import services
+from marketplace.errors import ListingError
 from marketplace.models import STATES, Listing
-from marketplace.services import ListingError, listing_release, listing_reserve
+from marketplace.services import listing_release, listing_reserve
 from marketplace.tests.factories import ListingFactory, token_asset
 from testing.support import race
 

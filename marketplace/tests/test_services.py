@@ -13,11 +13,12 @@ from rest_framework.exceptions import ValidationError
 
 from accounts.tests.factories import UserFactory, WalletFactory
 from marketplace import services
+from marketplace.errors import ListingError
 from marketplace.models import Listing
-from marketplace.services import ListingError
 from marketplace.tests.factories import ListingFactory, eth_asset, token_asset
 from marketplace.tests.support import publish_prices
 from oracle.services import pair_halt
+from testing.code_scan import state_writes
 
 pytestmark = pytest.mark.django_db
 State = Listing.State
@@ -444,43 +445,6 @@ def test_the_expiry_job_is_scheduled():
     assert entries[0]["options"]["expires"] > 0
 
 
-def _state_writes(tree: ast.AST) -> list[tuple[str, int, str]]:
-    """(enclosing function, line, what) for each assignment of a ``state`` attribute and each
-    ``update``/``create``/``bulk_update`` call given a ``state`` keyword."""
-    found = []
-
-    def visit(node: ast.AST, func: str) -> None:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            func = node.name
-        if isinstance(node, ast.Assign):
-            targets = [
-                t
-                for target in node.targets
-                for t in (target.elts if isinstance(target, ast.Tuple) else [target])
-            ]
-            value = node.value
-            from_writer = (
-                isinstance(value, ast.Attribute)
-                and isinstance(value.value, ast.Call)
-                and getattr(value.value.func, "id", "") == "listing_transition"
-            )
-            for target in targets:
-                if isinstance(target, ast.Attribute) and target.attr == "state" and not from_writer:
-                    found.append((func, node.lineno, "assign"))
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr in {"update", "create", "bulk_update", "update_or_create"}
-            and any(k.arg == "state" for k in node.keywords)
-        ):
-            found.append((func, node.lineno, node.func.attr))
-        for child in ast.iter_child_nodes(node):
-            visit(child, func)
-
-    visit(tree, "")
-    return found
-
-
 def test_only_listing_transition_writes_a_listing_state():
     # given: every Python file of the app except tests and migrations
     root = Path(__file__).resolve().parents[1]
@@ -488,7 +452,7 @@ def test_only_listing_transition_writes_a_listing_state():
     for path in root.rglob("*.py"):
         if "tests" in path.parts or "migrations" in path.parts:
             continue
-        for func, line, what in _state_writes(ast.parse(path.read_text())):
+        for func, line, what in state_writes(ast.parse(path.read_text()), "listing_transition"):
             writes.append((str(path.relative_to(root)), func, what))
     # then: the writer's conditional update and assignment, and the row's birth
     assert sorted(writes) == [
@@ -504,7 +468,10 @@ def test_the_state_scan_sees_a_stray_write():
         "def pause(listing):\n    listing.state = 'paused'\n    Listing.objects.update(state='x')\n"
     )
     # then
-    assert _state_writes(ast.parse(stray)) == [("pause", 2, "assign"), ("pause", 3, "update")]
+    assert state_writes(ast.parse(stray), "listing_transition") == [
+        ("pause", 2, "assign"),
+        ("pause", 3, "update"),
+    ]
 
 
 def test_base_units_are_exact_beyond_the_default_decimal_precision():

@@ -93,7 +93,7 @@ def test_only_swap_transition_writes_a_swap_state():
     import ast
     from pathlib import Path
 
-    from marketplace.tests.test_services import _state_writes
+    from testing.code_scan import state_writes
 
     # given: every Python file of the app except tests and migrations
     root = Path(__file__).resolve().parents[1]
@@ -101,7 +101,7 @@ def test_only_swap_transition_writes_a_swap_state():
     for path in root.rglob("*.py"):
         if "tests" in path.parts or "migrations" in path.parts:
             continue
-        for func, _, what in _state_writes(ast.parse(path.read_text())):
+        for func, _, what in state_writes(ast.parse(path.read_text()), "swap_transition"):
             writes.append((str(path.relative_to(root)), func, what))
     # then: the writer's conditional update and its assignment, nothing else
     assert sorted(writes) == [
