@@ -198,9 +198,16 @@ class Reputation(models.Model):
     completed_swaps = models.PositiveIntegerField(default=0, db_index=True)
     # Sum of completed swaps' value in USD at the price fixed when each swap was created.
     volume_usd = models.DecimalField(max_digits=30, decimal_places=2, default=0)
+    # Refunded swaps in which this user was at fault (the other party's record is untouched).
     refunded_swaps = models.PositiveIntegerField(default=0)
+    # Faults: a missed deadline or a lock off the terms (failed), a swap never locked
+    # (abandoned). Each counts against the party at fault only.
+    failed_swaps = models.PositiveIntegerField(default=0)
+    abandoned_swaps = models.PositiveIntegerField(default=0)
     disputes_opened = models.PositiveIntegerField(default=0)
     disputes_lost = models.PositiveIntegerField(default=0)
+    # Set when recent faults reached SWAP_FAULT_SUSPEND_COUNT: no swaps, no listings until.
+    suspended_until = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

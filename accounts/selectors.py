@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from accounts.models import AuditEvent, KycSubmission, Reputation, User, Wallet
 from chains.balances import Balance, wallet_balances
@@ -61,6 +62,8 @@ class ReputationSummary:
     disputes_opened: int
     disputes_lost: int
     member_since: datetime
+    failed_swaps: int = 0
+    abandoned_swaps: int = 0
 
 
 def reputation_get(*, user: User) -> ReputationSummary:
@@ -78,6 +81,48 @@ def reputation_get(*, user: User) -> ReputationSummary:
         disputes_opened=row.disputes_opened,
         disputes_lost=row.disputes_lost,
         member_since=user.date_joined,
+        failed_swaps=row.failed_swaps,
+        abandoned_swaps=row.abandoned_swaps,
+    )
+
+
+@dataclass(frozen=True)
+class PublicReputation:
+    """What anyone may see of a maker: on every listing and their public profile."""
+
+    completed_swaps: int
+    failed_swaps: int
+    volume_usd: Decimal
+    member_since: datetime
+    kyc_level: str
+
+
+def public_reputation(user: User) -> PublicReputation:
+    """`user`'s public summary. Reads ``user.reputation`` (join or prefetch it for lists)."""
+    row = getattr(user, "reputation", None) if _has_reputation(user) else None
+    return PublicReputation(
+        completed_swaps=row.completed_swaps if row else 0,
+        failed_swaps=row.failed_swaps if row else 0,
+        volume_usd=Decimal(row.volume_usd) if row else Decimal("0.00"),
+        member_since=user.date_joined,
+        kyc_level=user.kyc_level,
+    )
+
+
+def _has_reputation(user: User) -> bool:
+    try:
+        user.reputation  # noqa: B018 (a reverse one-to-one raises when there is no row)
+    except Reputation.DoesNotExist:
+        return False
+    return True
+
+
+def suspended_until(user: User) -> datetime | None:
+    """When `user`'s suspension for faults ends, or None when they are not suspended now."""
+    return (
+        Reputation.objects.filter(user=user, suspended_until__gt=timezone.now())
+        .values_list("suspended_until", flat=True)
+        .first()
     )
 
 

@@ -8,7 +8,15 @@ from core.admin import ReadOnlyAdmin
 
 @admin.register(Asset)
 class AssetAdmin(admin.ModelAdmin):
-    list_display = ("symbol", "network", "address", "decimals", "is_test", "enabled")
+    list_display = (
+        "symbol",
+        "network",
+        "price_symbol",
+        "address",
+        "decimals",
+        "is_test",
+        "enabled",
+    )
     list_filter = ("network", "is_test", "enabled")
     search_fields = ("symbol", "name", "address")
 

@@ -19,6 +19,12 @@ class Asset(models.Model):
         max_length=42, null=True, blank=True, help_text="Token contract; empty for the native coin."
     )
     decimals = models.PositiveSmallIntegerField()
+    price_symbol = models.CharField(
+        max_length=16,
+        blank=True,
+        help_text="What the oracle prices it as (e.g. WETH → ETH, bridged USDC → USDC); "
+        "empty means its symbol. Assets priced alike trade 1:1 through USD.",
+    )
     is_test = models.BooleanField(default=False, help_text="A local test token; never real value.")
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -42,6 +48,16 @@ class Asset(models.Model):
     @property
     def is_native(self) -> bool:
         return self.address is None
+
+    @property
+    def priced_as(self) -> str:
+        """The symbol the oracle prices this asset as."""
+        return (self.price_symbol or self.symbol).upper()
+
+    @property
+    def label(self) -> str:
+        """The asset as people and market URLs name it: ``SYMBOL@network``."""
+        return f"{self.symbol}@{self.network}"
 
 
 class Deployment(models.Model):

@@ -29,6 +29,19 @@ LISTING_EXPIRED = Refusal(
     "listing_expired", _("This listing has expired; set a later expiry first."), 409
 )
 REASON_REQUIRED = Refusal("reason_required", _("Give a reason for hiding this listing."))
+PRICE_OUT_OF_BAND = Refusal(
+    "price_out_of_band",
+    _(
+        "This listing's price is more than %(band)s%% away from the market rate "
+        "(%(rate)s); its seller has been told to fix it."
+    ),
+    409,
+)
+SUSPENDED = Refusal(
+    "suspended",
+    _("Your account is suspended for missed swap steps until %(until)s."),
+    403,
+)
 PRICE_UNAVAILABLE = Refusal(
     "price_unavailable", _("This listing's market price is unavailable now."), 409
 )
@@ -58,6 +71,7 @@ RESERVE = (
     AMOUNT_BELOW_MINIMUM,
     INSUFFICIENT_REMAINING,
     PRICE_UNAVAILABLE,
+    PRICE_OUT_OF_BAND,
 )
 # What changing a listing's state or terms may answer (besides field errors).
-CHANGE = (LISTING_CLOSED, INVALID_TRANSITION, LISTING_EXPIRED)
+CHANGE = (LISTING_CLOSED, INVALID_TRANSITION, LISTING_EXPIRED, SUSPENDED)

@@ -177,7 +177,18 @@ class Listing(models.Model):
 
     @property
     def pair(self) -> str:
+        """The symbols, ``BASE-QUOTE`` (the same on every network: see ``market``)."""
         return f"{self.base_asset.symbol}-{self.quote_asset.symbol}"
+
+    @property
+    def price_pair(self) -> str:
+        """The oracle's pair for this listing: the assets' price symbols (``priced_as``)."""
+        return f"{self.base_asset.priced_as}-{self.quote_asset.priced_as}"
+
+    @property
+    def market(self) -> tuple[str, str]:
+        """The market: both assets with their networks (``SYMBOL@network``)."""
+        return self.base_asset.label, self.quote_asset.label
 
     @property
     def is_market_relative(self) -> bool:

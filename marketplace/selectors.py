@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import (
     Case,
@@ -31,7 +32,7 @@ from marketplace import errors
 from marketplace.models import Listing
 from marketplace.search import filter_terms
 from oracle.aggregation import Aggregate
-from oracle.selectors import price_get, price_list
+from oracle.selectors import price_get, price_list, price_pair
 
 _HUNDRED = Decimal(100)
 
@@ -88,7 +89,7 @@ def listing_price(listing: Listing) -> Decimal | None:
     """
     if listing.price is not None:
         return listing.price
-    return effective_price(listing, price_get(listing.pair))
+    return effective_price(listing, price_get(listing.price_pair))
 
 
 def listing_prices(
@@ -97,10 +98,21 @@ def listing_prices(
     """Current prices of many listings, by listing id. The oracle is read once for all the
     pairs not already in `oracle` (prices a search read moments ago, in the same request)."""
     known = dict(oracle or {})
-    missing = sorted({lst.pair for lst in listings if lst.price is None} - set(known))
+    missing = sorted({lst.price_pair for lst in listings if lst.price is None} - set(known))
     if missing:
         known.update(zip(missing, price_list(pairs=missing), strict=True))
-    return {lst.pk: effective_price(lst, known.get(lst.pair)) for lst in listings}
+    return {lst.pk: effective_price(lst, known.get(lst.price_pair)) for lst in listings}
+
+
+def band_rate(*, base: Asset, quote: Asset, price: Decimal) -> Decimal | None:
+    """The oracle's rate when the fixed `price` is more than
+    ``LISTING_MAX_PRICE_DEVIATION_PCT`` away from it (None: within the band, or no rate to
+    compare with — a pair the oracle cannot price cannot be taken anyway)."""
+    agg = price_get(price_pair(base.priced_as, quote.priced_as))
+    if agg is None or not agg.tradeable or agg.price is None or agg.price <= 0:
+        return None
+    deviation = CTX.multiply(abs(CTX.divide(price, agg.price) - 1), 100)
+    return agg.price if deviation > settings.LISTING_MAX_PRICE_DEVIATION_PCT else None
 
 
 def listing_quote(*, listing: Listing, amount: Decimal) -> ListingQuote:
@@ -134,21 +146,22 @@ def _column(name: str) -> Any:
     return F(name)
 
 
-def _symbol_pairs(
+def _price_pairs(
     assets: list[Asset], base_ids: set[int] | None, quote_ids: set[int] | None
 ) -> list[tuple[str, list[int], list[Asset]]]:
-    """(``BASE-QUOTE``, base asset ids, quote assets) for every symbol pair among `assets`,
-    limited to `base_ids` x `quote_ids` when given."""
+    """(oracle pair, base asset ids, quote assets) for every pair of price symbols
+    (``Asset.priced_as``) among `assets`, limited to `base_ids` x `quote_ids` when given.
+    Both sides may have the same price symbol (ETH on one network for ETH on another)."""
     by_symbol: dict[str, list[Asset]] = defaultdict(list)
     for asset in assets:
-        by_symbol[asset.symbol].append(asset)
+        by_symbol[asset.priced_as].append(asset)
     found = []
     for base_symbol, bases in by_symbol.items():
         base_pks = sorted(a.pk for a in bases if base_ids is None or a.pk in base_ids)
         for quote_symbol, quotes in by_symbol.items():
             wanted = [a for a in quotes if quote_ids is None or a.pk in quote_ids]
-            if base_symbol != quote_symbol and base_pks and wanted:
-                found.append((f"{base_symbol}-{quote_symbol}", base_pks, wanted))
+            if base_pks and wanted:
+                found.append((price_pair(base_symbol, quote_symbol), base_pks, wanted))
     return found
 
 
@@ -334,7 +347,7 @@ def listing_search(
         order = [Coalesce(F("maker__reputation__completed_swaps"), 0).desc(), *newest]
     if not by_price and not ranged:
         return ListingResults([qs.order_by(*order)])
-    pairs = _symbol_pairs(assets, base_ids, quote_ids)
+    pairs = _price_pairs(assets, base_ids, quote_ids)
     names = [name for name, _b, _q in pairs]
     oracle = dict(zip(names, price_list(pairs=names), strict=True)) if names else {}
     market_price = effective_price_expression(pairs, oracle, fixed=False)
@@ -369,28 +382,54 @@ def listing_list_for_maker(*, maker: User) -> QuerySet[Listing]:
 
 
 @dataclass(frozen=True)
-class PairSummary:
-    """One pair of the offer book: its symbols, how many listings, and the oracle's price."""
+class MarketSummary:
+    """One market of the offer book: both assets with their networks, how many visible
+    listings, and the oracle's price for it (by the assets' price symbols)."""
 
-    pair: str
+    base: Asset
+    quote: Asset
     listings: int
     oracle: Aggregate | None
 
+    @property
+    def pair(self) -> str:
+        return f"{self.base.symbol}-{self.quote.symbol}"
 
-def pair_list() -> list[PairSummary]:
-    """Pairs with at least one visible listing, by symbol, with the oracle's price for each."""
-    rows = (
+
+def market_list() -> list[MarketSummary]:
+    """Markets with at least one visible listing, by symbols then networks, each with the
+    oracle's price. Three queries whatever the number of markets."""
+    rows = list(
         Listing.objects.visible()
-        .values("base_asset__symbol", "quote_asset__symbol")
+        .values("base_asset_id", "quote_asset_id")
         .annotate(n=Count("pk"))
-        .order_by("base_asset__symbol", "quote_asset__symbol")
+        .order_by()
     )
-    counts: dict[str, int] = defaultdict(int)
-    for row in rows:
-        counts[f"{row['base_asset__symbol']}-{row['quote_asset__symbol']}"] += row["n"]
-    pairs = list(counts)
-    aggs = price_list(pairs=pairs) if pairs else []
+    assets = Asset.objects.in_bulk(
+        {r["base_asset_id"] for r in rows} | {r["quote_asset_id"] for r in rows}
+    )
+    markets = [(assets[r["base_asset_id"]], assets[r["quote_asset_id"]], r["n"]) for r in rows]
+    markets.sort(key=lambda m: (m[0].symbol, m[1].symbol, m[0].network, m[1].network))
+    names = [price_pair(base.priced_as, quote.priced_as) for base, quote, _ in markets]
+    aggs = price_list(pairs=names) if names else []
     return [
-        PairSummary(pair=p, listings=counts[p], oracle=agg)
-        for p, agg in zip(pairs, aggs, strict=True)
+        MarketSummary(base=base, quote=quote, listings=n, oracle=agg)
+        for (base, quote, n), agg in zip(markets, aggs, strict=True)
     ]
+
+
+def market_assets(base_label: str, quote_label: str) -> tuple[Asset, Asset] | None:
+    """The two enabled assets a market URL names (``SYMBOL@network`` each), or None."""
+    found = []
+    for label in (base_label, quote_label):
+        symbol, sep, network = label.partition("@")
+        asset = (
+            Asset.objects.filter(symbol__iexact=symbol, network=network, enabled=True).first()
+            if sep
+            else None
+        )
+        if asset is None:
+            return None
+        found.append(asset)
+    base, quote = found
+    return (base, quote) if base.pk != quote.pk else None

@@ -15,13 +15,14 @@ from django.utils.translation import gettext as _
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
 from accounts.models import User
-from accounts.selectors import wallet_list
+from accounts.selectors import suspended_until, wallet_list
 from chains.models import Asset
 from chains.selectors import asset_get
 from core.decimals import CTX, MAX_AMOUNT, decimal_places, format_plain, places
 from marketplace import errors as refusals
 from marketplace.models import Listing
-from oracle.selectors import pair_is_tradeable
+from marketplace.selectors import band_rate
+from oracle.selectors import pair_is_tradeable, price_pair
 
 logger = logging.getLogger(__name__)
 
@@ -203,6 +204,7 @@ def _validate(
     now: datetime,
     check_expiry: bool = True,
     check_pair: bool = True,
+    check_band: bool = True,
 ) -> tuple[Asset, Asset]:
     """Check a whole listing (new values merged over the old); raise every field error.
 
@@ -254,6 +256,26 @@ def _validate(
         errors.add("price", _("Give either a fixed price or a margin, not both."), "price_conflict")
     elif price is not None:
         _check_amount(errors, "price", price, quote_places)
+        rate = (
+            band_rate(base=base, quote=quote, price=price)
+            if check_band and not errors.has("price")
+            else None
+        )
+        if rate is not None:
+            errors.add(
+                "price",
+                _(
+                    "The price is more than %(band)s%% away from the market rate "
+                    "(%(rate)s %(quote)s per %(base)s)."
+                )
+                % {
+                    "band": settings.LISTING_MAX_PRICE_DEVIATION_PCT,
+                    "rate": format_plain(rate, quote.decimals),
+                    "quote": quote.symbol,
+                    "base": base.symbol,
+                },
+                "price_out_of_band",
+            )
         for bound in ("price_floor", "price_ceiling"):
             if data.get(bound) is not None:
                 errors.add(
@@ -291,7 +313,7 @@ def _validate(
         if (
             check_pair
             and not errors.has("price_margin_pct")
-            and not pair_is_tradeable(f"{base.symbol}-{quote.symbol}")
+            and not pair_is_tradeable(price_pair(base.priced_as, quote.priced_as))
         ):
             errors.add(
                 "price_margin_pct",
@@ -353,8 +375,13 @@ def listing_create(
     ``same_asset``, ``amount_not_positive``, ``too_many_decimals``, ``amount_too_large``,
     ``min_above_max``, ``max_above_amount``, ``price_required``, ``price_conflict``,
     ``bound_without_margin``, ``margin_out_of_range``, ``floor_above_ceiling``,
-    ``pair_not_tradeable``, ``address_not_linked``, ``terms_too_long``, ``expiry_in_past``.
+    ``pair_not_tradeable``, ``price_out_of_band`` (a fixed price more than
+    ``LISTING_MAX_PRICE_DEVIATION_PCT`` from the oracle's rate), ``address_not_linked``,
+    ``terms_too_long``, ``expiry_in_past``; ``ListingError`` ``suspended`` (403) when the
+    maker is suspended for faults and asks to publish.
     """
+    if not draft:
+        _refuse_if_suspended(maker)
     data: dict[str, Any] = {
         "base_asset_id": base_asset_id,
         "quote_asset_id": quote_asset_id,
@@ -441,6 +468,7 @@ def listing_update(
             now=timezone.now(),
             check_expiry="expires_at" in changes,
             check_pair="price_margin_pct" in changes,
+            check_band="price" in changes,
         )
         reserved = CTX.subtract(listing.amount, listing.remaining)
         for field in EDITABLE:
@@ -454,8 +482,36 @@ def listing_update(
     if state is not None and state != listing.state:
         if state == State.ACTIVE and listing.is_past_expiry():
             raise refusals.refuse(refusals.LISTING_EXPIRED)
+        if state == State.ACTIVE:
+            _refuse_if_suspended(maker)
         listing.state = listing_transition(listing_id=listing.pk, to=state, cause="maker").state
     return listing
+
+
+def _refuse_if_suspended(maker: User) -> None:
+    until = suspended_until(maker)
+    if until is not None:
+        raise refusals.refuse(refusals.SUSPENDED, until=until.strftime("%Y-%m-%d %H:%M UTC"))
+
+
+@transaction.atomic
+def listings_pause_all(*, maker: User, cause: str) -> list[int]:
+    """Pause every active listing of `maker` (a missed swap deadline), each through
+    ``listing_transition`` under its row lock, in id order. Returns the ids paused; the
+    maker resumes them by hand (``listing_update(state="active")``)."""
+    ids = list(
+        Listing.objects.filter(maker=maker, state=State.ACTIVE, deleted_at__isnull=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    paused = []
+    for listing_id in ids:
+        if (
+            listing_transition(listing_id=listing_id, to=State.PAUSED, cause=cause).state
+            == State.PAUSED
+        ):
+            paused.append(listing_id)
+    return paused
 
 
 # --------------------------------------------------------------------------- delete, hide, expire

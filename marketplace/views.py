@@ -21,7 +21,7 @@ from marketplace import selectors, services
 from marketplace.errors import ListingError
 from marketplace.forms import BookFilterForm, ListingForm
 from marketplace.models import Listing
-from oracle.selectors import price_get
+from oracle.selectors import price_get, price_pair
 
 PAIR_RE = re.compile(r"^[A-Z0-9.]{1,16}-[A-Z0-9.]{1,16}$")
 PAGE_SIZE = 20
@@ -57,30 +57,51 @@ def _rows(listings: list[Listing], oracle=None) -> list[dict]:
 
 @require_GET
 def pairs(request: HttpRequest) -> HttpResponse:
-    return render(request, "marketplace/pairs.html", {"pairs": selectors.pair_list()})
+    return render(request, "marketplace/pairs.html", {"markets": selectors.market_list()})
 
 
-@require_GET
-def book(request: HttpRequest, pair: str) -> HttpResponse:
-    pair = pair.upper()
-    if not PAIR_RE.match(pair) or pair.split("-")[0] == pair.split("-")[1]:
-        raise Http404
+def _book(request: HttpRequest, *, title: str, oracle_pair: str | None, **where) -> HttpResponse:
     form = BookFilterForm(request.GET or None)
     filters = form.search_filters() if form.is_valid() else {"ordering": "newest"}
-    results: Any = selectors.listing_search(pair=pair, **filters)
+    results: Any = selectors.listing_search(**where, **filters)
     paginator = Paginator(results, PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     context = {
-        "pair": pair,
-        "oracle": price_get(pair),
+        "pair": title,
+        "oracle": price_get(oracle_pair) if oracle_pair else None,
         "form": form,
         "page": page,
         "rows": _rows(list(page.object_list), oracle=results.oracle),
         "query": query.urlencode(),
     }
     return render(request, "marketplace/book.html", context)
+
+
+@require_GET
+def book(request: HttpRequest, pair: str) -> HttpResponse:
+    """Every listing of two symbols, on any networks (each row names its networks)."""
+    pair = pair.upper()
+    if not PAIR_RE.match(pair):
+        raise Http404
+    return _book(request, title=pair, oracle_pair=pair, pair=pair)
+
+
+@require_GET
+def market(request: HttpRequest, base: str, quote: str) -> HttpResponse:
+    """One market: the base asset on its network against the quote asset on its network."""
+    assets = selectors.market_assets(base, quote)
+    if assets is None:
+        raise Http404
+    base_asset, quote_asset = assets
+    return _book(
+        request,
+        title=f"{base_asset.label} / {quote_asset.label}",
+        oracle_pair=price_pair(base_asset.priced_as, quote_asset.priced_as),
+        base_asset_id=base_asset.pk,
+        quote_asset_id=quote_asset.pk,
+    )
 
 
 @require_GET
@@ -94,7 +115,7 @@ def detail(request: HttpRequest, listing_id: int) -> HttpResponse:
         "row": _rows([listing])[0],
         "listing": listing,
         "is_maker": is_maker,
-        "oracle": price_get(listing.pair) if listing.is_market_relative else None,
+        "oracle": price_get(listing.price_pair) if listing.is_market_relative else None,
         # the taker's own wallets: where the bought coins may be received
         "take_wallets": list(wallet_list(user=user)) if user is not None else [],
     }

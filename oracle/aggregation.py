@@ -529,6 +529,34 @@ def cross(*, base_usd: Aggregate, quote_usd: Aggregate) -> Aggregate:
     )
 
 
+def identity(*, usd: Aggregate) -> Aggregate:
+    """``X-X`` from ``X-USD``: one asset priced alike on two networks (ETH on two chains,
+    bridged USDC) trades 1:1, and exactly when its USD price is tradeable.
+
+    The price is exactly 1 while ``X-USD`` is tradeable; the status, sources, halt and
+    times are the USD leg's, so a halted or stale leg halts the identity pair too.
+    Raises ``ValueError`` for a pair that is not ``X-USD``.
+    """
+    base, hub = split_pair(usd.pair)
+    if hub != "USD":
+        raise ValueError(f"identity needs a {base}-USD price, not {usd.pair}")
+    one = Decimal(1)
+    return Aggregate(
+        pair=f"{base}-{base}",
+        price=one if usd.tradeable else None,
+        status=usd.status,
+        sources=usd.sources,
+        excluded=usd.excluded,
+        spread_pct=Decimal(0) if usd.spread_pct is not None else None,
+        updated_at=usd.updated_at,
+        halt_reason=usd.halt_reason,
+        detail=usd.detail,
+        fixed=usd.fixed,
+        last_price=one if usd.last_price is not None else None,
+        last_price_at=usd.last_price_at,
+    )
+
+
 # --------------------------------------------------------------------------- fixed prices
 
 

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from oracle.aggregation import Aggregate, Status, as_of, cross
+from oracle.aggregation import Aggregate, Status, as_of, cross, identity
 from oracle.models import PairHalt, PriceCandle
 
 USD = "USD"
@@ -74,9 +74,14 @@ def _price(
     pair: str, *, now: datetime, direct: list[str], halts: dict[str, str]
 ) -> Aggregate | None:
     base, _, quote = pair.partition("-")
-    if not base or not quote or base == quote:
+    if not base or not quote or base == USD:
         return None
-    if pair in direct:
+    if base == quote:  # one coin on two networks: 1:1 while its USD price is tradeable
+        leg = _price(f"{base}-{USD}", now=now, direct=direct, halts=halts)
+        if leg is None:
+            return None
+        agg = identity(usd=leg)
+    elif pair in direct:
         agg = cached_aggregate(pair) or _no_data(pair, now)
         if not agg.fixed:
             agg = as_of(agg, now=now)
@@ -119,6 +124,11 @@ def pair_is_tradeable(pair: str) -> bool:
     """Whether new swaps and market-relative listings may use `pair` now."""
     agg = price_get(pair)
     return agg is not None and agg.tradeable
+
+
+def price_pair(base_symbol: str, quote_symbol: str) -> str:
+    """The oracle's pair for two price symbols (``Asset.priced_as``): ``BASE-QUOTE``."""
+    return f"{base_symbol.upper()}-{quote_symbol.upper()}"
 
 
 def candle_list(*, pair: str, interval: str, limit: int = 500) -> list[PriceCandle]:

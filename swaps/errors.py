@@ -29,6 +29,12 @@ INVALID_ADDRESS = Refusal("invalid_address", "taker_address is not an address.")
 ADDRESS_NOT_LINKED = Refusal(
     "address_not_linked", "taker_address must be a wallet linked to your account."
 )
+PAIR_UNPRICED = Refusal(
+    "pair_unpriced",
+    "The oracle has no price for this pair, so it cannot be traded (its limits and its "
+    "price band could not be checked).",
+    409,
+)
 PAIR_HALTED = Refusal(
     "pair_halted", "Trading in this pair is halted while its price is unreliable.", 409
 )
@@ -39,6 +45,16 @@ KYC_LIMIT_EXCEEDED = Refusal(
 MAKER_KYC_LIMIT_EXCEEDED = Refusal(
     "maker_kyc_limit_exceeded",
     "This swap is above the seller's verification level's limit.",
+    403,
+)
+TOO_MANY_UNLOCKED_SWAPS = Refusal(
+    "too_many_unlocked_swaps",
+    "You already hold %(count)s swaps you have not locked yet; lock or cancel one first.",
+    429,
+)
+SUSPENDED = Refusal(
+    "suspended",
+    "Your account is suspended for missed swap steps until %(until)s.",
     403,
 )
 TOO_MANY_OPEN_SWAPS = Refusal(
@@ -77,11 +93,14 @@ CREATE = (
     HASHLOCK_REUSED,
     INVALID_ADDRESS,
     ADDRESS_NOT_LINKED,
+    PAIR_UNPRICED,
     PAIR_HALTED,
     PRICE_UNAVAILABLE,
     KYC_LIMIT_EXCEEDED,
     MAKER_KYC_LIMIT_EXCEEDED,
     TOO_MANY_OPEN_SWAPS,
+    TOO_MANY_UNLOCKED_SWAPS,
+    SUSPENDED,
     NETWORK_UNAVAILABLE,
     CHAIN_UNAVAILABLE,
 )

@@ -12,8 +12,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
 from core.fields import ExactDecimalField
 
@@ -63,6 +63,14 @@ class Swap(models.Model):
     taker_timelock = models.PositiveBigIntegerField()
     maker_timelock = models.PositiveBigIntegerField()
     quote_expires_at = models.DateTimeField(help_text="The taker must lock before this.")
+    # Deadlines per step (README, "Deadlines and timelocks"). A missed one is the fault of
+    # the party who had to act; it never forces anything on chain: refunds go by timelocks.
+    maker_deadline = models.DateTimeField(
+        null=True, blank=True, help_text="The maker's lock must be seen on chain by then."
+    )
+    taker_redeem_deadline = models.DateTimeField(
+        null=True, blank=True, help_text="The taker must redeem by then."
+    )
     state = models.CharField(max_length=16, choices=State.choices, default=State.CREATED)
     # The locks that count, once the watcher has confirmed them.
     taker_lock_id = models.CharField(max_length=66, blank=True, default="")
@@ -172,6 +180,33 @@ class SwapEvent(models.Model):
         return f"{self.from_state} → {self.to_state} ({self.cause})"
 
 
+class SwapFault(models.Model):
+    """A party failed the swap: recorded once per kind, counted in that party's reputation
+    only (the other party's record is untouched)."""
+
+    class Kind(models.TextChoices):
+        MAKER_MISSED_DEADLINE = "maker_missed_deadline", _("The seller did not lock in time")
+        TAKER_MISSED_REDEEM = "taker_missed_redeem", _("The buyer did not redeem in time")
+        BAD_LOCK = "bad_lock", _("A lock did not match the terms")
+        ABANDONED = "abandoned", _("The buyer never locked")
+
+    swap = models.ForeignKey(Swap, on_delete=models.CASCADE, related_name="faults")
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    role = models.CharField(max_length=5)  # taker | maker
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["swap", "kind"], name="swap_fault_once_per_kind")
+        ]
+        indexes = [models.Index(fields=["user", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on {self.swap_id} ({self.role})"
+
+
 class Dispute(models.Model):
     """A party asks staff to look at a swap. Staff record an outcome; they never move funds."""
 
@@ -222,7 +257,10 @@ class Notification(models.Model):
     )
     swap = models.ForeignKey(Swap, null=True, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=32)
+    # English, marked with gettext_noop; translated when shown or mailed, then filled with
+    # `params` (e.g. a time), so each reader gets their language.
     message = models.CharField(max_length=300)
+    params = models.JSONField(default=dict, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
     emailed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -233,3 +271,12 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} for {self.user_id}"
+
+    @property
+    def text(self) -> str:
+        """The notice in the active language, its parameters filled in."""
+        translated = gettext(self.message)
+        try:
+            return translated % self.params if self.params else translated
+        except (KeyError, TypeError, ValueError):  # a translation that lost a placeholder
+            return self.message % self.params

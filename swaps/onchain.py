@@ -114,33 +114,92 @@ def terms(swap: Swap) -> machine.Terms:
     )
 
 
+def _per_network(setting: dict, network: str) -> int:
+    return int(setting.get(network, setting["default"]))
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How long each step of a swap may take, in seconds (README, "Deadlines and
+    timelocks"). ``maker_response`` and ``taker_redeem`` are the deadlines' windows; the
+    confirmations are each chain's (confirmations × block time); ``margin`` is T1 - T2."""
+
+    quote_window: int
+    expiry_grace: int
+    quote_confirmations: int
+    maker_response: int
+    base_confirmations: int
+    taker_redeem: int
+    margin: int
+
+    @property
+    def t2_after_creation(self) -> int:
+        """T2 - now: the taker may lock until the quote window (and its grace) ends, the
+        maker has ``maker_response`` from the taker's lock confirming, the taker
+        ``taker_redeem`` from the maker's, and ``margin`` is left for the redeem to be mined
+        and confirmed before the maker's lock can be refunded."""
+        return (
+            self.quote_window
+            + self.expiry_grace
+            + self.quote_confirmations
+            + self.maker_response
+            + self.base_confirmations
+            + self.taker_redeem
+            + self.margin
+        )
+
+    @property
+    def t1_after_creation(self) -> int:
+        """T1 - now = T2 + margin: the maker's time to redeem once the secret is public."""
+        return self.t2_after_creation + self.margin
+
+
+def schedule(base: Network, quote: Network) -> Schedule:
+    """The step times for a swap of `base`'s asset for `quote`'s (from settings)."""
+    confirm = {n.name: n.confirmations * n.block_time for n in (base, quote)}
+    margin_floor = max(
+        int(
+            settings.SWAP_TIMELOCKS.get(n.name, settings.SWAP_TIMELOCKS["default"])[
+                "margin_seconds"
+            ]
+        )
+        for n in (base, quote)
+    )
+    margin = max(margin_floor, 4 * max(confirm.values()))
+    return Schedule(
+        quote_window=settings.SWAP_QUOTE_WINDOW_SECONDS,
+        expiry_grace=settings.SWAP_EXPIRY_GRACE_SECONDS,
+        quote_confirmations=confirm[quote.name],
+        maker_response=_per_network(settings.SWAP_MAKER_RESPONSE_SECONDS, base.name),
+        base_confirmations=confirm[base.name],
+        taker_redeem=_per_network(settings.SWAP_TAKER_REDEEM_SECONDS, base.name),
+        margin=margin + 2 * settings.SWAP_TIMELOCK_TOLERANCE_SECONDS,
+    )
+
+
+def schedule_for(swap: Swap) -> Schedule | None:
+    """The step times of `swap`'s networks, or None when one is not enabled."""
+    base, quote = network(swap.base_asset.network), network(swap.quote_asset.network)
+    return schedule(base, quote) if base is not None and quote is not None else None
+
+
 def timelocks(*, base_network: str, quote_network: str) -> tuple[int, int]:
-    """(T1, T2) for a new swap: T1 on the quote network's clock, T2 = T1 - margin.
+    """(T1, T2) for a new swap, from the deadlines and the chains' finality: T2 = now +
+    ``Schedule.t2_after_creation``, T1 = T2 + margin (``Schedule``).
 
     "Now" is the latest of this server's clock and both chains' latest block times, so a
     chain running ahead never receives a timelock already in its past. Raises
     ``SwapError`` ``network_unavailable`` or ``chain_unavailable`` (503).
     """
-    found = [network(base_network), network(quote_network)]
-    networks = [n for n in found if n is not None]
-    if len(networks) != len(found):
+    base, quote = network(base_network), network(quote_network)
+    if base is None or quote is None:
         raise errors.refuse(errors.NETWORK_UNAVAILABLE)
     try:
-        now = max([int(time.time())] + [txs.head(n).timestamp for n in networks])
+        now = max([int(time.time())] + [txs.head(n).timestamp for n in (base, quote)])
     except ChainUnavailable as exc:
         raise errors.refuse(errors.CHAIN_UNAVAILABLE) from exc
-    config = settings.SWAP_TIMELOCKS
-    default = config.get("default", {})
-    per = [config.get(n.name, default) for n in networks]
-    lock_seconds = max(int(p.get("taker_lock_seconds", default["taker_lock_seconds"])) for p in per)
-    confirm_seconds = max(n.confirmations * n.block_time for n in networks)
-    margin = max(
-        [int(p.get("margin_seconds", default["margin_seconds"])) for p in per]
-        + [4 * confirm_seconds]
-    )
-    margin += 2 * settings.SWAP_TIMELOCK_TOLERANCE_SECONDS
-    t1 = now + settings.SWAP_QUOTE_WINDOW_SECONDS + lock_seconds + margin
-    return t1, t1 - margin
+    steps = schedule(base, quote)
+    return now + steps.t1_after_creation, now + steps.t2_after_creation
 
 
 # ------------------------------------------------------------------ what the chain says now

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import timedelta
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone, translation
-from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext_noop
 
 from accounts import selectors as account_selectors
 from accounts import services as account_services
 from accounts.models import User
 from chains.interface import ChainUnavailable
+from core.decimals import CTX, format_plain, quantize
 from core.queue import enqueue_on_commit
+from marketplace import errors as listing_errors
 from marketplace import selectors as market_selectors
 from marketplace import services as market_services
 from oracle import selectors as oracle_selectors
@@ -36,6 +38,7 @@ from swaps.models import (
     Notification,
     Swap,
     SwapEvent,
+    SwapFault,
 )
 from swaps.onchain import Evidence
 
@@ -54,13 +57,59 @@ class InvalidTransition(Exception):
 # ------------------------------------------------------------------ creation
 
 
-def _usd_value(asset_symbol: str, amount: Decimal, quote_symbol: str, quote_amount: Decimal):
-    """The swap's value in USD from the oracle (base leg, else quote leg), or None."""
-    for symbol, value in ((asset_symbol, amount), (quote_symbol, quote_amount)):
-        agg = oracle_selectors.price_get(f"{symbol}-USD")
-        if agg is not None and agg.price is not None:
-            return (value * agg.price).quantize(Decimal("0.01"))
-    return None
+def _usd_value(listing, amount: Decimal, quote_amount: Decimal) -> Decimal | None:
+    """The swap's value in USD: the larger of its two legs at the oracle's USD prices (a
+    lopsided trade is held to the limits by its bigger side), to the cent; None when either
+    leg has no tradeable USD price."""
+    values = []
+    for asset, value in ((listing.base_asset, amount), (listing.quote_asset, quote_amount)):
+        if asset.priced_as == "USD":
+            values.append(value)
+            continue
+        agg = oracle_selectors.price_get(oracle_selectors.price_pair(asset.priced_as, "USD"))
+        if agg is None or not agg.tradeable or agg.price is None:
+            return None
+        values.append(CTX.multiply(value, agg.price))
+    return quantize(max(values), 2, rounding=ROUND_HALF_UP)
+
+
+def _until(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _refuse_out_of_band(listing) -> None:
+    """A fixed price that drifted outside the band cannot be taken; its maker is told (at
+    most once while the notice is unread)."""
+    if listing.price is None:
+        return
+    rate = market_selectors.band_rate(
+        base=listing.base_asset, quote=listing.quote_asset, price=listing.price
+    )
+    if rate is None:
+        return
+    params = {
+        "listing": listing.pk,
+        "rate": format_plain(rate, listing.quote_asset.decimals),
+        "band": str(settings.LISTING_MAX_PRICE_DEVIATION_PCT),
+    }
+    with transaction.atomic():
+        unread = Notification.objects.filter(
+            user=listing.maker, kind="price_out_of_band", read_at__isnull=True
+        ).filter(params__listing=listing.pk)
+        if not unread.exists():
+            _notify(
+                listing.maker,
+                None,
+                "price_out_of_band",
+                gettext_noop(
+                    "Your listing #%(listing)s cannot be taken: its price is more than "
+                    "%(band)s%% away from the market rate (%(rate)s). Edit its price."
+                ),
+                params,
+            )
+    raise listing_errors.refuse(
+        listing_errors.PRICE_OUT_OF_BAND, band=params["band"], rate=params["rate"]
+    )
 
 
 def swap_create(
@@ -69,10 +118,13 @@ def swap_create(
     """Take `amount` of a listing: reserve it and fix the swap's terms.
 
     Checks, each with its own code: the hashlock's form and novelty, that the taker owns
-    `taker_address`, the oracle (no swap while the pair is halted), the KYC limits of both
-    parties in USD, the taker's cap on open swaps; the listing itself refuses what it
-    cannot sell (see ``marketplace.services.listing_reserve``). Takes the taker's user row
-    lock (the open-swap cap) and then the listing's. The maker is notified on commit.
+    `taker_address`, the oracle (``pair_unpriced`` when it cannot price the pair,
+    ``pair_halted`` while it halts it), a fixed price within the band
+    (``price_out_of_band``), the KYC limits of both parties against the larger leg in USD,
+    a taker suspended for faults (``suspended``), the taker's caps on open and on unlocked
+    swaps; the listing itself refuses what it cannot sell (see
+    ``marketplace.services.listing_reserve``). Takes the taker's user row lock (the caps)
+    and then the listing's. The maker is notified on commit.
 
     Raises SwapError or marketplace ListingError.
     """
@@ -89,15 +141,17 @@ def swap_create(
         raise refuse(errors.LISTING_NOT_FOUND)
     if Swap.objects.filter(hashlock=hashlock).exists():
         raise refuse(errors.HASHLOCK_REUSED)
-    if not oracle_selectors.pair_is_tradeable(listing.pair):
+    pair = oracle_selectors.price_get(listing.price_pair)
+    if pair is None:
+        raise refuse(errors.PAIR_UNPRICED)
+    if not pair.tradeable:
         raise refuse(errors.PAIR_HALTED)
+    _refuse_out_of_band(listing)
     t1, t2 = onchain.timelocks(
         base_network=listing.base_asset.network, quote_network=listing.quote_asset.network
     )
     quote = market_selectors.listing_quote(listing=listing, amount=amount)
-    value_usd = _usd_value(
-        listing.base_asset.symbol, amount, listing.quote_asset.symbol, quote.quote_amount
-    )
+    value_usd = _usd_value(listing, amount, quote.quote_amount)
     if value_usd is None:
         raise refuse(errors.PRICE_UNAVAILABLE)
     if value_usd > account_selectors.kyc_limit_usd(taker):
@@ -107,9 +161,15 @@ def swap_create(
     try:
         with transaction.atomic():
             User.objects.select_for_update().filter(pk=taker.pk).first()
+            until = account_selectors.suspended_until(taker)
+            if until is not None:
+                raise refuse(errors.SUSPENDED, until=_until(until))
             open_count = Swap.objects.filter(taker=taker, state__in=OPEN_STATES).count()
             if open_count >= settings.SWAP_MAX_OPEN_PER_USER:
                 raise refuse(errors.TOO_MANY_OPEN_SWAPS)
+            unlocked = Swap.objects.filter(taker=taker, state=S.CREATED).count()
+            if unlocked >= settings.SWAP_MAX_UNLOCKED_PER_USER:
+                raise refuse(errors.TOO_MANY_UNLOCKED_SWAPS, count=unlocked)
             listing = market_services.listing_reserve(
                 listing_id=listing_id, taker=taker, amount=amount
             )
@@ -225,9 +285,13 @@ _STEP_NOTICES: dict[str, tuple[str, str, str]] = {
     S.TAKER_LOCKED: (
         "maker",
         "lock",
-        gettext_noop("The buyer locked their payment: lock your side now."),
+        gettext_noop("The buyer locked their payment: lock your side by %(deadline)s."),
     ),
-    S.MAKER_LOCKED: ("taker", "redeem", gettext_noop("The seller locked: redeem your coins now.")),
+    S.MAKER_LOCKED: (
+        "taker",
+        "redeem",
+        gettext_noop("The seller locked: redeem your coins by %(deadline)s."),
+    ),
     S.COMPLETED: ("both", "completed", gettext_noop("The swap is complete.")),
     S.REFUNDED: ("both", "refunded", gettext_noop("The swap ended in refunds.")),
     S.FLAGGED: (
@@ -245,16 +309,26 @@ def _notify_step(swap: Swap) -> None:
         return
     who, kind, message = notice
     users = [swap.taker, swap.maker] if who == "both" else [getattr(swap, who)]
+    deadlines: dict[str, datetime | None] = {
+        S.TAKER_LOCKED: swap.maker_deadline,
+        S.MAKER_LOCKED: swap.taker_redeem_deadline,
+    }
+    deadline = deadlines.get(swap.state)
+    params = {"deadline": _until(deadline)} if deadline is not None else None
     for user in users:
-        _notify(user, swap, kind, message)
+        _notify(user, swap, kind, message, params)
 
 
-def _notify(user: User, swap: Swap, kind: str, message: str) -> None:
+def _notify(
+    user: User, swap: Swap | None, kind: str, message: str, params: dict | None = None
+) -> None:
     """An in-app notice now, and an e-mail on commit when the user has an address.
 
-    `message` is stored in English (marked with gettext_noop) and translated when shown or mailed,
-    into the reader's language."""
-    note = Notification.objects.create(user=user, swap=swap, kind=kind, message=message)
+    `message` is stored in English (marked with gettext_noop) and translated when shown or
+    mailed, into the reader's language, then filled with `params`."""
+    note = Notification.objects.create(
+        user=user, swap=swap, kind=kind, message=message, params=params or {}
+    )
     if user.email and user.is_active:
         enqueue_on_commit("swaps.send_notification_email", note.pk)
 
@@ -297,6 +371,7 @@ def swap_reconcile(*, swap_id) -> Swap:
                     setattr(swap, name, value)
             return swap
         rollback = machine.is_rollback(swap.state, target)
+        steps_times = onchain.schedule_for(swap)
         for step in steps:
             # Each step is recorded with its evidence; only the state the pass ends in is
             # announced (no "lock your side now" for a maker whose lock is already seen).
@@ -308,11 +383,52 @@ def swap_reconcile(*, swap_id) -> Swap:
                 to=step,
                 cause=cause,
                 evidence=evidence,
-                fields=fields,
+                fields={**fields, **_deadlines(step, rollback=rollback, times=steps_times)},
                 announce=False,
             )
+        if swap.state == S.FLAGGED and sides.flag and not rollback:
+            role = sides.flag.split("_", 1)[0]  # taker_lock_amount → the taker's own lock
+            _fault(swap, SwapFault.Kind.BAD_LOCK, role)
         swap_announce(swap=swap)
         return swap
+
+
+def _deadlines(step: str, *, rollback: bool, times: onchain.Schedule | None) -> dict:
+    """The deadline a step starts (counted from now, when its lock is seen confirmed), or
+    the one a reorg's step back undoes."""
+    if rollback:
+        undone: dict[str, str] = {
+            S.CREATED: "maker_deadline",
+            S.TAKER_LOCKED: "taker_redeem_deadline",
+        }
+        return {undone[step]: None} if step in undone else {}
+    if times is None:
+        return {}
+    now = timezone.now()
+    if step == S.TAKER_LOCKED:
+        return {"maker_deadline": now + timedelta(seconds=times.maker_response)}
+    if step == S.MAKER_LOCKED:
+        return {"taker_redeem_deadline": now + timedelta(seconds=times.taker_redeem)}
+    return {}
+
+
+def _fault(swap: Swap, kind: str, role: str) -> bool:
+    """Record that `role` failed `swap` (once per kind): a ``SwapFault``, a line in the
+    swap's history naming the party, and their reputation (which may suspend them).
+    The other party's record is untouched. Call inside the transaction that holds the
+    swap's row lock. Returns whether it was new."""
+    user = swap.taker if role == "taker" else swap.maker
+    _, created = SwapFault.objects.get_or_create(
+        swap=swap, kind=kind, defaults={"user": user, "role": role, "created_at": timezone.now()}
+    )
+    if not created:
+        return False
+    SwapEvent.objects.create(
+        swap=swap, from_state=swap.state, to_state=swap.state, cause=f"fault:{kind}", actor=user
+    )
+    reputation_refresh(user=user)
+    logger.info("swap fault", extra={"swap": str(swap.pk), "kind": kind, "role": role})
+    return True
 
 
 def swaps_for_event(*, network: str, lock_id: str, hashlock: str | None) -> list:
@@ -367,13 +483,139 @@ def swaps_expire_due(*, now=None) -> int:
         "pk", flat=True
     ):
         swap = swap_reconcile(swap_id=swap_id)
-        if swap.state == S.CREATED:
-            try:
-                swap_transition(swap_id=swap_id, to=S.EXPIRED, cause="quote_window_passed")
-                expired += 1
-            except InvalidTransition:
-                pass  # moved on concurrently
+        if swap.state != S.CREATED:
+            continue
+        try:
+            with transaction.atomic():
+                swap = swap_transition(swap_id=swap_id, to=S.EXPIRED, cause="quote_window_passed")
+                _fault(swap, SwapFault.Kind.ABANDONED, "taker")
+            expired += 1
+        except InvalidTransition:
+            pass  # moved on concurrently
     return expired
+
+
+_DEADLINE_SOON: dict[str, tuple[str, str, str, str]] = {
+    # state: (deadline field, the party who must act, notice kind, message)
+    S.TAKER_LOCKED: (
+        "maker_deadline",
+        "maker",
+        "maker_deadline_soon",
+        gettext_noop("Lock your side of the swap by %(deadline)s, or it counts against you."),
+    ),
+    S.MAKER_LOCKED: (
+        "taker_redeem_deadline",
+        "taker",
+        "redeem_deadline_soon",
+        gettext_noop("Redeem your coins by %(deadline)s, or it counts against you."),
+    ),
+}
+
+
+def swaps_deadlines_check(*, now=None) -> tuple[int, int]:
+    """Tell the party who must act when a deadline comes near (its last third), and record
+    the fault when it passes: a maker who has not locked by ``maker_deadline`` (their
+    active listings are paused), a taker who has not redeemed by ``taker_redeem_deadline``.
+    Both parties are told. Nothing is forced on chain: a late lock is still honoured and
+    refunds go by the timelocks. Each swap is reconciled first, so a step that did happen
+    is never called missed. Idempotent. Returns (reminders sent, faults recorded)."""
+    now = now or timezone.now()
+    reminded = faulted = 0
+    for state, (field, role, kind, message) in _DEADLINE_SOON.items():
+        due = Swap.objects.filter(state=state, **{f"{field}__isnull": False})
+        for swap_id in due.values_list("pk", flat=True):
+            swap = swap_reconcile(swap_id=swap_id)
+            if swap.state != state:
+                continue
+            deadline = getattr(swap, field)
+            if deadline <= now:
+                faulted += _deadline_missed(swap_id=swap_id, state=state)
+            elif _deadline_near(swap, deadline, now) and _remind(swap, role, kind, message):
+                reminded += 1
+    return reminded, faulted
+
+
+def _deadline_near(swap: Swap, deadline, now) -> bool:
+    times = onchain.schedule_for(swap)
+    if times is None:
+        return False
+    window = times.maker_response if swap.state == S.TAKER_LOCKED else times.taker_redeem
+    return now >= deadline - timedelta(seconds=window / 3)
+
+
+def _remind(swap: Swap, role: str, kind: str, message: str) -> bool:
+    user = swap.taker if role == "taker" else swap.maker
+    with transaction.atomic():
+        Swap.objects.select_for_update().filter(pk=swap.pk).first()
+        if Notification.objects.filter(swap=swap, user=user, kind=kind).exists():
+            return False
+        deadline = swap.maker_deadline if role == "maker" else swap.taker_redeem_deadline
+        _notify(user, swap, kind, message, {"deadline": _until(deadline)})
+    return True
+
+
+def _deadline_missed(*, swap_id, state: str) -> int:
+    with transaction.atomic():
+        swap = (
+            Swap.objects.select_for_update()
+            .select_related("base_asset", "quote_asset", "taker", "maker")
+            .get(pk=swap_id)
+        )
+        if swap.state != state:
+            return 0
+        taker_refund_at = _until(datetime.fromtimestamp(swap.taker_timelock, UTC))
+        maker_refund_at = _until(datetime.fromtimestamp(swap.maker_timelock, UTC))
+        if state == S.TAKER_LOCKED:
+            if not _fault(swap, SwapFault.Kind.MAKER_MISSED_DEADLINE, "maker"):
+                return 0
+            paused = market_services.listings_pause_all(maker=swap.maker, cause="missed_deadline")
+            _notify(
+                swap.maker,
+                swap,
+                "deadline_missed",
+                gettext_noop(
+                    "You did not lock in time: this counts against your reputation and your "
+                    "%(paused)s active listings are paused. Resume them from My listings once "
+                    "you can answer takers in time."
+                ),
+                {"paused": len(paused)},
+            )
+            _notify(
+                swap.taker,
+                swap,
+                "other_missed_deadline",
+                gettext_noop(
+                    "The seller missed the deadline to lock; nothing counts against you. Your "
+                    "refund is due at %(refund_at)s (the relayer sends it)."
+                ),
+                {"refund_at": taker_refund_at},
+            )
+        else:
+            if not _fault(swap, SwapFault.Kind.TAKER_MISSED_REDEEM, "taker"):
+                return 0
+            _notify(
+                swap.taker,
+                swap,
+                "deadline_missed",
+                gettext_noop(
+                    "You did not redeem in time: this counts against your reputation. You "
+                    "can still redeem until %(maker_refund_at)s; after that both locks are "
+                    "refunded."
+                ),
+                {"maker_refund_at": maker_refund_at},
+            )
+            _notify(
+                swap.maker,
+                swap,
+                "other_missed_deadline",
+                gettext_noop(
+                    "The buyer missed the deadline to redeem; nothing counts against you. If "
+                    "they never redeem, your refund is due at %(refund_at)s."
+                ),
+                {"refund_at": maker_refund_at},
+            )
+        announce_on_commit(swap.pk, swap.state)
+    return 1
 
 
 def swaps_sweep() -> None:
@@ -384,6 +626,7 @@ def swaps_sweep() -> None:
     live)."""
     swaps_reconcile_open()
     swaps_expire_due()
+    swaps_deadlines_check()
     for network, lock_id, preimage in selectors.swaps_awaiting_relay():
         enqueue_on_commit("chains.relay_redeem", network, lock_id, preimage)
 
@@ -453,7 +696,9 @@ def dispute_resolve(*, dispute: Dispute, staff: User, outcome: str, resolution: 
 
 
 def reputation_refresh(*, user: User) -> None:
-    """Recompute `user`'s reputation from swap and dispute records and store it."""
+    """Recompute `user`'s reputation from swap, fault and dispute records and store it,
+    with the end of a suspension when their faults in the last ``SWAP_FAULT_WINDOW_DAYS``
+    reach ``SWAP_FAULT_SUSPEND_COUNT`` (``SWAP_FAULT_SUSPEND_HOURS`` from the latest)."""
     as_party = Q(taker=user) | Q(maker=user)
     completed = Swap.objects.filter(as_party, state=S.COMPLETED)
     volume = completed.aggregate(total=Sum("value_usd"))["total"] or Decimal("0")
@@ -462,13 +707,28 @@ def reputation_refresh(*, user: User) -> None:
         | Q(swap__maker=user, outcome=Dispute.Outcome.MAKER_AT_FAULT),
         status=Dispute.Status.RESOLVED,
     ).count()
+    faults = SwapFault.objects.filter(user=user)
+    failed = faults.exclude(kind=SwapFault.Kind.ABANDONED).values("swap").distinct().count()
+    window_start = timezone.now() - timedelta(days=settings.SWAP_FAULT_WINDOW_DAYS)
+    recent = list(
+        faults.filter(created_at__gte=window_start)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)[: settings.SWAP_FAULT_SUSPEND_COUNT]
+    )
+    suspended_until = None
+    if len(recent) >= settings.SWAP_FAULT_SUSPEND_COUNT:
+        suspended_until = recent[0] + timedelta(hours=settings.SWAP_FAULT_SUSPEND_HOURS)
     account_services.reputation_update(
         user=user,
         completed_swaps=completed.count(),
         volume_usd=volume,
-        refunded_swaps=Swap.objects.filter(as_party, state=S.REFUNDED).count(),
+        # A refund counts against the party at fault only.
+        refunded_swaps=Swap.objects.filter(state=S.REFUNDED, faults__user=user).distinct().count(),
         disputes_opened=Dispute.objects.filter(opened_by=user).count(),
         disputes_lost=lost,
+        failed_swaps=failed,
+        abandoned_swaps=faults.filter(kind=SwapFault.Kind.ABANDONED).count(),
+        suspended_until=suspended_until,
     )
 
 
@@ -497,10 +757,11 @@ def notification_email_send(*, notification_id: int) -> bool:
         if note is None or not note.user.email:
             return False
         with translation.override(note.user.preferred_language or settings.LANGUAGE_CODE):
-            text = gettext(note.message)
+            text = note.text
+        link = f"/swaps/{note.swap_id}/" if note.swap_id else "/listings/mine/"
         send_mail(
             subject=f"[P2P Swap] {text}",
-            message=f"{text}\n\n{settings.SITE_URL}/swaps/{note.swap_id}/",
+            message=f"{text}\n\n{settings.SITE_URL}{link}",
             from_email=None,
             recipient_list=[note.user.email],
         )

@@ -87,10 +87,24 @@ class ReputationOutput(serializers.Serializer):
     volume_usd = serializers.DecimalField(
         max_digits=30, decimal_places=2, help_text="Value of the completed swaps in USD."
     )
-    refunded_swaps = serializers.IntegerField()
+    refunded_swaps = serializers.IntegerField(help_text="Refunded swaps you were at fault in.")
+    failed_swaps = serializers.IntegerField(
+        help_text="Swaps you failed: a missed deadline or a lock off the terms."
+    )
+    abandoned_swaps = serializers.IntegerField(help_text="Swaps you took and never locked.")
     disputes_opened = serializers.IntegerField()
     disputes_lost = serializers.IntegerField()
     member_since = serializers.DateTimeField()
+
+
+class PublicReputationOutput(serializers.Serializer):
+    """A maker's public track record (on every listing)."""
+
+    completed_swaps = serializers.IntegerField()
+    failed_swaps = serializers.IntegerField()
+    volume_usd = serializers.DecimalField(max_digits=30, decimal_places=2)
+    member_since = serializers.DateTimeField()
+    kyc_level = serializers.CharField()
 
 
 class UserOutput(serializers.ModelSerializer):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Context, Decimal
 
 from django.db import transaction
@@ -21,11 +22,15 @@ def reputation_update(
     refunded_swaps: int,
     disputes_opened: int,
     disputes_lost: int,
+    failed_swaps: int = 0,
+    abandoned_swaps: int = 0,
+    suspended_until: datetime | None = None,
 ) -> Reputation:
     """Store ``user``'s reputation as recomputed from swap records (insert or replace).
 
     Called by the swaps app only, after it recomputed the figures from its own records;
     nothing else writes reputation. ``volume_usd`` is rounded half-up to the cent.
+    ``suspended_until`` (None: not suspended) is when a suspension for faults ends.
     Concurrent calls for one user never create two rows (the row is locked, or created
     once); the last call wins, so callers pass figures recomputed from committed records.
 
@@ -36,6 +41,8 @@ def reputation_update(
     counts = {
         "completed_swaps": completed_swaps,
         "refunded_swaps": refunded_swaps,
+        "failed_swaps": failed_swaps,
+        "abandoned_swaps": abandoned_swaps,
         "disputes_opened": disputes_opened,
         "disputes_lost": disputes_lost,
     }
@@ -53,6 +60,7 @@ def reputation_update(
         raise ValueError(f"volume_usd out of range: {volume_usd!r}")
     with transaction.atomic():
         reputation, _ = Reputation.objects.update_or_create(
-            user=user, defaults={**counts, "volume_usd": cents}
+            user=user,
+            defaults={**counts, "volume_usd": cents, "suspended_until": suspended_until},
         )
     return reputation

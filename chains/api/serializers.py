@@ -35,10 +35,25 @@ class AssetSerializer(serializers.ModelSerializer):
 
     chain_id = serializers.SerializerMethodField()
     address = serializers.CharField(allow_null=True, help_text="null for the native coin.")
+    price_symbol = serializers.CharField(
+        source="priced_as",
+        help_text="What the oracle prices it as (its symbol unless set, e.g. WETH → ETH); "
+        "assets with the same price_symbol trade 1:1 through USD.",
+    )
 
     class Meta:
         model = Asset
-        fields = ["id", "symbol", "name", "network", "chain_id", "address", "decimals", "is_test"]
+        fields = [
+            "id",
+            "symbol",
+            "name",
+            "network",
+            "chain_id",
+            "address",
+            "decimals",
+            "price_symbol",
+            "is_test",
+        ]
 
     def get_chain_id(self, asset: Asset) -> int | None:
         network = self.context["networks"].get(asset.network)

@@ -457,22 +457,43 @@ RELAYER_STUCK_SECONDS = env.int("RELAYER_STUCK_SECONDS", default=60)
 SWAP_QUOTE_WINDOW_SECONDS = env.int("SWAP_QUOTE_WINDOW_SECONDS", default=600)
 # SWAP_EXPIRY_GRACE_SECONDS: extra wait past the quote window for a lock still confirming.
 SWAP_EXPIRY_GRACE_SECONDS = env.int("SWAP_EXPIRY_GRACE_SECONDS", default=120)
-# SWAP_TIMELOCKS: JSON, per network: "taker_lock_seconds" (how long the taker's lock lasts
-# after the quote window) and "margin_seconds" (T1 - T2: the maker's time to redeem once the
-# secret is public; it must cover both chains' confirmation times, and is raised to four
-# times the slower chain's confirmation time when set lower). "default" covers the rest.
+# SWAP_MAKER_RESPONSE_SECONDS: JSON, per network (the base network, where the maker locks):
+# how long after the taker's lock is confirmed the maker's lock must be seen on chain
+# (maker_deadline). "default" covers the networks not named.
+SWAP_MAKER_RESPONSE_SECONDS = env.json(
+    "SWAP_MAKER_RESPONSE_SECONDS", default={"default": 900, "local-a": 120, "local-b": 120}
+)
+# SWAP_TAKER_REDEEM_SECONDS: JSON, per network (the base network, where the taker redeems):
+# how long after the maker's lock is confirmed the taker must redeem (taker_redeem_deadline).
+SWAP_TAKER_REDEEM_SECONDS = env.json(
+    "SWAP_TAKER_REDEEM_SECONDS", default={"default": 900, "local-a": 120, "local-b": 120}
+)
+# SWAP_TIMELOCKS: JSON, per network: "margin_seconds", the floor of T1 - T2 (the maker's
+# time to redeem once the secret is public, and the slack after the redeem window before
+# T2). It is raised to four times the slower chain's confirmation time when set lower. The
+# timelocks follow from the deadlines (README, "Deadlines and timelocks"). "default" covers
+# the rest.
 SWAP_TIMELOCKS = env.json(
     "SWAP_TIMELOCKS",
     default={
-        "default": {"taker_lock_seconds": 86400, "margin_seconds": 21600},
-        "local-a": {"taker_lock_seconds": 1800, "margin_seconds": 600},
-        "local-b": {"taker_lock_seconds": 1800, "margin_seconds": 600},
+        "default": {"margin_seconds": 1800},
+        "local-a": {"margin_seconds": 300},
+        "local-b": {"margin_seconds": 300},
     },
 )
 # SWAP_TIMELOCK_TOLERANCE_SECONDS: how far a lock's timelock may differ from the agreed one.
 SWAP_TIMELOCK_TOLERANCE_SECONDS = env.int("SWAP_TIMELOCK_TOLERANCE_SECONDS", default=0)
 # SWAP_MAX_OPEN_PER_USER: open swaps (not yet finished) one user may have as taker.
 SWAP_MAX_OPEN_PER_USER = env.int("SWAP_MAX_OPEN_PER_USER", default=5)
+# SWAP_MAX_UNLOCKED_PER_USER: swaps one taker may hold that are not locked yet (reserving a
+# listing costs nothing until the lock, so it is capped).
+SWAP_MAX_UNLOCKED_PER_USER = env.int("SWAP_MAX_UNLOCKED_PER_USER", default=2)
+# SWAP_FAULT_SUSPEND_COUNT / _HOURS / _WINDOW_DAYS: a user whose faults (missed deadlines,
+# bad locks, abandoned swaps) within the window reach the count can neither take swaps nor
+# publish listings for the given hours from the fault that reached it.
+SWAP_FAULT_SUSPEND_COUNT = env.int("SWAP_FAULT_SUSPEND_COUNT", default=3)
+SWAP_FAULT_SUSPEND_HOURS = env.int("SWAP_FAULT_SUSPEND_HOURS", default=24)
+SWAP_FAULT_WINDOW_DAYS = env.int("SWAP_FAULT_WINDOW_DAYS", default=30)
 # SWAP_STUCK_SECONDS: an open swap unchanged this long is "stuck" in the admin monitor.
 SWAP_STUCK_SECONDS = env.int("SWAP_STUCK_SECONDS", default=3600)
 # SWAP_NEXT_ACTION_CACHE_SECONDS: how long a party's next step is kept for one chain block
@@ -596,5 +617,8 @@ WALLET_BALANCE_CACHE_SECONDS = env.int("WALLET_BALANCE_CACHE_SECONDS", default=3
 WALLET_BALANCE_RPC_TIMEOUT = env.float("WALLET_BALANCE_RPC_TIMEOUT", default=2.0)
 
 # --- Marketplace ----------------------------------------------------------------
+# LISTING_MAX_PRICE_DEVIATION_PCT: how far (percent) a fixed price may be from the oracle's
+# rate when a listing is created or edited, and when it is taken.
+LISTING_MAX_PRICE_DEVIATION_PCT = Decimal(env.str("LISTING_MAX_PRICE_DEVIATION_PCT", default="25"))
 # MARKETPLACE_TERMS_MAX_LENGTH: longest listing terms text, in characters.
 MARKETPLACE_TERMS_MAX_LENGTH = env.int("MARKETPLACE_TERMS_MAX_LENGTH", default=2000)

@@ -9,7 +9,9 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.api.serializers import PublicReputationOutput
 from accounts.models import User
+from accounts.selectors import public_reputation
 from core.decimals import format_fixed, parse_decimal
 from marketplace.models import Listing
 from marketplace.selectors import KYC_ORDER, ORDERINGS
@@ -135,6 +137,12 @@ class ListingOutput(serializers.Serializer):
     pair = serializers.CharField(help_text="BASE-QUOTE symbols, e.g. ETH-TEST.")
     base_asset = serializers.IntegerField(source="base_asset_id")
     quote_asset = serializers.IntegerField(source="quote_asset_id")
+    base_network = serializers.CharField(source="base_asset.network")
+    quote_network = serializers.CharField(source="quote_asset.network")
+    price_pair = serializers.CharField(
+        help_text="The oracle's pair (the assets' price symbols), e.g. ETH-ETH for ETH on "
+        "two networks."
+    )
     amount = _decimal_out(help_text="Total offered, base units.")
     remaining = _decimal_out(help_text="Not yet reserved by swaps, base units.")
     min_trade = _decimal_out()
@@ -155,6 +163,9 @@ class ListingOutput(serializers.Serializer):
     expires_at = serializers.DateTimeField(allow_null=True)
     state = serializers.ChoiceField(choices=Listing.State.choices)
     maker = MakerOutput()
+    maker_reputation = serializers.SerializerMethodField(
+        help_text="The maker's public track record."
+    )
     hidden_reason = serializers.SerializerMethodField(
         help_text="Why moderators hid it; shown to its maker only, else null."
     )
@@ -206,6 +217,10 @@ class ListingOutput(serializers.Serializer):
 
     def get_available(self, listing: Listing) -> bool:
         return self.context["prices"].get(listing.pk) is not None
+
+    @extend_schema_field(PublicReputationOutput)
+    def get_maker_reputation(self, listing: Listing) -> dict:
+        return PublicReputationOutput(public_reputation(listing.maker)).data
 
     @extend_schema_field({"type": "string", "nullable": True})
     def get_hidden_reason(self, listing: Listing) -> str | None:

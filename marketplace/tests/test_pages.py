@@ -43,7 +43,9 @@ def test_pair_list_shows_pairs_with_open_listings_and_the_oracle_price(client, s
     html = page.content.decode()
     assert page.status_code == 200
     assert 'data-pair="ETH-TEST"' in html
-    assert 'href="/market/ETH-TEST/"' in html
+    # a market is both assets with their networks
+    assert 'href="/market/ETH@local-a/TEST@local-b/"' in html
+    assert "local-a" in html and "local-b" in html
     assert "TEST-ETH" not in html  # only paused listings there
     assert "2000" in html
 
@@ -81,7 +83,23 @@ def test_offer_book_shows_halted_market_listings_as_unavailable(client, settings
 def test_offer_book_of_a_malformed_pair_is_404(client):
     # then
     assert client.get("/market/ETH/").status_code == 404
-    assert client.get("/market/ETH-ETH/").status_code == 404
+    assert client.get("/market/ETH@nowhere/TEST@local-b/").status_code == 404
+
+
+def test_a_market_of_one_coin_on_two_networks_has_a_book(client, settings):
+    # given: ETH on local-a offered for ETH on local-b, and TEST on both networks
+    publish_prices(settings, {"ETH-USD": "2000", "TEST-USD": "1"})
+    across = ListingFactory(base_asset=eth_asset("local-a"), quote_asset=eth_asset("local-b"))
+    tests = ListingFactory(base_asset=token_asset("local-a"), quote_asset=token_asset("local-b"))
+    # when
+    book = client.get("/market/ETH@local-a/ETH@local-b/")
+    by_symbols = client.get("/market/ETH-ETH/")
+    # then: no 404, no ambiguity; the oracle prices ETH-ETH at exactly 1
+    html = book.content.decode()
+    assert book.status_code == 200 and by_symbols.status_code == 200
+    assert f'data-listing="{across.pk}"' in html and f'data-listing="{tests.pk}"' not in html
+    assert "Market price now" in html
+    assert client.get("/market/TEST@local-a/TEST@local-b/").status_code == 200
 
 
 def test_offer_book_ignores_bad_filters_instead_of_failing(client):

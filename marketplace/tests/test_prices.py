@@ -16,7 +16,7 @@ from marketplace.selectors import (
     listing_quote,
     listing_search,
 )
-from marketplace.tests.factories import ListingFactory, eth_asset, token_asset
+from marketplace.tests.factories import AssetFactory, ListingFactory, eth_asset, token_asset
 from marketplace.tests.support import publish_prices
 from oracle.services import pair_halt
 
@@ -168,9 +168,10 @@ def test_sql_and_python_prices_agree_to_the_last_place(settings):
 
 
 def test_unavailable_market_listings_sort_last_and_fail_price_filters(prices):
-    # given: the ETH-ETH listing has no oracle price
-    ListingFactory(price=Decimal("5"), quote_asset=eth_asset("local-b"))
-    unavailable = ListingFactory(market=True, quote_asset=eth_asset("local-b"))
+    # given: the oracle has no price for XYZ, so none for ETH-XYZ
+    xyz = AssetFactory(network="local-b", symbol="XYZ", decimals=6, address="0x" + "c" * 40)
+    ListingFactory(price=Decimal("5"), quote_asset=xyz)
+    unavailable = ListingFactory(market=True, quote_asset=xyz)
     # when
     ordered = list(listing_search(ordering="price"))
     reversed_ = list(listing_search(ordering="-price"))

@@ -108,6 +108,8 @@ class SwapOutput(serializers.ModelSerializer):
             "taker_timelock",
             "maker_timelock",
             "quote_expires_at",
+            "maker_deadline",
+            "taker_redeem_deadline",
             "taker_lock_id",
             "maker_lock_id",
             "flag_reason",
@@ -152,6 +154,10 @@ class DisputeInput(serializers.Serializer):
 
 
 class NotificationOutput(serializers.ModelSerializer):
+    message = serializers.CharField(
+        source="text", help_text="In the request's language, with its times filled in."
+    )
+
     class Meta:
         model = Notification
         fields = ["id", "swap", "kind", "message", "read_at", "created_at"]

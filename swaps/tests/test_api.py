@@ -54,7 +54,9 @@ def test_swap_create_fixes_terms_and_reserves_the_listing(taker_api, listing):
     assert body["state"] == "created" and body["role"] == "taker"
     assert body["amount"] == "1.250000000000000000"
     assert body["quote_amount"] == "3.125000"
-    assert body["taker_timelock"] - body["maker_timelock"] >= 600
+    # T1 - T2 is the margin: the local chains' floor (300 s), above 4 x their confirmations
+    assert body["taker_timelock"] - body["maker_timelock"] == 300
+    assert body["maker_deadline"] is None and body["taker_redeem_deadline"] is None
     assert body["next_action"]["action"] == "approve"  # TEST needs an allowance first
     assert body["next_action"]["network"] == "local-b"
     listing.refresh_from_db()
@@ -179,7 +181,8 @@ def test_dispute_messages_and_staff_resolution_count_in_reputation(api, swap_env
     assert taker.reputation.disputes_opened == 1
 
 
-def test_swap_list_has_no_n_plus_one(api, swap_env):
+def test_swap_list_has_no_n_plus_one(api, swap_env, settings):
+    settings.SWAP_MAX_UNLOCKED_PER_USER = 10  # four swaps nobody locked, by one taker
     maker, maker_key = party(1)
     listing = eth_test_listing(maker, maker_key, amount=Decimal("10"))
     taker, _ = party(2)

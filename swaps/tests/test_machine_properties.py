@@ -276,7 +276,8 @@ def test_no_event_sequence_contradicts_the_chain(ops, order, repeats):
     # then: the state is true of the chain, and each recorded move was legal
     swap.refresh_from_db()
     assert consistent(swap), (swap.state, swap.flag_reason, ops)
-    for event in swap.events.all()[1:]:
+    moves = [e for e in swap.events.all()[1:] if not e.cause.startswith("fault:")]
+    for event in moves:
         assert event.to_state in TRANSITIONS[event.from_state] or (
             event.cause == "reorg" and REORG_ROLLBACKS.get(event.from_state) == event.to_state
         ), (event.from_state, event.to_state, event.cause)
