@@ -2,10 +2,10 @@
 
 One command:  .venv/bin/python bench/watcher.py [--shapes 600x1,5000x10] [--batch 500]
 
-Uses SQLite in a temporary directory, or PostgreSQL when DATABASE_URL is set (a throwaway
-database `bench_watcher_<pid>` is created and dropped). For each shape LOCKSxPER_BLOCK it
-starts its own anvil, deploys the HTLC, mines LOCKS native locks PER_BLOCK to a block,
-mines the confirmations, then times, over the same blocks:
+Uses SQLite in a temporary directory (removed after), or PostgreSQL when DATABASE_URL is
+set (a throwaway database `bench_watcher_<pid>` is created and dropped). For each shape
+LOCKSxPER_BLOCK it starts its own anvil, deploys the HTLC, mines LOCKS native locks
+PER_BLOCK to a block, mines the confirmations, then times, over the same blocks:
 
 - the floor: anvil's own ``eth_getLogs`` over the watcher's batches, and the JSON-RPC batch
   read of the headers of the blocks that hold events (what any watcher must read);
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -30,6 +31,7 @@ from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
+OWN_VAR_DIR = "VAR_DIR" not in os.environ  # then the SQLite database and cache live there
 os.environ.setdefault("VAR_DIR", tempfile.mkdtemp(prefix="bench-watcher-"))
 os.environ["LOG_LEVEL"] = "WARNING"
 
@@ -274,11 +276,13 @@ def main() -> None:
         batch = args.batch or settings.CHAIN_SCAN_BATCH
         all_figures = [_run_shape(shape, batch) for shape in shapes]
     finally:
-        if db_url:
-            from django.db import connections
+        from django.db import connections
 
-            connections.close_all()
+        connections.close_all()
+        if db_url:
             admin.execute(f"DROP DATABASE IF EXISTS {settings_db}")
+        if OWN_VAR_DIR:
+            shutil.rmtree(os.environ["VAR_DIR"], ignore_errors=True)
     engine = "PostgreSQL" if db_url else "SQLite"
     _table(engine, batch, all_figures)
     print(_bench_line(engine, all_figures))
