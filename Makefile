@@ -72,8 +72,9 @@ lint: deps-python
 typecheck: deps-python
 	$(VENV)/bin/mypy .
 
-bench-watcher: install  ## watcher catch-up throughput (add DATABASE_URL for PostgreSQL)
-	$(PY) bench/watcher.py
+# Shapes LOCKSxPER_BLOCK (default 600x1,5000x10); e.g. BENCH_WATCHER_ARGS="--shapes 20000x50".
+bench-watcher: install  ## watcher catch-up events/s beside the RPC floor (add DATABASE_URL for PostgreSQL)
+	$(PY) bench/watcher.py $(BENCH_WATCHER_ARGS)
 
 .PHONY: bench-listings
 bench-listings: install  ## offer-book search p50/p95 with 100,000 listings (needs DATABASE_URL)

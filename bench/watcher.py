@@ -1,32 +1,261 @@
-"""Watcher catch-up throughput: how fast the watcher stores a backlog of HTLC events.
+"""Watcher catch-up throughput, beside the floor the RPC sets, in the same run.
 
-One command:  .venv/bin/python bench/watcher.py [--locks 600] [--batch 500]
-Uses the embedded SQLite in a temporary directory, or PostgreSQL when DATABASE_URL is
-set (a throwaway database `bench_watcher_<pid>` is created and dropped). Starts its own
-anvil, deploys the HTLC, sends `--locks` native locks (one per block), mines the
-confirmations, then times the watcher until it has stored every event.
+One command:  .venv/bin/python bench/watcher.py [--shapes 600x1,5000x10] [--batch 500]
+
+Uses SQLite in a temporary directory (removed after), or PostgreSQL when DATABASE_URL is
+set (a throwaway database `bench_watcher_<pid>` is created and dropped). For each shape
+LOCKSxPER_BLOCK it starts its own anvil, deploys the HTLC, mines LOCKS native locks
+PER_BLOCK to a block, mines the confirmations, then times, over the same blocks:
+
+- the floor: anvil's own ``eth_getLogs`` over the watcher's batches, and the JSON-RPC batch
+  read of the headers of the blocks that hold events (what any watcher must read);
+- the watcher alone: ``network_catch_up`` with no subscriber (its own reads and writes);
+- the watcher with the project's subscribers (lock table, relayer, swaps), as deployed.
+
+It prints a table per shape, then one line for a ``make bench`` table, for the last shape
+(the headline) with the first's figures prefixed ``one_per_block_`` when it is 1 per block:
+``bench: watcher_events_per_s=<x> floor_events_per_s=<y> ratio=<x/y> ...``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
+OWN_VAR_DIR = "VAR_DIR" not in os.environ  # then the SQLite database and cache live there
 os.environ.setdefault("VAR_DIR", tempfile.mkdtemp(prefix="bench-watcher-"))
 os.environ["LOG_LEVEL"] = "WARNING"
+
+CONFIRMATIONS = 2
+LOCK_GAS = 300_000
+SENDERS = 8
+
+
+@dataclass
+class Shape:
+    locks: int
+    per_block: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shape:
+        locks, _, per_block = text.lower().partition("x")
+        return cls(int(locks), int(per_block or 1))
+
+    def __str__(self) -> str:
+        return f"{self.locks} locks, {self.per_block}/block"
+
+
+@dataclass
+class Figures:
+    shape: Shape
+    blocks: int
+    batches: int
+    logs_s: float
+    headers_s: float
+    alone_s: float
+    full_s: float
+
+    @property
+    def floor_s(self) -> float:
+        return self.logs_s + self.headers_s
+
+    def per_s(self, seconds: float) -> float:
+        return self.shape.locks / seconds
+
+
+def _send_locks(rpc_url: str, htlc_address: str, shape: Shape) -> None:
+    """Mine `shape.locks` native locks, `shape.per_block` to a block, signed locally."""
+    from web3 import Web3
+
+    from chains import compiler, rpc
+    from chains.tests.support import secret_pair, user
+
+    w3 = Web3()
+    htlc = w3.eth.contract(
+        address=Web3.to_checksum_address(htlc_address), abi=compiler.compile_contract("HTLC").abi
+    )
+    chain_id = int(rpc.call(rpc_url, "eth_chainId"), 16)
+    now = int(rpc.call(rpc_url, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+    senders = [user(1 + i) for i in range(SENDERS)]
+    nonces = [
+        int(rpc.call(rpc_url, "eth_getTransactionCount", [s.address, "pending"]), 16)
+        for s in senders
+    ]
+    recipient = user(9).address
+    rpc.call(rpc_url, "evm_setAutomine", [False])
+    try:
+        sent = 0
+        while sent < shape.locks:
+            raws = []
+            for _ in range(min(shape.per_block, shape.locks - sent)):
+                i = sent % SENDERS
+                _, hashlock = secret_pair()
+                # A timelock far ahead: each mined block moves anvil's clock by a second.
+                data = htlc.encode_abi("lock", args=[recipient, hashlock, now + 10**7])
+                tx = {
+                    "chainId": chain_id,
+                    "to": htlc.address,
+                    "data": data,
+                    "value": 10**12,
+                    "nonce": nonces[i],
+                    "gas": LOCK_GAS,
+                    "maxFeePerGas": 50 * 10**9,
+                    "maxPriorityFeePerGas": 10**9,
+                }
+                raws.append(senders[i].sign_transaction(tx).raw_transaction.to_0x_hex())
+                nonces[i] += 1
+                sent += 1
+            rpc.batch_call(rpc_url, [("eth_sendRawTransaction", [raw]) for raw in raws])
+            rpc.call(rpc_url, "evm_mine", [])
+        for _ in range(CONFIRMATIONS):
+            rpc.call(rpc_url, "evm_mine", [])
+    finally:
+        rpc.call(rpc_url, "evm_setAutomine", [True])
+
+
+def _floor(rpc_url: str, htlc_address: str, first: int, last: int, batch: int) -> tuple:
+    """Seconds for eth_getLogs over [first, last] in `batch`-block calls, and for the batch
+    header reads of the blocks holding events and of each call's last block; and the logs."""
+    from chains import rpc, watcher
+
+    topics = sorted(watcher._event_shapes())
+    started = time.perf_counter()
+    logs: list[dict] = []
+    ends = []
+    for start in range(first, last + 1, batch):
+        end = min(start + batch - 1, last)
+        ends.append(end)
+        logs += rpc.call(
+            rpc_url,
+            "eth_getLogs",
+            [
+                {
+                    "address": [htlc_address],
+                    "fromBlock": hex(start),
+                    "toBlock": hex(end),
+                    "topics": [topics],
+                }
+            ],
+        )
+    logs_s = time.perf_counter() - started
+    numbers = sorted({int(log["blockNumber"], 16) for log in logs} | set(ends))
+    started = time.perf_counter()
+    rpc.batch_call(rpc_url, [("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
+    return logs_s, time.perf_counter() - started, logs, len(ends)
+
+
+def _run_shape(shape: Shape, batch: int) -> Figures:
+    from django.test import override_settings
+
+    from chains import selectors, services, watcher
+    from chains.models import ChainCursor, ChainEvent, Deployment, HtlcLock, ScannedBlock
+    from chains.tests.support import network_config, start_chain
+
+    for model in (ChainEvent, HtlcLock, ScannedBlock, ChainCursor, Deployment):
+        model.objects.all().delete()
+    chain = start_chain(31337)
+    try:
+        url = chain.node.rpc_url
+        config = [network_config("local-a", 31337, url, confirmations=CONFIRMATIONS)]
+        with override_settings(CHAIN_NETWORKS=config, CHAIN_SCAN_BATCH=batch):
+            network = selectors.network_get("local-a")
+            assert network is not None
+            services.contract_deploy(network=network, contract="HTLC")
+            deployment = selectors.htlc_deployment_get("local-a")
+            assert deployment is not None
+            start = ChainCursor.objects.get(network="local-a").last_block
+            _send_locks(url, deployment.address, shape)
+            head = chain.w3.eth.block_number
+            last = head - CONFIRMATIONS + 1
+            logs_s, headers_s, logs, batches = _floor(
+                url, deployment.address, start + 1, last, batch
+            )
+            assert len(logs) == shape.locks, f"{len(logs)} of {shape.locks} locks were mined"
+
+            def timed_catch_up() -> float:
+                ChainEvent.objects.all().delete()
+                HtlcLock.objects.all().delete()
+                ScannedBlock.objects.all().delete()
+                ChainCursor.objects.filter(network="local-a").update(
+                    last_block=start, head_block=-1
+                )
+                started = time.perf_counter()
+                result = watcher.network_catch_up(network=network, budget_seconds=3600)
+                elapsed = time.perf_counter() - started
+                stored = ChainEvent.objects.filter(orphaned=False).count()
+                assert result.to_block == last, result
+                assert stored == shape.locks, f"stored {stored} of {shape.locks}"
+                return elapsed
+
+            with mock.patch.object(watcher, "subscribers", lambda: []):
+                alone_s = timed_catch_up()
+            full_s = timed_catch_up()
+    finally:
+        chain.node.stop()
+    return Figures(shape, last - start, batches, logs_s, headers_s, alone_s, full_s)
+
+
+def _table(engine: str, batch: int, all_figures: list[Figures]) -> None:
+    print(f"\nwatcher catch-up on {engine}, up to {batch} blocks per batch")
+    print(f"  {'what':<40}{'seconds':>9}{'events/s':>11}{'vs floor':>10}")
+    for f in all_figures:
+        print(f"{f.shape}, {f.blocks} blocks")
+        rows = [
+            (f"floor: eth_getLogs ({f.batches} calls)", f.logs_s, None),
+            ("floor: block headers (batch read)", f.headers_s, None),
+            ("floor: both", f.floor_s, f.floor_s),
+            ("watcher alone (no subscribers)", f.alone_s, f.alone_s),
+            ("watcher + project's subscribers", f.full_s, f.full_s),
+        ]
+        for what, seconds, rated in rows:
+            rate = f"{f.per_s(rated):,.0f}" if rated else ""
+            ratio = f"{f.floor_s / rated:.2f}" if rated else ""
+            print(f"  {what:<40}{seconds:>9.3f}{rate:>11}{ratio:>10}")
+
+
+def _bench_line(engine: str, all_figures: list[Figures]) -> str:
+    head = all_figures[-1]
+    fields = {
+        "watcher_events_per_s": head.per_s(head.full_s),
+        "floor_events_per_s": head.per_s(head.floor_s),
+        "ratio": head.floor_s / head.full_s,
+        "watcher_alone_events_per_s": head.per_s(head.alone_s),
+        "locks": head.shape.locks,
+        "per_block": head.shape.per_block,
+    }
+    first = all_figures[0]
+    if len(all_figures) > 1 and first.shape.per_block == 1:
+        fields |= {
+            "one_per_block_watcher_events_per_s": first.per_s(first.full_s),
+            "one_per_block_floor_events_per_s": first.per_s(first.floor_s),
+            "one_per_block_watcher_alone_events_per_s": first.per_s(first.alone_s),
+        }
+    text = " ".join(
+        f"{k}={v:.2f}" if k == "ratio" else f"{k}={v:.0f}" if isinstance(v, float) else f"{k}={v}"
+        for k, v in fields.items()
+    )
+    return f"bench: engine={engine.lower()} {text}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--locks", type=int, default=600)
-    parser.add_argument("--batch", type=int, default=500, help="CHAIN_SCAN_BATCH")
+    parser.add_argument(
+        "--shapes",
+        default="600x1,5000x10",
+        help="comma-separated LOCKSxPER_BLOCK; the last one is the headline",
+    )
+    parser.add_argument("--batch", type=int, default=None, help="CHAIN_SCAN_BATCH")
     args = parser.parse_args()
+    shapes = [Shape.parse(s) for s in args.shapes.split(",") if s.strip()]
 
     import django
 
@@ -38,62 +267,25 @@ def main() -> None:
 
         admin = psycopg.connect(db_url, autocommit=True)
         admin.execute(f"CREATE DATABASE {settings_db}")
-    django.setup()
-    from django.core.management import call_command
-    from django.test import override_settings
-
-    from chains import selectors, services, watcher
-    from chains.models import ChainEvent
-    from chains.tests.support import network_config, secret_pair, start_chain, user
-
-    call_command("migrate", verbosity=0)
-    chain = start_chain(31337)
     try:
-        config = [network_config("local-a", 31337, chain.node.rpc_url, confirmations=2)]
-        with override_settings(CHAIN_NETWORKS=config, CHAIN_SCAN_BATCH=args.batch):
-            network = selectors.network_get("local-a")
-            assert network is not None
-            services.contract_deploy(network=network, contract="HTLC")
-            deployment = selectors.htlc_deployment_get("local-a")
-            assert deployment is not None
-            htlc = deployment.address
-            sent = time.perf_counter()
-            for i in range(args.locks):
-                _, hashlock = secret_pair()
-                chain.lock_native(
-                    user(1 + i % 8),
-                    htlc,
-                    recipient=user(9).address,
-                    hashlock=hashlock,
-                    timelock=chain.now() + 3600,
-                    amount=10**12,
-                )
-            chain.mine(2)
-            sending = time.perf_counter() - sent
-            head = chain.w3.eth.block_number
-            started = time.perf_counter()
-            passes = 0
-            while watcher.network_scan(network=network).status == "scanned":
-                passes += 1
-            elapsed = time.perf_counter() - started
-            stored = ChainEvent.objects.filter(orphaned=False).count()
-    finally:
-        chain.node.stop()
-        if db_url:
-            from django.db import connections
+        django.setup()
+        from django.conf import settings
+        from django.core.management import call_command
 
-            connections.close_all()
-            admin.execute(f"DROP DATABASE {settings_db}")
-    assert stored == args.locks, f"stored {stored} of {args.locks}"
+        call_command("migrate", verbosity=0)
+        batch = args.batch or settings.CHAIN_SCAN_BATCH
+        all_figures = [_run_shape(shape, batch) for shape in shapes]
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        if db_url:
+            admin.execute(f"DROP DATABASE IF EXISTS {settings_db}")
+        if OWN_VAR_DIR:
+            shutil.rmtree(os.environ["VAR_DIR"], ignore_errors=True)
     engine = "PostgreSQL" if db_url else "SQLite"
-    print(
-        f"watcher catch-up on {engine}: {stored} events over {head} blocks in {elapsed:.2f} s "
-        f"({passes} passes, batch {args.batch})"
-    )
-    print(
-        f"  {stored / elapsed:,.0f} events/s, {head / elapsed:,.0f} blocks/s "
-        f"(sending the locks took {sending:.1f} s)"
-    )
+    _table(engine, batch, all_figures)
+    print(_bench_line(engine, all_figures))
 
 
 if __name__ == "__main__":

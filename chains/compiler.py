@@ -12,6 +12,7 @@ import functools
 import hashlib
 import json
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,8 +62,19 @@ def source_path(name: str) -> Path:
     return path
 
 
-@functools.cache
+# vyper keeps its settings in module globals, so two compiles at once (even of different
+# contracts) corrupt each other; and functools.cache alone lets two cold callers both compile.
+# One process-wide lock makes every compile run alone, and once per name.
+_COMPILE_LOCK = threading.Lock()
+
+
 def _compile(name: str) -> tuple[str, str, str, str]:
+    with _COMPILE_LOCK:
+        return _compile_once(name)
+
+
+@functools.cache
+def _compile_once(name: str) -> tuple[str, str, str, str]:
     # Cached as immutable strings; the ABI is re-parsed per caller (cheap) so
     # the cache can never be mutated through a returned object.
     src = source_path(name).read_text(encoding="utf-8")
@@ -76,7 +88,8 @@ def compile_contract(name: str) -> CompiledContract:
 
     Preconditions: ``chains/contracts/<name>.vy`` exists and declares the
     vyper version installed (``# pragma version``).
-    Side effects: the first call per name runs the compiler (~0.1-0.5 s).
+    Side effects: the first call per name runs the compiler (~0.1-0.5 s); concurrent
+    callers wait for it (one compile at a time per process) and share its output.
 
     Raises:
         ValueError: malformed name.
@@ -110,7 +123,8 @@ def compiler_version() -> str:
 
 def clear_cache() -> None:
     """Forget compiled output, e.g. after editing a contract in a long-lived process."""
-    _compile.cache_clear()
+    with _COMPILE_LOCK:
+        _compile_once.cache_clear()
 
 
 __all__ = [

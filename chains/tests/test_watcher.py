@@ -1,13 +1,17 @@
 """The watcher on real anvil chains: exactly once, whatever happens in between."""
 
+import logging
 import threading
+import time
 from datetime import timedelta
 
 import pytest
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.utils import timezone
+from web3 import Web3
+from web3._utils.events import get_event_data
 
-from chains import events, selectors, services, watcher
+from chains import compiler, events, rpc, selectors, services, watcher
 from chains.interface import ChainUnavailable
 from chains.models import ChainCursor, ChainEvent, HtlcLock
 from chains.tests.support import RpcProxy, network_config, secret_pair, start_chain, user
@@ -95,6 +99,21 @@ def _stored():
     return list(ChainEvent.objects.filter(orphaned=False).order_by("block_number", "log_index"))
 
 
+_SKIPPED_BUSY = 'chain_scan_skipped_total{network="local-a",reason="busy"}'
+
+
+def _metrics() -> str:
+    return Client().get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+
+
+def _metric(text: str, sample: str) -> float:
+    """The value of `sample` (name and labels) in a /metrics page; 0 when absent."""
+    for line in text.splitlines():
+        if line.startswith(sample + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
 def test_scan_stores_confirmed_events_once_with_their_evidence(chain, network):
     # given: two locks, each mined in its own block
     first = _lock(chain, amount=123)
@@ -149,21 +168,52 @@ def test_a_worker_dying_mid_pass_loses_and_duplicates_nothing(chain, network):
     assert [e.lock_id for e in SEEN] == ids
 
 
-def test_a_lease_held_by_a_dead_worker_expires(chain, network):
-    # given: a worker took the lease and died
+class WorkerKilled(BaseException):
+    """Like SIGKILL mid-scan: nothing of the scan's own cleanup runs (see the test)."""
+
+
+def killed_hook(event) -> None:
+    raise WorkerKilled
+
+
+def test_a_scanner_killed_mid_scan_blocks_the_network_for_one_short_lease_at_most(
+    chain, network, monkeypatch, caplog
+):
+    # given: a worker killed in the middle of a scan: its lease taken, never released
     lock_id = _lock(chain)
     chain.mine(2)
-    ChainCursor.objects.filter(network="local-a").update(
-        lease_owner="dead-worker", lease_until=timezone.now() + timedelta(seconds=30)
-    )
-    # when / then: nobody else scans while the lease holds
-    assert watcher.network_scan(network=network).status == "busy"
-    assert _stored() == []
-    # when: the lease runs out
-    ChainCursor.objects.filter(network="local-a").update(lease_until=timezone.now())
-    _scan_until_idle(network)
-    # then
+    with override_settings(
+        CHAIN_SCAN_LEASE_SECONDS=1,
+        CHAIN_EVENT_HOOKS=["chains.tests.test_watcher.killed_hook"],
+    ):
+        with monkeypatch.context() as m:
+            m.setattr(watcher, "_lease_release", lambda network, owner: None)  # its finally
+            with pytest.raises(WorkerKilled):
+                watcher.network_scan(network=network)
+        died = timezone.now()
+        cursor = ChainCursor.objects.get(network="local-a")
+        assert cursor.lease_owner and cursor.lease_until <= died + timedelta(seconds=1)
+        # when: another worker tries at once
+        skipped_before = _metric(_metrics(), _SKIPPED_BUSY)
+        with caplog.at_level(logging.INFO, logger="chains.watcher"):
+            refused = watcher.network_scan(network=network)
+        # then: refused, and it says so: logged with the holder and its age, and counted
+        assert refused.status == "busy"
+        record = next(r for r in caplog.records if r.getMessage() == "chain scan skipped")
+        assert (record.network, record.reason, record.holder) == (
+            "local-a",
+            "busy",
+            cursor.lease_owner,
+        )
+        assert 0 <= record.holder_age_s < 5
+        assert _metric(_metrics(), _SKIPPED_BUSY) == skipped_before + 1
+        # when: one short lease has passed since the worker died
+        time.sleep(max((cursor.lease_until - timezone.now()).total_seconds(), 0) + 0.05)
+        with override_settings(CHAIN_EVENT_HOOKS=["chains.tests.test_watcher.recording_hook"]):
+            _scan_until_idle(network)
+    # then: the next worker took over
     assert [e.lock_id for e in _stored()] == [lock_id]
+    assert [e.lock_id for e in SEEN] == [lock_id]
 
 
 def test_rpc_outage_mid_scan_skips_nothing(chain, network, proxy):
@@ -314,3 +364,205 @@ def test_the_project_wires_its_subscribers_in_a_fixed_order(settings):
         "swaps.chain.on_chain_event",
         "chains.tests.test_watcher.recording_hook",
     ]
+
+
+def slow_hook(event) -> None:
+    """A subscriber slow enough that a scan of a few events outlasts a one-second lease."""
+    time.sleep(0.4)
+    SEEN.append(event)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_live_scanner_keeps_its_lease_through_a_scan_longer_than_the_lease(
+    postgres_url, chain, network
+):
+    # given: four locks in four blocks; batches of one block; a one-second lease; a
+    # subscriber that makes the whole catch-up last well over that lease
+    ids = [_lock(chain) for _ in range(4)]
+    chain.mine(2)
+    outcome: dict = {}
+
+    def holder() -> None:
+        from django.db import connection
+
+        try:
+            outcome["result"] = watcher.network_catch_up(network=network, budget_seconds=60)
+        except Exception as exc:
+            outcome["error"] = exc
+        finally:
+            connection.close()
+
+    with override_settings(
+        CHAIN_SCAN_LEASE_SECONDS=1,
+        CHAIN_SCAN_BATCH=1,
+        CHAIN_EVENT_HOOKS=["chains.tests.test_watcher.slow_hook"],
+    ):
+        # when: a second worker tries again and again while the first is scanning
+        thread = threading.Thread(target=holder)
+        started = time.monotonic()
+        thread.start()
+        while thread.is_alive() and not ChainCursor.objects.filter(lease_owner__gt="").exists():
+            time.sleep(0.01)  # until the first worker holds the lease
+        others = []
+        while thread.is_alive():
+            others.append(watcher.network_scan(network=network).status)
+            time.sleep(0.1)
+        thread.join()
+        lasted = time.monotonic() - started
+    # then: the scan outlasted its lease, was never taken over, and stored everything once
+    assert "error" not in outcome
+    assert lasted > 1.5
+    assert outcome["result"].status == "scanned"
+    assert outcome["result"].stored == 4
+    assert outcome["result"].batches > 4
+    assert others and set(others) == {"busy"}
+    assert [e.lock_id for e in _stored()] == ids
+    assert [e.lock_id for e in SEEN] == ids
+
+
+def test_catch_up_stores_many_events_per_block_once_and_in_order_across_batches(chain, network):
+    # given: twelve locks, several to a block, read in batches of two blocks
+    htlc = _htlc_address()
+    rpc.call(chain.node.rpc_url, "evm_setAutomine", [False])
+    hashes = []
+    for _ in range(3):
+        for i in range(4):
+            _, hashlock = secret_pair()
+            tx = _lock_tx(chain, htlc, sender=1 + i, hashlock=hashlock)
+            hashes.append(rpc.call(chain.node.rpc_url, "eth_sendRawTransaction", [tx]))
+        chain.mine()
+    rpc.call(chain.node.rpc_url, "evm_setAutomine", [True])
+    chain.mine(2)
+    receipts = [chain.w3.eth.get_transaction_receipt(h) for h in hashes]
+    assert all(r["status"] == 1 for r in receipts)
+    assert len({r["blockNumber"] for r in receipts}) == 3
+    expected = [
+        Web3.to_hex(log["topics"][1])
+        for r in sorted(receipts, key=lambda r: (r["blockNumber"], r["transactionIndex"]))
+        for log in r["logs"]
+    ]
+    # when
+    with override_settings(CHAIN_SCAN_BATCH=2):
+        result = watcher.network_catch_up(network=network, budget_seconds=30)
+        # and the same blocks once more, as after a lost acknowledgement
+        watcher.cursor_rewind(network="local-a", before_block=0)
+        again = watcher.network_catch_up(network=network, budget_seconds=30)
+    # then: each stored once, heard once, in chain order
+    head = chain.w3.eth.block_number
+    assert (result.status, result.to_block, result.stored) == ("scanned", head - 1, 12)
+    assert result.batches > 2
+    assert again.stored == 0 and again.duplicates == 12
+    assert [e.lock_id for e in _stored()] == expected
+    assert [e.lock_id for e in SEEN] == expected
+    assert HtlcLock.objects.count() == 12
+
+
+def _lock_tx(chain, htlc: str, *, sender: int, hashlock: bytes) -> str:
+    """A signed lock of 1 gwei for user(2), not sent, so several can share a block."""
+    account = user(sender)
+    data = chain.htlc(htlc).encode_abi("lock", args=[user(2).address, hashlock, chain.now() + 3600])
+    tx = {
+        "chainId": 31337,
+        "to": htlc,
+        "data": data,
+        "value": 10**9,
+        "nonce": chain.w3.eth.get_transaction_count(account.address, "pending"),
+        "gas": 300_000,
+        "maxFeePerGas": 50 * 10**9,
+        "maxPriorityFeePerGas": 10**9,
+    }
+    return account.sign_transaction(tx).raw_transaction.to_0x_hex()
+
+
+def test_a_batch_reads_the_chain_in_three_requests_however_many_blocks_hold_events(
+    chain, network, proxy
+):
+    # given: five locks in five blocks
+    for _ in range(5):
+        _lock(chain)
+    chain.mine(2)
+    before = proxy.requests
+    # when
+    result = watcher.network_scan(network=network)
+    # then: head, genesis and newest recorded block; the logs; the five blocks' headers
+    assert result.status == "scanned" and result.stored == 5
+    assert proxy.requests - before == 3
+
+
+def test_the_head_is_recorded_even_when_the_batch_then_fails(chain, network, proxy):
+    # given: a scanned network, then new blocks, and an RPC that fails after one request
+    _scan_until_idle(network)
+    chain.mine(5)
+    proxy.fail_after = 1
+    # when
+    with pytest.raises(ChainUnavailable):
+        watcher.network_scan(network=network)
+    # then: the head read by the first request is the one the metrics show
+    assert ChainCursor.objects.get(network="local-a").head_block == chain.w3.eth.block_number
+
+
+def test_lag_keeps_growing_when_nobody_reads_the_head(chain, network):
+    # given: a cursor 2 blocks behind a head read 100 s ago, on a chain of 1-second blocks
+    _lock(chain)
+    chain.mine(3)
+    _scan_until_idle(network)
+    cursor = ChainCursor.objects.get(network="local-a")
+    ChainCursor.objects.filter(pk=cursor.pk).update(
+        last_block=cursor.head_block - 2, updated_at=timezone.now() - timedelta(seconds=100)
+    )
+    # when
+    text = _metrics()
+    # then: the lag counts the blocks the chain has made since, and the reading's age shows
+    assert 100 <= _metric(text, 'chain_head_age_seconds{network="local-a"}') < 110
+    assert 102 <= _metric(text, 'chain_lag_blocks{network="local-a"}') < 112
+    assert _metric(text, 'chain_head_block{network="local-a"}') == cursor.head_block
+
+
+def test_events_decode_as_web3_decodes_them(chain, network):
+    # given: a Locked, a Redeemed and a Refunded on chain
+    preimage, hashlock = secret_pair()
+    htlc = chain.htlc(_htlc_address())
+    redeemed, _ = chain.lock_native(
+        user(1),
+        htlc.address,
+        recipient=user(2).address,
+        hashlock=hashlock,
+        timelock=chain.now() + 3600,
+        amount=10**15,
+    )
+    chain.send(user(2), htlc.address, htlc.encode_abi("redeem", args=[redeemed, preimage]))
+    refunded = _lock(chain, timelock_in=5)
+    chain.travel(10)
+    chain.send(user(1), htlc.address, htlc.encode_abi("refund", args=[refunded]))
+    raw = rpc.call(
+        chain.node.rpc_url, "eth_getLogs", [{"address": htlc.address, "fromBlock": "0x0"}]
+    )
+    formatted = chain.w3.eth.get_logs({"address": htlc.address, "fromBlock": 0})
+    abis = {
+        Web3.keccak(text=f"{e['name']}({','.join(i['type'] for i in e['inputs'])})"): e
+        for e in compiler.compile_contract("HTLC").abi
+        if e.get("type") == "event"
+    }
+    # when
+    timestamps = {int(log["blockNumber"], 16): 0 for log in raw}
+    decoded = [watcher._decode("local-a", log, watcher._event_shapes(), timestamps) for log in raw]
+    # then
+    names = []
+    for ours, log in zip(decoded, formatted, strict=True):
+        theirs = get_event_data(Web3().codec, abis[log["topics"][0]], log)
+        if theirs["event"] not in ChainEvent.Name.values:
+            assert ours is None
+            continue
+        names.append(ours.name)
+        as_json = {
+            k: Web3.to_hex(v) if isinstance(v, bytes) else str(v) if isinstance(v, int) else v
+            for k, v in theirs["args"].items()
+        }
+        assert ours.args == as_json
+        assert (ours.tx_hash, ours.log_index, ours.block_hash, ours.contract) == (
+            Web3.to_hex(log["transactionHash"]),
+            log["logIndex"],
+            Web3.to_hex(log["blockHash"]),
+            log["address"],
+        )
+    assert names == ["Locked", "Redeemed", "Locked", "Refunded"]
