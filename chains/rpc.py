@@ -80,7 +80,7 @@ def batch_call(
     the batch, leaves a call unanswered or answers any call with an error: the caller gets
     every result or none.
     """
-    limit = max(1, int(getattr(settings, "CHAIN_RPC_BATCH_MAX", 500)))
+    limit = max(1, settings.CHAIN_RPC_BATCH_MAX)
     results: list[Any] = []
     for start in range(0, len(calls), limit):
         chunk = calls[start : start + limit]

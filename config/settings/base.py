@@ -436,8 +436,11 @@ CHAIN_NETWORKS = [
 CHAIN_RPC_TIMEOUT = env.float("CHAIN_RPC_TIMEOUT", default=5.0)
 # CHAIN_SCAN_BATCH: most blocks read in one eth_getLogs call.
 CHAIN_SCAN_BATCH = env.int("CHAIN_SCAN_BATCH", default=500)
-# CHAIN_SCAN_LEASE_SECONDS: how long one worker may hold a network's scan before another takes over.
-CHAIN_SCAN_LEASE_SECONDS = env.int("CHAIN_SCAN_LEASE_SECONDS", default=60)
+# CHAIN_SCAN_LEASE_SECONDS: seconds a scan lease lasts unless renewed; the holder renews it
+# every batch, so a killed worker blocks its network this long at most.
+CHAIN_SCAN_LEASE_SECONDS = env.int("CHAIN_SCAN_LEASE_SECONDS", default=15)
+# CHAIN_RPC_BATCH_MAX: most JSON-RPC calls sent in one HTTP batch request (providers cap it).
+CHAIN_RPC_BATCH_MAX = env.int("CHAIN_RPC_BATCH_MAX", default=500)
 # CHAIN_REORG_WINDOW: recent block hashes kept per network to notice reorgs.
 CHAIN_REORG_WINDOW = env.int("CHAIN_REORG_WINDOW", default=128)
 # CHAIN_CIRCUIT_THRESHOLD / _MAX_SECONDS: RPC failures before a network's circuit opens,
