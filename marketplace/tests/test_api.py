@@ -475,3 +475,42 @@ def test_search_uses_full_text_on_postgresql(api):
         assert found == [listing.pk]
     else:
         assert found == []
+
+
+def test_a_fixed_price_out_of_band_is_refused_on_create_and_edit(api, prices, settings):
+    # given: the oracle's ETH-TEST rate is 2000; the band is 25 %
+    _user, address = _signed_in(api)
+    eth, token = eth_asset(), token_asset()
+    # when: 2600 (30 % over) and 1400 (30 % under), then 2490 (24.5 % over)
+    high = _post(api, _body(eth, token, address, price="2600"))
+    low = _post(api, _body(eth, token, address, price="1400"))
+    inside = _post(api, _body(eth, token, address, price="2490"))
+    # then: refused with the band's code and the oracle's rate in the message
+    for refused in (high, low):
+        assert refused.status_code == 400, refused.content
+        body = refused.json()
+        assert body["code"] == "price_out_of_band"
+        assert "2000" in body["fields"]["price"][0]["message"]
+    assert inside.status_code == 201, inside.content
+    # when: the maker edits the listing's price out of the band
+    edited = api.patch(f"{URL}{inside.json()['id']}/", data={"price": "3000"}, format="json")
+    # then
+    assert (edited.status_code, edited.json()["code"]) == (400, "price_out_of_band")
+
+
+def test_listings_name_both_networks_and_the_makers_public_record(api, prices):
+    # given
+    listing = ListingFactory()
+    # when
+    body = api.get(f"{URL}{listing.pk}/").json()
+    # then
+    assert (body["base_network"], body["quote_network"]) == ("local-a", "local-b")
+    assert body["price_pair"] == "ETH-TEST"
+    assert set(body["maker_reputation"]) == {
+        "completed_swaps",
+        "failed_swaps",
+        "volume_usd",
+        "member_since",
+        "kyc_level",
+    }
+    assert body["maker_reputation"]["failed_swaps"] == 0

@@ -23,6 +23,9 @@ class SwapCreateInput(serializers.Serializer):
 
 class SwapEventOutput(serializers.ModelSerializer):
     explorer_url = serializers.SerializerMethodField()
+    party = serializers.SerializerMethodField(
+        help_text="Who acted, or who is at fault for a `fault:` cause: taker, maker or null."
+    )
 
     class Meta:
         model = SwapEvent
@@ -30,12 +33,18 @@ class SwapEventOutput(serializers.ModelSerializer):
             "from_state",
             "to_state",
             "cause",
+            "party",
             "network",
             "tx_hash",
             "block",
             "explorer_url",
             "created_at",
         ]
+
+    def get_party(self, obj: SwapEvent) -> str | None:
+        if obj.actor_id is None:
+            return None
+        return {obj.swap.taker_id: "taker", obj.swap.maker_id: "maker"}.get(obj.actor_id)
 
     def get_explorer_url(self, obj: SwapEvent) -> str:
         return chain_selectors.explorer_tx_url(network=obj.network, tx_hash=obj.tx_hash)

@@ -62,7 +62,9 @@ def detail(client, swap_id) -> dict:
     return response.json()
 
 
-def take(swap_env, amount="1.5"):
+def take(swap_env, amount="1.5", *, quote=("local-b", "TEST"), price="2.5"):
+    """The maker (dev account 1) lists ETH on local-a for `quote` at `price` through the
+    API; the taker (dev account 2) takes `amount`."""
     a, b = swap_env
     maker_key, taker_key = dev_account(1), dev_account(2)
     maker_api, taker_api = sign_in(maker_key), sign_in(taker_key)
@@ -73,11 +75,11 @@ def take(swap_env, amount="1.5"):
         "/api/v1/listings/",
         {
             "base_asset": assets[("local-a", "ETH")],
-            "quote_asset": assets[("local-b", "TEST")],
+            "quote_asset": assets[quote],
             "amount": "3",
             "min_trade": "0.5",
             "max_trade": "2",
-            "price": "2.5",
+            "price": price,
             "payout_address": maker_key.address,
             "refund_address": maker_key.address,
         },

@@ -7,6 +7,7 @@ reading confirmed blocks; the relayer really redeems. Balances are checked to th
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -15,7 +16,9 @@ from chains import compiler, relayer
 from chains import selectors as chain_selectors
 from chains.keys import account_for
 from chains.tests.support import gas_cost
-from swaps.models import Swap
+from marketplace.models import Listing
+from swaps import services
+from swaps.models import Notification, Swap, SwapFault
 from swaps.tests.flow import detail, redeem, scan_all, send, take, token
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -107,6 +110,28 @@ def test_maker_never_locks_taker_is_refunded_by_the_relayer(swap_env):
     view = detail(taker_api, swap["id"])
     assert view["state"] == "taker_locked"
 
+    # when: the maker's deadline passes (the periodic check runs)
+    swap_row = Swap.objects.get(pk=swap["id"])
+    assert swap_row.maker_deadline is not None
+    assert services.swaps_deadlines_check(now=swap_row.maker_deadline + timedelta(seconds=1)) == (
+        0,
+        1,
+    )
+    # then: the maker is at fault, in the history and in their record only; their listings
+    # are paused; both are told
+    view = detail(taker_api, swap["id"])
+    fault = view["history"][-1]
+    assert (fault["cause"], fault["party"]) == ("fault:maker_missed_deadline", "maker")
+    assert SwapFault.objects.get(swap_id=swap["id"]).role == "maker"
+    listing.refresh_from_db()
+    assert listing.state == Listing.State.PAUSED
+    assert Notification.objects.filter(user=listing.maker, kind="deadline_missed").exists()
+    assert (
+        Notification.objects.filter(swap_id=swap["id"], kind="other_missed_deadline")
+        .exclude(user=listing.maker)
+        .exists()
+    )
+
     # when: T1 passes on the quote chain and the relayer runs
     b.travel(view["taker_timelock"] - b.now() + 1)
     network_b = chain_selectors.network_get("local-b")
@@ -121,6 +146,11 @@ def test_maker_never_locks_taker_is_refunded_by_the_relayer(swap_env):
     assert test_b.functions.balanceOf(taker_key.address).call() == before + 2_500_000
     listing.refresh_from_db()
     assert listing.remaining == listing.amount
+    # nothing counts against the taker; the refund counts against the maker
+    done = Swap.objects.select_related("maker__reputation", "taker__reputation").get(pk=swap["id"])
+    taker_record, maker_record = done.taker.reputation, done.maker.reputation
+    assert (taker_record.failed_swaps, taker_record.refunded_swaps) == (0, 0)
+    assert (maker_record.failed_swaps, maker_record.refunded_swaps) == (1, 1)
 
 
 def test_taker_never_redeems_both_locks_are_refunded(swap_env):
@@ -139,6 +169,16 @@ def test_taker_never_redeems_both_locks_are_refunded(swap_env):
     maker_eth = a.w3.eth.get_balance(maker_key.address)
     test_b = token(b, "local-b")
     taker_test = test_b.functions.balanceOf(taker_key.address).call()
+    assert view["taker_redeem_deadline"] is not None
+
+    # when: the taker's redeem deadline passes
+    swap_row = Swap.objects.get(pk=swap["id"])
+    services.swaps_deadlines_check(now=swap_row.taker_redeem_deadline + timedelta(seconds=1))
+    # then: the taker is at fault; the maker's listings stay as they were
+    assert detail(maker_api, swap["id"])["history"][-1]["party"] == "taker"
+    assert SwapFault.objects.get(swap_id=swap["id"]).kind == "taker_missed_redeem"
+    listing.refresh_from_db()
+    assert listing.state == Listing.State.ACTIVE
 
     # when: T2 passes on the base chain, then T1 on the quote chain; the relayer refunds
     a.travel(view["maker_timelock"] - a.now() + 1)
@@ -156,6 +196,43 @@ def test_taker_never_redeems_both_locks_are_refunded(swap_env):
     assert test_b.functions.balanceOf(taker_key.address).call() == taker_test + 2_500_000
     listing.refresh_from_db()
     assert listing.remaining == listing.amount
+    done = Swap.objects.select_related("maker__reputation", "taker__reputation").get(pk=swap["id"])
+    assert (done.taker.reputation.failed_swaps, done.taker.reputation.refunded_swaps) == (1, 1)
+    assert (done.maker.reputation.failed_swaps, done.maker.reputation.refunded_swaps) == (0, 0)
+
+
+def test_eth_on_one_network_for_eth_on_another_completes_with_exact_balances(swap_env):
+    # given: the maker sells ETH on local-a for ETH on local-b at 1:1 (one price symbol)
+    a, b = swap_env
+    swap, secret, (maker_api, maker_key), (taker_api, taker_key), listing = take(
+        swap_env, amount="1.5", quote=("local-b", "ETH"), price="1"
+    )
+    assert (swap["quote_amount"], swap["price"]) == ("1.500000000000000000", "1")
+
+    def eth(chain, key) -> int:
+        return chain.w3.eth.get_balance(key.address)
+
+    before = {
+        (c, who): eth(chain, key)
+        for c, chain in (("a", a), ("b", b))
+        for who, key in (("maker", maker_key), ("taker", taker_key))
+    }
+    # when: the taker locks native ETH on local-b (no approve), the maker on local-a
+    step = swap["next_action"]
+    assert (step["action"], step["network"], step["value"]) == ("lock", "local-b", str(15 * 10**17))
+    taker_lock = send(b, taker_key, step)
+    scan_all(swap_env)
+    maker_lock = send(a, maker_key, detail(maker_api, swap["id"])["next_action"])
+    scan_all(swap_env)
+    taker_redeem = redeem(a, taker_key, detail(taker_api, swap["id"])["next_action"], secret)
+    scan_all(swap_env)
+    # then: completed; 1.5 ETH moved each way, to the wei, each paying only their own gas
+    assert detail(maker_api, swap["id"])["state"] == "completed"
+    amount = 15 * 10**17
+    assert eth(a, taker_key) == before["a", "taker"] + amount - gas_cost(taker_redeem)
+    assert eth(a, maker_key) == before["a", "maker"] - amount - gas_cost(maker_lock)
+    assert eth(b, taker_key) == before["b", "taker"] - amount - gas_cost(taker_lock)
+    assert eth(b, maker_key) == before["b", "maker"] + amount  # the relayer paid the redeem
 
 
 def test_a_lock_off_the_terms_flags_the_swap_and_is_never_counted(swap_env):
@@ -186,3 +263,5 @@ def test_a_lock_off_the_terms_flags_the_swap_and_is_never_counted(swap_env):
     assert view["next_action"]["action"] == "none"
     listing.refresh_from_db()
     assert listing.remaining == listing.amount
+    assert view["history"][-1]["cause"] == "fault:bad_lock"
+    assert view["history"][-1]["party"] == "taker"
