@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from rest_framework.exceptions import ValidationError as ApiValidationError
 
 from accounts.models import User
-from accounts.selectors import wallet_list
+from accounts.selectors import public_reputation, wallet_list
 from core.decimals import format_plain
 from marketplace import selectors, services
 from marketplace.errors import ListingError
@@ -115,6 +115,7 @@ def detail(request: HttpRequest, listing_id: int) -> HttpResponse:
         "row": _rows([listing])[0],
         "listing": listing,
         "is_maker": is_maker,
+        "maker_record": public_reputation(listing.maker),
         "oracle": price_get(listing.price_pair) if listing.is_market_relative else None,
         # the taker's own wallets: where the bought coins may be received
         "take_wallets": list(wallet_list(user=user)) if user is not None else [],

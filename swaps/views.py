@@ -13,7 +13,7 @@ from accounts.models import User
 from core.decimals import format_plain
 from swaps import selectors, services
 from swaps.api.serializers import swap_detail_data
-from swaps.models import HAPPY_PATH, Swap
+from swaps.models import HAPPY_PATH, Swap, SwapFault
 
 # While the taker may still have to redeem (until the secret is revealed on chain), the
 # secret in their browser is all that can.
@@ -48,6 +48,14 @@ def mine(request: HttpRequest) -> HttpResponse:
     return render(request, "swaps/mine.html", context)
 
 
+def _history_label(event: dict) -> str:
+    """A fault's own label ("The seller did not lock in time"), else the state reached."""
+    kind = event["cause"].removeprefix("fault:")
+    if kind != event["cause"] and kind in SwapFault.Kind.values:
+        return str(SwapFault.Kind(kind).label)
+    return _label(event["to_state"])
+
+
 @login_required
 def detail(request: HttpRequest, swap_id) -> HttpResponse:
     swap = selectors.swap_get(swap_id=swap_id, user=request.user)
@@ -58,7 +66,7 @@ def detail(request: HttpRequest, swap_id) -> HttpResponse:
     timeline = [
         {"state": step, "label": _label(step), "done": step in reached} for step in HAPPY_PATH
     ]
-    history = [{**event, "label": _label(event["to_state"])} for event in view["history"]]
+    history = [{**event, "label": _history_label(event)} for event in view["history"]]
     return render(
         request,
         "swaps/detail.html",
