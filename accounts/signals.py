@@ -4,15 +4,10 @@ from __future__ import annotations
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
-from django.http import HttpRequest
 
 from accounts import services
 from accounts.models import AuditEvent
-
-
-def client_ip(request: HttpRequest | None) -> str | None:
-    """The peer address of ``request`` (no proxy header is trusted here)."""
-    return request.META.get("REMOTE_ADDR") if request is not None else None
+from core.client_ip import client_ip
 
 
 @receiver(user_logged_in, dispatch_uid="accounts.audit.sign_in")

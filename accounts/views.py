@@ -14,8 +14,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import selectors, services
 from accounts.forms import IcpPrincipalForm, KycForm, ProfileForm
 from accounts.models import User
-from accounts.signals import client_ip
 from core.api.errors import ApiError
+from core.client_ip import client_ip
 
 
 @login_required

@@ -34,10 +34,10 @@ from accounts.api.serializers import (
     WalletOutput,
 )
 from accounts.models import User
-from accounts.signals import client_ip
 from core.api.pagination import PageNumberPagination
 from core.api.schema import THROTTLED, UNAUTHENTICATED, error_response
 from core.api.throttling import AnonThrottle, ScopedThrottle, UserThrottle
+from core.client_ip import client_ip
 
 SESSION_BACKEND = "django.contrib.auth.backends.ModelBackend"
 

@@ -34,6 +34,11 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # SITE_URL: the site's public base URL (e-mails, SIWE messages); never taken from a request header.
 SITE_URL = env.str("SITE_URL", default=f"http://localhost:{env.int('PORT', default=8000)}")
+# TRUSTED_PROXY_COUNT: reverse proxies in front of the app, each appending to X-Forwarded-For;
+# 0 (default) trusts no forwarded header and the peer address is the client (core.client_ip).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# TRUSTED_PROXY_NETWORKS: comma-separated CIDRs of those proxies; when set, wins over the count.
+TRUSTED_PROXY_NETWORKS = env.list("TRUSTED_PROXY_NETWORKS", default=[])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -198,6 +203,8 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_SIGNUP_FORM_CLASS = "accounts.forms.SignupForm"
+# allauth asks this adapter for the client IP (its rate limits), so it follows TRUSTED_PROXY_*.
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 # ACCOUNT_RATE_LIMIT_LOGIN / _SIGNUP: allauth's per-IP limits for its sign-in and sign-up
 # (pages and headless API), "N/period/key"; its other limits keep allauth's defaults.
 ACCOUNT_RATE_LIMITS = {
