@@ -23,6 +23,12 @@ class JwtAuthentication(JWTAuthentication):
                 "The access token is invalid or has expired.", code="token_not_valid"
             ) from exc
         except exceptions.AuthenticationFailed as exc:
+            detail = exc.detail if isinstance(exc.detail, dict) else {}
+            if str(detail.get("code", "")) == "bad_authorization_header":
+                raise exceptions.AuthenticationFailed(
+                    "The Authorization header must be `Bearer <access token>`.",
+                    code="token_invalid",
+                ) from exc
             raise exceptions.AuthenticationFailed(
                 "This account cannot sign in.", code="account_inactive"
             ) from exc

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -60,6 +61,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
     return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
 
 
+@csrf_exempt  # nothing changes here: any method on an unknown API path is a JSON 404
 def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
     """Unknown API paths answer in the API's error shape, even with DEBUG on."""
     return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
@@ -90,6 +92,13 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return _error(request, 404, "not_found", "Not found.")
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """``CSRF_FAILURE_VIEW``: the API's JSON shape under /api/, the error page elsewhere."""
+    return _error(
+        request, 403, "csrf_failed", "The CSRF check failed: reload the page and try again."
+    )
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

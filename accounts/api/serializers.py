@@ -10,11 +10,12 @@ from rest_framework import serializers
 
 from accounts import selectors
 from accounts.models import KycSubmission, User, Wallet
+from core.api.fields import ID_MAX, BoundedIntegerField
 
 
 class SiweNonceInput(serializers.Serializer):
     address = serializers.CharField(max_length=64)
-    chain_id = serializers.IntegerField(min_value=1)
+    chain_id = BoundedIntegerField(min_value=1, max_value=ID_MAX)
 
 
 class SiweNonceOutput(serializers.Serializer):

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "core.middleware.RequestContextMiddleware",
+    "core.boundary.InputBoundaryMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -283,6 +284,8 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+# A failed CSRF check answers in the API's JSON shape under /api/ (the error page elsewhere).
+CSRF_FAILURE_VIEW = "core.views.csrf_failure"
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
@@ -327,6 +330,10 @@ API_THROTTLE_RATES = {
     "swap_write": env.str("API_THROTTLE_SWAP_WRITE", default="30/minute"),
     "auth": env.str("API_THROTTLE_AUTH", default="20/minute"),
 }
+# API_JSON_MAX_BYTES: largest JSON body (every JSON endpoint; 413 above it).
+API_JSON_MAX_BYTES = env.int("API_JSON_MAX_BYTES", default=256 * 1024)
+# API_JSON_MAX_DEPTH: deepest nesting of arrays and objects accepted in a JSON body (400 above).
+API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=32)
 REST_FRAMEWORK = {
     # JWT first, so an API request without credentials is a 401 with `WWW-Authenticate: Bearer`.
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -575,6 +582,11 @@ KYC_DOCUMENT_ROOT = env.str("KYC_DOCUMENT_ROOT", default="")
 # KYC_DOCUMENT_MAX_BYTES / AVATAR_MAX_BYTES: largest accepted uploads.
 KYC_DOCUMENT_MAX_BYTES = env.int("KYC_DOCUMENT_MAX_BYTES", default=10 * 1024 * 1024)
 AVATAR_MAX_BYTES = env.int("AVATAR_MAX_BYTES", default=2 * 1024 * 1024)
+# REQUEST_MAX_BYTES: largest request body of any kind (413 above it, refused before it is
+# stored); default: the largest upload plus 1 MiB for the rest of the form.
+REQUEST_MAX_BYTES = env.int(
+    "REQUEST_MAX_BYTES", default=max(KYC_DOCUMENT_MAX_BYTES, AVATAR_MAX_BYTES) + 1024 * 1024
+)
 # KYC_LIMIT_USD_NONE / _BASIC / _VERIFIED: largest swap value (USD) per KYC level.
 KYC_LIMITS_USD = {
     "none": Decimal(env.str("KYC_LIMIT_USD_NONE", default="1000")),

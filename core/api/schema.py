@@ -28,6 +28,8 @@ UNAUTHENTICATED = error_response(
     "No or invalid credentials.",
     ("not_authenticated", "Authentication credentials were not provided."),
     ("token_not_valid", "The access token is invalid or has expired."),
+    ("token_invalid", "The Authorization header must be `Bearer <access token>`."),
+    ("account_inactive", "This account cannot sign in."),
 )
 THROTTLED = error_response(
     "Too many requests (`Retry-After` header).", ("throttled", "Request was throttled.")

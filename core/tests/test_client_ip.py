@@ -10,6 +10,16 @@ from core.client_ip import client_ip
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _empty_throttles():
+    """Throttle counters live in the cache: each test starts with none."""
+    from testing.support import clear_run_cache
+
+    clear_run_cache()
+    yield
+    clear_run_cache()
+
+
 def _request(remote: str = "198.51.100.7", xff: str | None = None, **headers):
     meta = {"REMOTE_ADDR": remote, **headers}
     if xff is not None:
