@@ -27,8 +27,10 @@ def kyc_storage() -> FileSystemStorage:
 
 
 def kyc_document_path(instance: KycSubmission, filename: str) -> str:
-    """A random name: the uploader's file name may itself be personal data."""
-    return f"documents/{uuid.uuid4().hex}{Path(filename).suffix.lower()[:8]}"
+    """A random name: the uploader's file name may itself be personal data. The extension is
+    kept only when it is one ``kyc_submit`` derives from verified content."""
+    suffix = Path(filename).suffix.lower()
+    return f"documents/{uuid.uuid4().hex}{suffix if suffix in ('.pdf', '.png', '.jpg') else ''}"
 
 
 def avatar_path(instance: User, filename: str) -> str:

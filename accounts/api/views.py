@@ -372,6 +372,7 @@ class AvatarView(APIView):
                 "Not an acceptable image.",
                 ("invalid_image", "This file is not an image we can read."),
                 ("file_too_large", "The image is too large."),
+                ("image_too_large", "The image has too many pixels; send a smaller one."),
             ),
             401: UNAUTHENTICATED,
         },

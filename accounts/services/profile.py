@@ -50,27 +50,34 @@ def profile_update(
 
 
 AVATAR_SIZE = 256
-_AVATAR_FORMATS = {"JPEG", "PNG", "WEBP", "GIF"}
+_AVATAR_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
 
 
 def avatar_set(*, user: User, upload: UploadedFile) -> User:
     """Replace ``user``'s avatar with ``upload`` re-encoded as a 256x256-max PNG.
 
-    The image is decoded and drawn into a fresh image, so no metadata (EXIF,
-    GPS, comments) and no trailing bytes of the upload survive.
-    Raises ``ApiError`` ``file_too_large`` or ``invalid_image`` (400).
+    Only the header is read before the size check: an image whose declared width times
+    height exceeds ``UPLOAD_IMAGE_MAX_PIXELS`` is refused before any pixel is decoded (a
+    small file can declare a huge canvas). The image is then decoded and drawn into a
+    fresh image, so no metadata (EXIF, GPS, comments) and no trailing bytes survive.
+    Raises ``ApiError`` ``file_too_large``, ``image_too_large`` or ``invalid_image`` (400).
     """
     if upload.size is None or upload.size > settings.AVATAR_MAX_BYTES:
         raise ApiError("The image is too large.", "file_too_large")
     try:
-        with Image.open(upload) as probe:
-            if probe.format not in _AVATAR_FORMATS:
-                raise ApiError("Use a JPEG, PNG, WebP or GIF image.", "invalid_image")
-            if probe.width * probe.height > 40_000_000:
-                raise ApiError("The image is too large.", "file_too_large")
+        # `formats` keeps Pillow from trying every other decoder it has on hostile bytes.
+        with Image.open(upload, formats=_AVATAR_FORMATS) as probe:
+            if probe.width * probe.height > settings.UPLOAD_IMAGE_MAX_PIXELS:
+                raise ApiError(
+                    "The image has too many pixels; send a smaller one.", "image_too_large"
+                )
             probe.load()
             image = probe.convert("RGBA")
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:  # Pillow's own check, at open
+        raise ApiError(
+            "The image has too many pixels; send a smaller one.", "image_too_large"
+        ) from exc
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise ApiError("This file is not an image we can read.", "invalid_image") from exc
     image.thumbnail((AVATAR_SIZE, AVATAR_SIZE))
     clean = Image.new("RGBA", image.size)

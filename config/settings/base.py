@@ -582,6 +582,9 @@ KYC_DOCUMENT_ROOT = env.str("KYC_DOCUMENT_ROOT", default="")
 # KYC_DOCUMENT_MAX_BYTES / AVATAR_MAX_BYTES: largest accepted uploads.
 KYC_DOCUMENT_MAX_BYTES = env.int("KYC_DOCUMENT_MAX_BYTES", default=10 * 1024 * 1024)
 AVATAR_MAX_BYTES = env.int("AVATAR_MAX_BYTES", default=2 * 1024 * 1024)
+# UPLOAD_IMAGE_MAX_PIXELS: largest width x height of an uploaded image, read from its header
+# before decoding (4 Mpx, about 16 MiB decoded); also Pillow's MAX_IMAGE_PIXELS.
+UPLOAD_IMAGE_MAX_PIXELS = env.int("UPLOAD_IMAGE_MAX_PIXELS", default=4_000_000)
 # REQUEST_MAX_BYTES: largest request body of any kind (413 above it, refused before it is
 # stored); default: the largest upload plus 1 MiB for the rest of the form.
 REQUEST_MAX_BYTES = env.int(

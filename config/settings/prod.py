@@ -8,13 +8,22 @@ from .base import env
 DEBUG = False
 
 # Required from the environment: no default may stand in for these in production.
-for _name in ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL"):
+# EMAIL_URL: without it, password-reset links would go to the console log.
+# METRICS_TOKEN: without it, /metrics would rest on the client address alone.
+for _name in ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "EMAIL_URL", "METRICS_TOKEN"):
     if not env.str(_name, default=""):
         raise ImproperlyConfigured(f"{_name} must be set in the environment for production.")
 SECRET_KEY = env.str("SECRET_KEY")
 if len(SECRET_KEY) < 50 or SECRET_KEY.startswith("insecure-"):
     raise ImproperlyConfigured("SECRET_KEY must be at least 50 random characters.")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+if EMAIL_BACKEND.endswith(("console.EmailBackend", "locmem.EmailBackend", "dummy.EmailBackend")):
+    raise ImproperlyConfigured("EMAIL_URL must name a real mail server (smtp:// or smtp+tls://).")
+if len(METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 16 random characters.")
+# JWT_SIGNING_KEY (HS256) must be at least as long as the hash: 32 bytes.
+if len(JWT_SIGNING_KEY.encode()) < 32:
+    raise ImproperlyConfigured("JWT_SIGNING_KEY must be at least 32 bytes.")
 # Local anvil chains are never part of production unless explicitly asked for.
 CHAINS_LOCAL_ENABLED = env.bool("CHAINS_LOCAL_ENABLED", default=False)
 for _network in CHAIN_NETWORKS:
