@@ -265,7 +265,13 @@ class MeView(APIView):
         request=ProfileInput,
         responses={
             200: UserOutput,
-            400: _error("Bad input.", ("invalid_choice", "Invalid input.")),
+            400: _error(
+                "Bad input.",
+                ("invalid_choice", "Invalid input."),
+                ("name_invalid_characters", "The name holds characters that are not allowed."),
+                ("name_reserved", "This name is reserved; choose another."),
+                ("name_taken", "This name is too close to another user's; choose another."),
+            ),
             401: UNAUTHENTICATED,
         },
     )

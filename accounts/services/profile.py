@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
+from accounts import names
 from accounts.models import AuditEvent, KycSubmission, User
 from accounts.services.audit import audit_record
 from accounts.services.tokens import jwt_revoke_all
@@ -33,11 +34,13 @@ def profile_update(
 ) -> User:
     """Change the display name and/or preferred language (``en`` or ``bn``).
 
-    Raises ``ApiError`` ``invalid_language`` for another language code.
+    Raises ``ApiError`` ``invalid_language`` for another language code, and for the name
+    (see :func:`display_name_check`) ``name_invalid_characters``, ``name_reserved`` or
+    ``name_taken``.
     """
     fields = []
     if display_name is not None:
-        user.display_name = display_name.strip()[:80]
+        user.display_name = display_name_check(user=user, name=display_name.strip()[:80])
         fields.append("display_name")
     if preferred_language is not None:
         if preferred_language not in User.Language.values:
@@ -47,6 +50,37 @@ def profile_update(
     if fields:
         user.save(update_fields=fields)
     return user
+
+
+def display_name_check(*, user: User, name: str) -> str:
+    """``name`` if ``user`` may show it, else ``ApiError`` (400) with the reason's code.
+
+    Refused: bidi controls, invisible and other format or control characters
+    (``name_invalid_characters``); a reserved name or a lookalike of one, or of a staff
+    member's name (``name_reserved``); a lookalike of another user's name (``name_taken``).
+    Lookalikes share a TR39-based key (``accounts.names``). A blank name is always fine.
+    """
+    if not name:
+        return name
+    bad = names.bad_characters(name)
+    if bad:
+        raise ApiError(
+            f"The name holds characters that are not allowed ({', '.join(bad[:3])}).",
+            "name_invalid_characters",
+        )
+    key = names.name_key(name)
+    others = User.objects.exclude(pk=user.pk)
+    staff_keys = {
+        names.name_key(n)
+        for pair in others.filter(is_staff=True).values_list("username", "display_name")
+        for n in pair
+        if n
+    }
+    if key in names.reserved_keys() or key in staff_keys:
+        raise ApiError("This name is reserved; choose another.", "name_reserved")
+    if others.filter(name_key=key).exists():
+        raise ApiError("This name is too close to another user's; choose another.", "name_taken")
+    return name
 
 
 AVATAR_SIZE = 256

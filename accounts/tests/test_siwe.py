@@ -474,3 +474,22 @@ def test_purge_task_deletes_only_long_expired_nonces():
     purge_siwe_nonces()
     # then
     assert sorted(SiweNonce.objects.values_list("nonce", flat=True)) == ["live", "recent"]
+
+
+def test_verify_refuses_the_high_s_twin_of_a_valid_signature(siwe, wallet_key):
+    # given: a valid signature, re-encoded with s' = N - s and the other v (EIP-2 malleability)
+    from eth_account.messages import encode_defunct
+
+    from chains.signatures import SECP256K1_N
+
+    message = siwe.nonce(wallet_key)["message"]
+    signed = wallet_key.sign_message(encode_defunct(text=message))
+    r, s, v = signed.r, signed.s, signed.v
+    twin = r.to_bytes(32, "big") + (SECP256K1_N - s).to_bytes(32, "big") + bytes([55 - v])
+    assert Account.recover_message(encode_defunct(text=message), signature=twin) == (
+        wallet_key.address
+    )  # what eth-account alone accepts
+    # when
+    response = siwe.verify(message, "0x" + twin.hex())
+    # then
+    _refused(response, 401, "signature_invalid")

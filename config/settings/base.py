@@ -11,6 +11,7 @@ import os
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 
@@ -204,6 +205,8 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_SIGNUP_FORM_CLASS = "accounts.forms.SignupForm"
+# Usernames allauth may not generate or accept (display names have their own rule).
+ACCOUNT_USERNAME_BLACKLIST = ["admin", "administrator", "staff", "support", "moderator", "root"]
 # allauth asks this adapter for the client IP (its rate limits), so it follows TRUSTED_PROXY_*.
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 # ACCOUNT_RATE_LIMIT_LOGIN / _SIGNUP: allauth's per-IP limits for its sign-in and sign-up
@@ -293,7 +296,8 @@ CONTENT_SECURITY_POLICY = {
         "style-src": ["'self'"],
         "img-src": ["'self'", "data:"],
         "font-src": ["'self'"],
-        "connect-src": ["'self'", "ws:", "wss:"],
+        # Exact hosts only, filled in by connect_sources() once the networks are known.
+        "connect-src": ["'self'"],
         "frame-ancestors": ["'none'"],
         "form-action": ["'self'"],
         "base-uri": ["'self'"],
@@ -303,21 +307,47 @@ CONTENT_SECURITY_POLICY = {
 # WALLETCONNECT_PROJECT_ID: WalletConnect v2 (Reown) project id; when set, pages offer phone
 # wallets by QR code or deep link, and the CSP admits WalletConnect's relay and verify hosts.
 WALLETCONNECT_PROJECT_ID = env.str("WALLETCONNECT_PROJECT_ID", default="")
+# The exact hosts WalletConnect's libraries call (Reown's CSP guidance), admitted only with a
+# project id; no wildcard, so no other subdomain of theirs can be reached from our pages.
+WALLETCONNECT_CONNECT_SOURCES = [
+    *(
+        f"https://{h}.walletconnect.{tld}"
+        for h in ("rpc", "relay", "pulse", "keys", "notify", "echo", "push")
+        for tld in ("com", "org")
+    ),
+    "wss://relay.walletconnect.com",
+    "wss://relay.walletconnect.org",
+    "https://api.web3modal.com",
+    "https://api.web3modal.org",
+]
 if WALLETCONNECT_PROJECT_ID:
-    _wc_hosts = [
+    _csp = CONTENT_SECURITY_POLICY["DIRECTIVES"]
+    # Wallet logos come from many of their hosts; an image cannot send data back to script.
+    _wc_images = [
         "https://*.walletconnect.com",
         "https://*.walletconnect.org",
         "https://*.reown.com",
     ]
-    _csp = CONTENT_SECURITY_POLICY["DIRECTIVES"]
-    _csp["connect-src"] += [
-        *_wc_hosts,
-        "wss://*.walletconnect.com",
-        "wss://*.walletconnect.org",
-        "https://*.web3modal.org",
-    ]
-    _csp["img-src"] += [*_wc_hosts, "https://*.web3modal.org"]
+    _csp["img-src"] += [*_wc_images, "https://*.web3modal.org"]
     _csp["frame-src"] = ["https://verify.walletconnect.com", "https://verify.walletconnect.org"]
+
+
+def connect_sources(site_url: str, networks: list[dict], walletconnect: bool) -> list[str]:
+    """CSP connect-src: this site (and its WebSocket origin), each enabled network's public
+    RPC origin, and WalletConnect's hosts when configured. Never a bare scheme like wss:."""
+    sources = ["'self'"]
+    site = urlsplit(site_url)
+    if site.netloc:
+        sources.append(f"{'wss' if site.scheme == 'https' else 'ws'}://{site.netloc}")
+    for network in networks:
+        rpc = urlsplit(network.get("public_rpc_url") or "")
+        if network.get("enabled") and rpc.scheme in ("http", "https", "ws", "wss") and rpc.netloc:
+            sources.append(f"{rpc.scheme}://{rpc.netloc}")
+    if walletconnect:
+        sources += WALLETCONNECT_CONNECT_SOURCES
+    return list(dict.fromkeys(sources))
+
+
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 
 # --- API ------------------------------------------------------------------------
@@ -434,6 +464,9 @@ CHAIN_NETWORKS = [
         "enabled": bool(env.str("MAINNET_RPC_URL", default="")),
     },
 ]
+CONTENT_SECURITY_POLICY["DIRECTIVES"]["connect-src"] = connect_sources(
+    SITE_URL, CHAIN_NETWORKS, bool(WALLETCONNECT_PROJECT_ID)
+)
 # CHAIN_RPC_TIMEOUT: seconds before a JSON-RPC call is given up.
 CHAIN_RPC_TIMEOUT = env.float("CHAIN_RPC_TIMEOUT", default=5.0)
 # CHAIN_SCAN_BATCH: most blocks read in one eth_getLogs call.

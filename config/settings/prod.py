@@ -29,6 +29,10 @@ CHAINS_LOCAL_ENABLED = env.bool("CHAINS_LOCAL_ENABLED", default=False)
 for _network in CHAIN_NETWORKS:
     if _network["name"].startswith("local-"):
         _network["enabled"] = CHAINS_LOCAL_ENABLED
+# The CSP follows: only the networks enabled here.
+CONTENT_SECURITY_POLICY["DIRECTIVES"]["connect-src"] = connect_sources(
+    SITE_URL, CHAIN_NETWORKS, bool(WALLETCONNECT_PROJECT_ID)
+)
 
 # SECURE_SSL_REDIRECT: redirect http to https (turn off only behind a proxy that does it).
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

@@ -129,3 +129,46 @@ def test_deploy_check_passes_with_real_mail_a_token_and_a_long_key(settings):
     found = {m.id for m in checks.run_checks(include_deployment_checks=True)}
     # then
     assert not found & {"core.E001", "core.E002", "accounts.E001"}
+
+
+def test_csp_connect_src_lists_exact_hosts_only(client):
+    # when
+    csp = client.get("/")["Content-Security-Policy"]
+    connect = next(d for d in csp.split(";") if d.strip().startswith("connect-src")).split()[1:]
+    # then: no bare scheme (ws:, wss:, https:) and no wildcard host
+    assert connect[0] == "'self'"
+    assert all("://" in source for source in connect[1:]), connect
+    assert not any("*" in source for source in connect)
+
+
+def test_connect_sources_are_the_site_the_public_rpcs_and_walletconnect():
+    # given
+    from config.settings.base import connect_sources
+
+    networks = [
+        {"enabled": True, "public_rpc_url": "https://rpc.example.org/v1/key"},
+        {"enabled": False, "public_rpc_url": "https://disabled.example.org"},
+        {"enabled": True, "public_rpc_url": ""},
+    ]
+    # when
+    plain = connect_sources("https://swap.example", networks, walletconnect=False)
+    wc = connect_sources("https://swap.example", networks, walletconnect=True)
+    # then
+    assert plain == ["'self'", "wss://swap.example", "https://rpc.example.org"]
+    assert "wss://relay.walletconnect.org" in wc
+    assert not any("*" in source for source in wc)
+
+
+def test_prod_csp_drops_the_disabled_local_chains():
+    # when
+    result = _manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; "
+        "print(settings.CONTENT_SECURITY_POLICY['DIRECTIVES']['connect-src'])",
+        env={**PROD_ENV, "SITE_URL": "https://market.example.com"},
+    )
+    # then
+    assert result.returncode == 0, result.stderr
+    assert "127.0.0.1" not in result.stdout
+    assert "wss://market.example.com" in result.stdout
