@@ -15,6 +15,14 @@ class JwtAuthentication(JWTAuthentication):
     project's clients switch on one stable ``code`` instead.
     """
 
+    def get_user(self, validated_token):
+        """The token's user, only while the token carries the user's current version
+        (bumped on logout and deletion, so those end every access token at once)."""
+        user = super().get_user(validated_token)
+        if validated_token.get("ver", 0) != getattr(user, "token_version", 0):
+            raise InvalidToken("token version ended")
+        return user
+
     def authenticate(self, request: Request):  # type: ignore[override]
         try:
             return super().authenticate(request)

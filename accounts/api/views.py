@@ -212,7 +212,8 @@ class TokenRefreshView(AuthScopedView):
 
 
 class LogoutView(APIView):
-    """Sign out: revoke the given refresh token and end the browser session, if any."""
+    """Sign out: end every access and refresh token of the account at once (its token
+    version is bumped; API clients sign in again) and the browser session, if any."""
 
     permission_classes = [AllowAny]
     parser_classes = [JSONParser]
@@ -233,8 +234,13 @@ class LogoutView(APIView):
         data = LogoutInput(data=request.data)
         data.is_valid(raise_exception=True)
         refresh = data.validated_data.get("refresh")
+        ended: User | None = None
+        if request.auth is not None and request.user.is_authenticated:  # a bearer token
+            ended = _me(request)
         if refresh:
             user_id = services.jwt_revoke(refresh=refresh)
+            if ended is None and user_id is not None:
+                ended = User.objects.filter(pk=user_id).first()
             if not request.user.is_authenticated:
                 services.audit_record(
                     event="logout",
@@ -242,6 +248,8 @@ class LogoutView(APIView):
                     ip=client_ip(request),
                     detail={"method": "jwt"},
                 )
+        if ended is not None:
+            services.jwt_end_all(user=ended)
         if request.user.is_authenticated:
             # Django's logout signal writes the audit row; without a session it is a no-op.
             logout(request._request)

@@ -14,7 +14,7 @@ from PIL import Image, UnidentifiedImageError
 from accounts import names
 from accounts.models import AuditEvent, KycSubmission, User
 from accounts.services.audit import audit_record
-from accounts.services.tokens import jwt_revoke_all
+from accounts.services.tokens import jwt_end_all
 from core.api.errors import ApiError
 
 
@@ -160,7 +160,7 @@ def user_delete(*, user: User, ip: str | None = None) -> User:
         EmailAddress.objects.filter(user=locked).delete()
         locked.wallets.all().delete()
         locked.kyc_submissions.update(document="")
-        jwt_revoke_all(user=locked)
+        jwt_end_all(user=locked)
         audit_record(event=AuditEvent.Kind.DELETION, user=locked, ip=ip)
 
         def _delete_files() -> None:

@@ -75,6 +75,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "core.middleware.PermissionsPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "core.middleware.SessionIdleMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -218,6 +219,8 @@ ACCOUNT_RATE_LIMITS = {
 # allauth headless (mobile apps and SPAs): mounted at allauth's default /_allauth/{browser,app}/v1/.
 HEADLESS_ONLY = False
 HEADLESS_FRONTEND_URLS: dict[str, str] = {}
+# Apps signing in by e-mail get the same JWT pair as SIWE in the response's meta.
+HEADLESS_TOKEN_STRATEGY = "accounts.headless.JwtPairTokenStrategy"
 LOGIN_REDIRECT_URL = "/"
 # TERMS_VERSION: the terms of service version a new account accepts at sign-up.
 TERMS_VERSION = env.str("TERMS_VERSION", default="2026-11")
@@ -285,6 +288,11 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# SESSION_IDLE_MINUTES: a browser session ends after this long without a request.
+SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", default=60)
+SESSION_COOKIE_AGE = (
+    SESSION_IDLE_MINUTES * 60
+)  # kept fresh by core.middleware.SessionIdleMiddleware
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 # A failed CSRF check answers in the API's JSON shape under /api/ (the error page elsewhere).
