@@ -42,7 +42,8 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 TRUSTED_PROXY_NETWORKS = env.list("TRUSTED_PROXY_NETWORKS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin; staff enter only through allauth's login (and 2FA): accounts.admin_site.
+    "accounts.apps.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -65,6 +66,7 @@ INSTALLED_APPS = [
     # accounts' sign-in: revocable refresh tokens and allauth's API for apps and SPAs.
     "rest_framework_simplejwt.token_blacklist",
     "allauth.headless",
+    "allauth.mfa",
 ]
 
 MIDDLEWARE = [
@@ -80,6 +82,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.lockout.SignInLockoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -216,6 +219,18 @@ ACCOUNT_RATE_LIMITS = {
     "login": env.str("ACCOUNT_RATE_LIMIT_LOGIN", default="30/m/ip"),
     "signup": env.str("ACCOUNT_RATE_LIMIT_SIGNUP", default="20/m/ip"),
 }
+# SIGN_IN_LOCKOUT_ACCOUNT_FAILURES / _IP_FAILURES / _SECONDS: failed passwords for one account,
+# or from one client IP, within the window that lock further attempts (429, Retry-After)
+# until it ends (accounts.lockout).
+SIGN_IN_LOCKOUT_ACCOUNT_FAILURES = env.int("SIGN_IN_LOCKOUT_ACCOUNT_FAILURES", default=5)
+SIGN_IN_LOCKOUT_IP_FAILURES = env.int("SIGN_IN_LOCKOUT_IP_FAILURES", default=20)
+SIGN_IN_LOCKOUT_SECONDS = env.int("SIGN_IN_LOCKOUT_SECONDS", default=900)
+# STAFF_MFA_REQUIRED: staff enter the admin only in a session that passed 2FA (on in prod).
+STAFF_MFA_REQUIRED = env.bool("STAFF_MFA_REQUIRED", default=False)
+# Second factors (allauth.mfa): authenticator apps (TOTP), security keys and passkeys
+# (WebAuthn), and recovery codes once one of those is set up.
+MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
+MFA_TOTP_ISSUER = "P2P Swap"
 # allauth headless (mobile apps and SPAs): mounted at allauth's default /_allauth/{browser,app}/v1/.
 HEADLESS_ONLY = False
 HEADLESS_FRONTEND_URLS: dict[str, str] = {}

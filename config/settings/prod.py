@@ -42,4 +42,6 @@ SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SESSION_COOKIE_SECURE = True
+# STAFF_MFA_REQUIRED: the admin needs a session that passed 2FA (off only by explicit choice).
+STAFF_MFA_REQUIRED = env.bool("STAFF_MFA_REQUIRED", default=True)
 CSRF_COOKIE_SECURE = True
