@@ -29,6 +29,33 @@ class SiweVerifyInput(serializers.Serializer):
     signature = serializers.CharField(max_length=2048, help_text="0x-prefixed hex")
 
 
+class SiweSignInInput(SiweVerifyInput):
+    accept_terms = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text=(
+            "The user accepted the current terms of service (GET /api/v1/me/terms gives the "
+            "version and pages). Without it, a new account answers 403 `terms_not_accepted` "
+            "until POST /api/v1/me/terms."
+        ),
+    )
+
+
+class TermsStatusOutput(serializers.Serializer):
+    version = serializers.CharField(help_text="The current terms of service.")
+    accepted_version = serializers.CharField(help_text="The version this account accepted.")
+    accepted = serializers.BooleanField()
+    accepted_at = serializers.DateTimeField(allow_null=True)
+    terms_url = serializers.CharField()
+    privacy_url = serializers.CharField()
+
+
+class TermsAcceptInput(serializers.Serializer):
+    version = serializers.CharField(
+        max_length=32, help_text="The version shown to the user: must be the current one."
+    )
+
+
 class WalletOutput(serializers.ModelSerializer):
     class Meta:
         model = Wallet

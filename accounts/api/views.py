@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import cast
 
+from django.conf import settings
 from django.contrib.auth import login, logout
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
 from rest_framework.parsers import JSONParser, MultiPartParser
@@ -27,13 +29,17 @@ from accounts.api.serializers import (
     RefreshOutput,
     SiweNonceInput,
     SiweNonceOutput,
+    SiweSignInInput,
     SiweVerifyInput,
+    TermsAcceptInput,
+    TermsStatusOutput,
     TokenPairOutput,
     UserOutput,
     WalletBalancesOutput,
     WalletOutput,
 )
 from accounts.models import User
+from core.api.errors import ApiError
 from core.api.pagination import PageNumberPagination
 from core.api.schema import THROTTLED, UNAUTHENTICATED, error_response
 from core.api.throttling import AnonThrottle, ScopedThrottle, UserThrottle
@@ -137,7 +143,7 @@ class SiweVerifyView(AuthScopedView):
     @extend_schema(
         operation_id="auth_siwe_verify",
         tags=["auth"],
-        request=SiweVerifyInput,
+        request=SiweSignInInput,
         responses={
             200: TokenPairOutput,
             400: SIWE_BAD_INPUT,
@@ -148,9 +154,12 @@ class SiweVerifyView(AuthScopedView):
         },
     )
     def post(self, request: Request) -> Response:
-        data = SiweVerifyInput(data=request.data)
+        data = SiweSignInInput(data=request.data)
         data.is_valid(raise_exception=True)
+        accept_terms = data.validated_data.pop("accept_terms")
         user = services.siwe_sign_in(**data.validated_data, ip=client_ip(request))
+        if accept_terms:
+            user = services.user_terms_accept(user=user, version=settings.TERMS_VERSION)
         request._request.sign_in_method = "siwe"  # type: ignore[attr-defined]
         login(request._request, user, backend=SESSION_BACKEND)
         return Response({**services.jwt_pair_issue(user=user), "user": _user_payload(user)})
@@ -467,3 +476,62 @@ class KycView(APIView):
             user=_me(request), **data.validated_data, ip=client_ip(request)
         )
         return Response(KycOutput(submission).data, status=status.HTTP_201_CREATED)
+
+
+TERMS_NOT_ACCEPTED = _error(
+    "The account has not accepted the current terms of service (every other endpoint).",
+    ("terms_not_accepted", "Accept the terms of service first (POST /api/v1/me/terms)."),
+)
+
+
+class MeTermsView(APIView):
+    """The current terms of service and whether this account accepted them; accept them.
+
+    Until an account accepts the current version (new wallet accounts, and everyone after
+    the terms change), every other endpoint but ``/me``, ``/auth/*`` and this one answers
+    403 ``terms_not_accepted``.
+    """
+
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="me_terms",
+        tags=["me"],
+        responses={200: TermsStatusOutput, 401: UNAUTHENTICATED},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(TermsStatusOutput(_terms_status(_me(request))).data)
+
+    @extend_schema(
+        operation_id="me_terms_accept",
+        tags=["me"],
+        request=TermsAcceptInput,
+        responses={
+            200: TermsStatusOutput,
+            400: _error(
+                "Another version.",
+                ("terms_version_mismatch", "These are not the current terms; reload them."),
+            ),
+            401: UNAUTHENTICATED,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = TermsAcceptInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        if data.validated_data["version"] != settings.TERMS_VERSION:
+            raise ApiError(
+                "These are not the current terms; reload them.", "terms_version_mismatch"
+            )
+        user = services.user_terms_accept(user=_me(request), version=settings.TERMS_VERSION)
+        return Response(TermsStatusOutput(_terms_status(user)).data)
+
+
+def _terms_status(user: User) -> dict:
+    return {
+        "version": settings.TERMS_VERSION,
+        "accepted_version": user.terms_version,
+        "accepted": user.terms_version == settings.TERMS_VERSION,
+        "accepted_at": user.terms_accepted_at,
+        "terms_url": reverse("terms"),
+        "privacy_url": reverse("privacy"),
+    }

@@ -83,6 +83,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.lockout.SignInLockoutMiddleware",
+    "accounts.terms.TermsRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -237,7 +238,8 @@ HEADLESS_FRONTEND_URLS: dict[str, str] = {}
 # Apps signing in by e-mail get the same JWT pair as SIWE in the response's meta.
 HEADLESS_TOKEN_STRATEGY = "accounts.headless.JwtPairTokenStrategy"
 LOGIN_REDIRECT_URL = "/"
-# TERMS_VERSION: the terms of service version a new account accepts at sign-up.
+# TERMS_VERSION: the current terms of service; every account accepts it (at sign-up, at the
+# first SIWE sign-in, and again whenever it changes) before using the site (accounts.terms).
 TERMS_VERSION = env.str("TERMS_VERSION", default="2026-11")
 
 # JWT_SIGNING_KEY: key that signs JWTs (HS256); defaults to SECRET_KEY.
