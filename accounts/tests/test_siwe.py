@@ -493,3 +493,15 @@ def test_verify_refuses_the_high_s_twin_of_a_valid_signature(siwe, wallet_key):
     response = siwe.verify(message, "0x" + twin.hex())
     # then
     _refused(response, 401, "signature_invalid")
+
+
+def test_verify_refuses_long_garbage_at_once(siwe):
+    # given: found by schemathesis, 4,000 digits kept the ABNF parser busy for over 20 s
+    import time
+
+    started = time.monotonic()
+    # when
+    response = siwe.verify("0" * 4000, "0")
+    # then
+    _refused(response, 400, "message_malformed")
+    assert time.monotonic() - started < 2

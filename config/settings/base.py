@@ -421,6 +421,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every operation also documents the statuses the layers around its view can answer.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.api.schema.document_framework_responses",
+    ],
     # Two models have a "state" field: name their enums apart in the schema.
     "ENUM_NAME_OVERRIDES": {
         "SwapStateEnum": "swaps.models.Swap.State",
