@@ -188,3 +188,18 @@ def test_prod_requires_staff_2fa_by_default():
     )
     # then
     assert done.stdout.strip().splitlines()[-1] == "True", done.stderr
+
+
+@pytest.mark.parametrize(
+    "path", ["/accounts/2fa/", "/accounts/2fa/totp/activate/", "/accounts/2fa/webauthn/add/"]
+)
+def test_the_second_factor_pages_open_for_a_signed_in_user(client, path):
+    # given: signed in, and the password confirmed again (allauth asks before 2FA changes)
+    _staff()
+    _login(client, "ops@example.com", PASSWORD)
+    client.post("/accounts/reauthenticate/", {"password": PASSWORD})
+    # when
+    response = client.get(path)
+    # then
+    assert response.status_code == 200, response.content[:500]
+    assert b"<script>" not in response.content  # no inline script: the CSP would block it
