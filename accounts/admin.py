@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import PurePath
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -11,6 +13,7 @@ from django.utils.html import format_html
 
 from accounts import services
 from accounts.models import AuditEvent, KycSubmission, Reputation, User, Wallet
+from accounts.services.kyc import KYC_CONTENT_TYPES
 from core.admin import ReadOnlyAdmin
 from core.api.errors import ApiError
 
@@ -139,8 +142,18 @@ class KycSubmissionAdmin(admin.ModelAdmin):
         submission = get_object_or_404(KycSubmission, pk=pk)
         if not submission.document:
             return HttpResponse(status=404)
-        response = FileResponse(submission.document.open("rb"), as_attachment=True)
+        # The type follows the stored extension, which kyc_submit derived from the content;
+        # anything else (older rows) is opaque bytes. Never rendered inline by the browser.
+        extension = PurePath(submission.document.name).suffix.lower()
+        content_type = KYC_CONTENT_TYPES.get(extension, "application/octet-stream")
+        response = FileResponse(
+            submission.document.open("rb"),
+            as_attachment=True,
+            filename=f"kyc-{submission.pk}{extension if extension in KYC_CONTENT_TYPES else ''}",
+            content_type=content_type,
+        )
         response["Cache-Control"] = "private, no-store"
+        response["Content-Security-Policy"] = "sandbox; default-src 'none'"
         return response
 
     @admin.action(description="Approve the selected submissions", permissions=["change"])

@@ -24,6 +24,16 @@ class SignupForm(forms.Form):
         services.user_terms_accept(user=user, version=settings.TERMS_VERSION)
 
 
+class TermsAcceptForm(forms.Form):
+    """Accepting the current terms (a new wallet account, or after the terms changed)."""
+
+    accept_terms = forms.BooleanField(
+        required=True,
+        label=_("I accept the terms of service and the privacy notice"),
+        error_messages={"required": _("Tick the box to accept the terms of service.")},
+    )
+
+
 class ProfileForm(forms.Form):
     display_name = forms.CharField(label=_("Display name"), max_length=80, required=False)
     preferred_language = forms.ChoiceField(

@@ -27,8 +27,10 @@ def kyc_storage() -> FileSystemStorage:
 
 
 def kyc_document_path(instance: KycSubmission, filename: str) -> str:
-    """A random name: the uploader's file name may itself be personal data."""
-    return f"documents/{uuid.uuid4().hex}{Path(filename).suffix.lower()[:8]}"
+    """A random name: the uploader's file name may itself be personal data. The extension is
+    kept only when it is one ``kyc_submit`` derives from verified content."""
+    suffix = Path(filename).suffix.lower()
+    return f"documents/{uuid.uuid4().hex}{suffix if suffix in ('.pdf', '.png', '.jpg') else ''}"
 
 
 def avatar_path(instance: User, filename: str) -> str:
@@ -65,6 +67,12 @@ class User(AbstractUser):
     terms_accepted_at = models.DateTimeField(null=True, blank=True)
     # Set when the account was deleted: the row stays (swaps and audit rows point to it).
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # Lookalike key of public_name (accounts.names.name_key), kept by save(): two users'
+    # names may not share one, so nobody can pass for staff or for another maker.
+    name_key = models.CharField(max_length=255, blank=True, default="", db_index=True)
+    # Carried in every access token and bumped on logout and deletion: an access token with
+    # an older version stops working at once (accounts.authentication).
+    token_version = models.PositiveIntegerField(default=0)
 
     class Meta:
         verbose_name = "user"
@@ -85,6 +93,15 @@ class User(AbstractUser):
     @property
     def public_name(self) -> str:
         return self.display_name or self.username
+
+    def save(self, *args, **kwargs) -> None:
+        from accounts.names import name_key
+
+        self.name_key = name_key(self.public_name)[:255]
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and {"display_name", "username"} & set(update_fields):
+            kwargs["update_fields"] = {*update_fields, "name_key"}
+        super().save(*args, **kwargs)
 
 
 class Wallet(models.Model):

@@ -6,6 +6,7 @@ are checked elsewhere, by ``chains.signatures``; this module never verifies one.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -63,10 +64,28 @@ def build_message(
     return message.prepare_message()
 
 
+# The cheap shape every EIP-4361 message has, checked before the ABNF grammar (whose
+# parser backtracks for seconds on long garbage): a header line naming the domain, then
+# the address, each line short, a bounded number of lines.
+_HEADER = re.compile(
+    r"^\S{1,255} wants you to sign in with your Ethereum account:\n0x[0-9a-fA-F]{40}\n"
+)
+MAX_MESSAGE_LENGTH = 2048
+MAX_LINE_LENGTH = 512
+MAX_LINES = 24
+
+
 def parse_message(text: str) -> ParsedMessage:
     """Parse an EIP-4361 message. Raises ``MalformedMessage`` for anything else."""
-    if not isinstance(text, str) or not text or len(text) > 4096:
+    if not isinstance(text, str) or not text or len(text) > MAX_MESSAGE_LENGTH:
         raise MalformedMessage("empty or oversized message")
+    lines = text.split("\n")
+    if (
+        not _HEADER.match(text)
+        or len(lines) > MAX_LINES
+        or any(len(line) > MAX_LINE_LENGTH for line in lines)
+    ):
+        raise MalformedMessage("not shaped like an EIP-4361 message")
     try:
         parsed = SiweMessage.from_message(text)
     except Exception as exc:  # the grammar and pydantic raise many types

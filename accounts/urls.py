@@ -12,4 +12,7 @@ urlpatterns = [
     path("profile/kyc/", views.kyc, name="accounts-kyc"),
     path("profile/delete/", views.delete, name="accounts-delete"),
     path("avatars/<int:user_id>", views.avatar, name="accounts-avatar"),
+    path("terms/", views.terms, name="terms"),
+    path("terms/accept/", views.terms_accept, name="terms-accept"),
+    path("privacy/", views.privacy, name="privacy"),
 ]

@@ -8,14 +8,15 @@ from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import selectors, services
-from accounts.forms import IcpPrincipalForm, KycForm, ProfileForm
+from accounts.forms import IcpPrincipalForm, KycForm, ProfileForm, TermsAcceptForm
 from accounts.models import User
-from accounts.signals import client_ip
 from core.api.errors import ApiError
+from core.client_ip import client_ip
 
 
 @login_required
@@ -125,3 +126,40 @@ def avatar(request: HttpRequest, user_id: int) -> FileResponse:
     response = FileResponse(user.avatar.open("rb"), content_type="image/png")
     response["Cache-Control"] = "public, max-age=300"
     return response
+
+
+@require_GET
+def terms(request: HttpRequest) -> HttpResponse:
+    """The terms of service, version ``TERMS_VERSION``."""
+    return render(request, "accounts/terms.html", {"terms_version": settings.TERMS_VERSION})
+
+
+@require_GET
+def privacy(request: HttpRequest) -> HttpResponse:
+    """What personal data the platform keeps, why, and for how long."""
+    return render(request, "accounts/privacy.html", {"terms_version": settings.TERMS_VERSION})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def terms_accept(request: HttpRequest) -> HttpResponse:
+    """Asks a signed-in user to accept the current terms before the account is used."""
+    user = request.user
+    assert isinstance(user, User)
+    next_url = request.POST.get("next") or request.GET.get("next") or "/"
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        next_url = "/"
+    form = TermsAcceptForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.user_terms_accept(user=user, version=settings.TERMS_VERSION)
+        messages.success(request, _("Thank you: you accepted the terms of service."))
+        return redirect(next_url)
+    context = {
+        "form": form,
+        "next": next_url,
+        "terms_version": settings.TERMS_VERSION,
+        "renewal": bool(user.terms_version),
+    }
+    return render(request, "accounts/terms_accept.html", context)

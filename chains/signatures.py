@@ -18,6 +18,8 @@ from chains.evm import web3_for
 from chains.interface import ChainUnavailable
 from chains.networks import Network
 
+# secp256k1's group order; EIP-2 accepts only s <= N/2, so each signature has one form.
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 # bytes4(keccak256("isValidSignature(bytes32,bytes)")): both the selector and the magic answer.
 EIP1271_MAGIC = bytes.fromhex("1626ba7e")
 
@@ -45,9 +47,13 @@ def recover_personal_signer(message: str, signature: bytes) -> str | None:
     """The checksummed address whose key made the ``personal_sign`` ``signature``.
 
     Returns None when the signature cannot be recovered (wrong length, bad ``v``,
-    ``s`` out of range). Side effects: none. Raises: nothing.
+    ``s`` out of range) or is the high-``s`` twin of a valid one (EIP-2: ``s`` above N/2
+    is refused, so a signature cannot be re-encoded into a second valid form).
+    Side effects: none. Raises: nothing.
     """
     if len(signature) != 65:
+        return None
+    if int.from_bytes(signature[32:64], "big") > SECP256K1_N // 2:
         return None
     try:
         return str(Account.recover_message(encode_defunct(text=message), signature=signature))

@@ -20,6 +20,20 @@ def _attach_request_id(headers: dict | None = None, **_: object) -> None:
         headers["request_id"] = request_id
 
 
+@signals.before_task_publish.connect
+def _redact_task_arguments(
+    sender: str | None = None, headers: dict | None = None, body=None, **_: object
+) -> None:
+    """Celery logs ``argsrepr``/``kwargsrepr`` (received, retry, failure): hide secrets there,
+    e.g. ``chains.relay_redeem``'s preimage; the task itself still gets its arguments."""
+    from core.logging import redacted_task_arguments
+
+    if headers is None or not isinstance(body, tuple | list) or len(body) < 2:
+        return
+    task = app.tasks.get(headers.get("task") or sender or "")
+    headers["argsrepr"], headers["kwargsrepr"] = redacted_task_arguments(task, body[0], body[1])
+
+
 @signals.task_prerun.connect
 def _bind_request_id(task=None, **_: object) -> None:
     from core.logging import bind_request_id

@@ -113,6 +113,9 @@ def main() -> int:
                 "--lifespan",
                 "off",
                 "--no-access-log",
+                # The client address is ours to derive (core.client_ip, TRUSTED_PROXY_*):
+                # uvicorn must not rewrite it from X-Forwarded-For sent by a loopback peer.
+                "--no-proxy-headers",
                 "--log-level",
                 "warning",
             ],

@@ -7,6 +7,7 @@ sync and async code, and into Celery tasks (see ``config/celery.py``).
 from __future__ import annotations
 
 import contextvars
+import inspect
 import json
 import logging
 import re
@@ -76,6 +77,27 @@ def redact_value(key: str, value: Any) -> Any:
     if isinstance(value, str):
         return redact_text(value)
     return value
+
+
+def redacted_task_arguments(task: Any, args: tuple | list, kwargs: dict) -> tuple[str, str]:
+    """``(argsrepr, kwargsrepr)`` of a Celery call with secret arguments hidden.
+
+    An argument is secret when its parameter name in ``task.run`` names one (``preimage``,
+    ``secret``, ``token``, ...: ``SENSITIVE_KEY``), positional or by keyword. Celery logs
+    these reprs (not the arguments) when a task is received, retried or fails.
+    """
+    names: list[str] = []
+    if task is not None:
+        try:
+            names = list(inspect.signature(task.run).parameters)
+        except (TypeError, ValueError):
+            names = []
+    shown_args = [
+        REDACTED if i < len(names) and SENSITIVE_KEY.search(names[i]) else redact_value("", a)
+        for i, a in enumerate(args or ())
+    ]
+    shown_kwargs = {k: redact_value(str(k), v) for k, v in (kwargs or {}).items()}
+    return repr(tuple(shown_args)), repr(shown_kwargs)
 
 
 # Attributes every LogRecord has; anything else came from `extra=`.

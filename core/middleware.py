@@ -98,3 +98,28 @@ class PermissionsPolicyMiddleware:
         response = self.get_response(request)
         response.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
         return response
+
+
+# Session key of the last time (epoch seconds) a signed-in session was seen active.
+LAST_SEEN_KEY = "_last_seen"
+_TOUCH_EVERY_SECONDS = 60
+
+
+class SessionIdleMiddleware:
+    """Sessions end after ``SESSION_IDLE_MINUTES`` without a request.
+
+    ``SESSION_COOKIE_AGE`` is the idle limit; a signed-in session is re-saved (so its expiry
+    moves forward) at most once a minute of activity, not on every request. A session left
+    alone past the limit is expired by the session store itself.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        session = getattr(request, "session", None)
+        if session is not None and session.get("_auth_user_id"):
+            now = int(time.time())
+            if now - int(session.get(LAST_SEEN_KEY, 0)) >= _TOUCH_EVERY_SECONDS:
+                session[LAST_SEEN_KEY] = now
+        return self.get_response(request)

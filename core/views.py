@@ -8,9 +8,11 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from core.client_ip import client_ip
 from core.health import readiness
 
 
@@ -30,23 +32,36 @@ def health_ready(request: HttpRequest) -> JsonResponse:
 
 
 _LOOPBACK = {"127.0.0.1", "::1"}
+_FORWARDING_HEADERS = ("X-Forwarded-For", "X-Real-IP", "Forwarded")
+
+
+def _forwarded_past_trust(request: HttpRequest) -> bool:
+    """A loopback peer that forwards for someone else (a same-host proxy) is not local,
+    unless the trusted-proxy settings are there to tell who that someone is."""
+    configured = settings.TRUSTED_PROXY_COUNT or settings.TRUSTED_PROXY_NETWORKS
+    return not configured and any(request.headers.get(h) for h in _FORWARDING_HEADERS)
 
 
 @never_cache
 @require_safe
 def metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus exposition. Needs METRICS_TOKEN as a bearer token, or a loopback client."""
+    """Prometheus exposition. Needs METRICS_TOKEN as a bearer token, or a loopback client.
+
+    "Loopback" is the client address after the trusted proxies (``core.client_ip``): a
+    forwarded header from a local process does not make a remote client local.
+    """
     token = settings.METRICS_TOKEN
     if token:
         given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         allowed = hmac.compare_digest(given.encode(), token.encode())
     else:
-        allowed = request.META.get("REMOTE_ADDR") in _LOOPBACK
+        allowed = client_ip(request) in _LOOPBACK and not _forwarded_past_trust(request)
     if not allowed:
         return JsonResponse({"detail": "Not allowed.", "code": "forbidden"}, status=403)
     return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
 
 
+@csrf_exempt  # nothing changes here: any method on an unknown API path is a JSON 404
 def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
     """Unknown API paths answer in the API's error shape, even with DEBUG on."""
     return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
@@ -77,6 +92,13 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return _error(request, 404, "not_found", "Not found.")
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """``CSRF_FAILURE_VIEW``: the API's JSON shape under /api/, the error page elsewhere."""
+    return _error(
+        request, 403, "csrf_failed", "The CSRF check failed: reload the page and try again."
+    )
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

@@ -10,6 +10,7 @@ Tokens are never read from the URL, which ends up in logs.
 from __future__ import annotations
 
 from channels.db import database_sync_to_async
+from rest_framework.settings import api_settings
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
@@ -29,9 +30,18 @@ def _bearer_token(scope) -> tuple[str | None, str | None]:
     return None, None
 
 
+def _jwt_authentication() -> JWTAuthentication:
+    """The API's own JWT authentication class (the project's checks, e.g. the token version,
+    apply to WebSockets too), or simplejwt's when none is configured."""
+    for cls in api_settings.DEFAULT_AUTHENTICATION_CLASSES:
+        if isinstance(cls, type) and issubclass(cls, JWTAuthentication):
+            return cls()
+    return JWTAuthentication()
+
+
 @database_sync_to_async
 def _jwt_user(token: str):
-    auth = JWTAuthentication()
+    auth = _jwt_authentication()
     try:
         validated = auth.get_validated_token(token.encode())
         user = auth.get_user(validated)

@@ -10,11 +10,12 @@ from rest_framework import serializers
 
 from accounts import selectors
 from accounts.models import KycSubmission, User, Wallet
+from core.api.fields import ID_MAX, BoundedIntegerField
 
 
 class SiweNonceInput(serializers.Serializer):
     address = serializers.CharField(max_length=64)
-    chain_id = serializers.IntegerField(min_value=1)
+    chain_id = BoundedIntegerField(min_value=1, max_value=ID_MAX)
 
 
 class SiweNonceOutput(serializers.Serializer):
@@ -26,6 +27,33 @@ class SiweNonceOutput(serializers.Serializer):
 class SiweVerifyInput(serializers.Serializer):
     message = serializers.CharField(max_length=4096, trim_whitespace=False)
     signature = serializers.CharField(max_length=2048, help_text="0x-prefixed hex")
+
+
+class SiweSignInInput(SiweVerifyInput):
+    accept_terms = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text=(
+            "The user accepted the current terms of service (GET /api/v1/me/terms gives the "
+            "version and pages). Without it, a new account answers 403 `terms_not_accepted` "
+            "until POST /api/v1/me/terms."
+        ),
+    )
+
+
+class TermsStatusOutput(serializers.Serializer):
+    version = serializers.CharField(help_text="The current terms of service.")
+    accepted_version = serializers.CharField(help_text="The version this account accepted.")
+    accepted = serializers.BooleanField()
+    accepted_at = serializers.DateTimeField(allow_null=True)
+    terms_url = serializers.CharField()
+    privacy_url = serializers.CharField()
+
+
+class TermsAcceptInput(serializers.Serializer):
+    version = serializers.CharField(
+        max_length=32, help_text="The version shown to the user: must be the current one."
+    )
 
 
 class WalletOutput(serializers.ModelSerializer):

@@ -15,4 +15,5 @@ urlpatterns = [
     path("me/avatar", views.AvatarView.as_view(), name="me-avatar"),
     path("me/icp-principal", views.IcpPrincipalView.as_view(), name="me-icp-principal"),
     path("me/kyc", views.KycView.as_view(), name="me-kyc"),
+    path("me/terms", views.MeTermsView.as_view(), name="me-terms"),
 ]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import cast
 
+from django.conf import settings
 from django.contrib.auth import login, logout
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
 from rest_framework.parsers import JSONParser, MultiPartParser
@@ -27,17 +29,21 @@ from accounts.api.serializers import (
     RefreshOutput,
     SiweNonceInput,
     SiweNonceOutput,
+    SiweSignInInput,
     SiweVerifyInput,
+    TermsAcceptInput,
+    TermsStatusOutput,
     TokenPairOutput,
     UserOutput,
     WalletBalancesOutput,
     WalletOutput,
 )
 from accounts.models import User
-from accounts.signals import client_ip
+from core.api.errors import ApiError
 from core.api.pagination import PageNumberPagination
 from core.api.schema import THROTTLED, UNAUTHENTICATED, error_response
 from core.api.throttling import AnonThrottle, ScopedThrottle, UserThrottle
+from core.client_ip import client_ip
 
 SESSION_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -137,7 +143,7 @@ class SiweVerifyView(AuthScopedView):
     @extend_schema(
         operation_id="auth_siwe_verify",
         tags=["auth"],
-        request=SiweVerifyInput,
+        request=SiweSignInInput,
         responses={
             200: TokenPairOutput,
             400: SIWE_BAD_INPUT,
@@ -148,9 +154,12 @@ class SiweVerifyView(AuthScopedView):
         },
     )
     def post(self, request: Request) -> Response:
-        data = SiweVerifyInput(data=request.data)
+        data = SiweSignInInput(data=request.data)
         data.is_valid(raise_exception=True)
+        accept_terms = data.validated_data.pop("accept_terms")
         user = services.siwe_sign_in(**data.validated_data, ip=client_ip(request))
+        if accept_terms:
+            user = services.user_terms_accept(user=user, version=settings.TERMS_VERSION)
         request._request.sign_in_method = "siwe"  # type: ignore[attr-defined]
         login(request._request, user, backend=SESSION_BACKEND)
         return Response({**services.jwt_pair_issue(user=user), "user": _user_payload(user)})
@@ -212,7 +221,8 @@ class TokenRefreshView(AuthScopedView):
 
 
 class LogoutView(APIView):
-    """Sign out: revoke the given refresh token and end the browser session, if any."""
+    """Sign out: end every access and refresh token of the account at once (its token
+    version is bumped; API clients sign in again) and the browser session, if any."""
 
     permission_classes = [AllowAny]
     parser_classes = [JSONParser]
@@ -233,8 +243,13 @@ class LogoutView(APIView):
         data = LogoutInput(data=request.data)
         data.is_valid(raise_exception=True)
         refresh = data.validated_data.get("refresh")
+        ended: User | None = None
+        if request.auth is not None and request.user.is_authenticated:  # a bearer token
+            ended = _me(request)
         if refresh:
             user_id = services.jwt_revoke(refresh=refresh)
+            if ended is None and user_id is not None:
+                ended = User.objects.filter(pk=user_id).first()
             if not request.user.is_authenticated:
                 services.audit_record(
                     event="logout",
@@ -242,6 +257,8 @@ class LogoutView(APIView):
                     ip=client_ip(request),
                     detail={"method": "jwt"},
                 )
+        if ended is not None:
+            services.jwt_end_all(user=ended)
         if request.user.is_authenticated:
             # Django's logout signal writes the audit row; without a session it is a no-op.
             logout(request._request)
@@ -265,7 +282,13 @@ class MeView(APIView):
         request=ProfileInput,
         responses={
             200: UserOutput,
-            400: _error("Bad input.", ("invalid_choice", "Invalid input.")),
+            400: _error(
+                "Bad input.",
+                ("invalid_choice", "Invalid input."),
+                ("name_invalid_characters", "The name holds characters that are not allowed."),
+                ("name_reserved", "This name is reserved; choose another."),
+                ("name_taken", "This name is too close to another user's; choose another."),
+            ),
             401: UNAUTHENTICATED,
         },
     )
@@ -372,6 +395,7 @@ class AvatarView(APIView):
                 "Not an acceptable image.",
                 ("invalid_image", "This file is not an image we can read."),
                 ("file_too_large", "The image is too large."),
+                ("image_too_large", "The image has too many pixels; send a smaller one."),
             ),
             401: UNAUTHENTICATED,
         },
@@ -452,3 +476,62 @@ class KycView(APIView):
             user=_me(request), **data.validated_data, ip=client_ip(request)
         )
         return Response(KycOutput(submission).data, status=status.HTTP_201_CREATED)
+
+
+TERMS_NOT_ACCEPTED = _error(
+    "The account has not accepted the current terms of service (every other endpoint).",
+    ("terms_not_accepted", "Accept the terms of service first (POST /api/v1/me/terms)."),
+)
+
+
+class MeTermsView(APIView):
+    """The current terms of service and whether this account accepted them; accept them.
+
+    Until an account accepts the current version (new wallet accounts, and everyone after
+    the terms change), every other endpoint but ``/me``, ``/auth/*`` and this one answers
+    403 ``terms_not_accepted``.
+    """
+
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="me_terms",
+        tags=["me"],
+        responses={200: TermsStatusOutput, 401: UNAUTHENTICATED},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(TermsStatusOutput(_terms_status(_me(request))).data)
+
+    @extend_schema(
+        operation_id="me_terms_accept",
+        tags=["me"],
+        request=TermsAcceptInput,
+        responses={
+            200: TermsStatusOutput,
+            400: _error(
+                "Another version.",
+                ("terms_version_mismatch", "These are not the current terms; reload them."),
+            ),
+            401: UNAUTHENTICATED,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = TermsAcceptInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        if data.validated_data["version"] != settings.TERMS_VERSION:
+            raise ApiError(
+                "These are not the current terms; reload them.", "terms_version_mismatch"
+            )
+        user = services.user_terms_accept(user=_me(request), version=settings.TERMS_VERSION)
+        return Response(TermsStatusOutput(_terms_status(user)).data)
+
+
+def _terms_status(user: User) -> dict:
+    return {
+        "version": settings.TERMS_VERSION,
+        "accepted_version": user.terms_version,
+        "accepted": user.terms_version == settings.TERMS_VERSION,
+        "accepted_at": user.terms_accepted_at,
+        "terms_url": reverse("terms"),
+        "privacy_url": reverse("privacy"),
+    }

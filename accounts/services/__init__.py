@@ -10,7 +10,13 @@ from accounts.services.kyc import kyc_decide, kyc_submit
 from accounts.services.profile import avatar_set, profile_update, user_delete, user_terms_accept
 from accounts.services.reputation import reputation_update
 from accounts.services.siwe import siwe_link, siwe_nonce_issue, siwe_nonces_purge, siwe_sign_in
-from accounts.services.tokens import jwt_pair_issue, jwt_refresh, jwt_revoke, jwt_revoke_all
+from accounts.services.tokens import (
+    jwt_end_all,
+    jwt_pair_issue,
+    jwt_refresh,
+    jwt_revoke,
+    jwt_revoke_all,
+)
 from accounts.services.wallets import icp_principal_link
 
 __all__ = [
@@ -20,6 +26,7 @@ __all__ = [
     "avatar_set",
     "demo_accounts_seed",
     "icp_principal_link",
+    "jwt_end_all",
     "jwt_pair_issue",
     "jwt_refresh",
     "jwt_revoke",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.sites.models import Site
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import User
 
@@ -34,7 +36,8 @@ def demo_accounts_seed(*, site_domain: str = "localhost") -> list[tuple]:
         )
         if created:
             user.set_password(DEMO_PASSWORD)
-            user.save(update_fields=["password"])
+            user.terms_version, user.terms_accepted_at = settings.TERMS_VERSION, timezone.now()
+            user.save(update_fields=["password", "terms_version", "terms_accepted_at"])
             EmailAddress.objects.get_or_create(
                 user=user, email=user.email, defaults={"verified": True, "primary": True}
             )

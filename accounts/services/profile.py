@@ -11,9 +11,10 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
+from accounts import names
 from accounts.models import AuditEvent, KycSubmission, User
 from accounts.services.audit import audit_record
-from accounts.services.tokens import jwt_revoke_all
+from accounts.services.tokens import jwt_end_all
 from core.api.errors import ApiError
 
 
@@ -33,11 +34,13 @@ def profile_update(
 ) -> User:
     """Change the display name and/or preferred language (``en`` or ``bn``).
 
-    Raises ``ApiError`` ``invalid_language`` for another language code.
+    Raises ``ApiError`` ``invalid_language`` for another language code, and for the name
+    (see :func:`display_name_check`) ``name_invalid_characters``, ``name_reserved`` or
+    ``name_taken``.
     """
     fields = []
     if display_name is not None:
-        user.display_name = display_name.strip()[:80]
+        user.display_name = display_name_check(user=user, name=display_name.strip()[:80])
         fields.append("display_name")
     if preferred_language is not None:
         if preferred_language not in User.Language.values:
@@ -49,28 +52,66 @@ def profile_update(
     return user
 
 
+def display_name_check(*, user: User, name: str) -> str:
+    """``name`` if ``user`` may show it, else ``ApiError`` (400) with the reason's code.
+
+    Refused: bidi controls, invisible and other format or control characters
+    (``name_invalid_characters``); a reserved name or a lookalike of one, or of a staff
+    member's name (``name_reserved``); a lookalike of another user's name (``name_taken``).
+    Lookalikes share a TR39-based key (``accounts.names``). A blank name is always fine.
+    """
+    if not name:
+        return name
+    bad = names.bad_characters(name)
+    if bad:
+        raise ApiError(
+            f"The name holds characters that are not allowed ({', '.join(bad[:3])}).",
+            "name_invalid_characters",
+        )
+    key = names.name_key(name)
+    others = User.objects.exclude(pk=user.pk)
+    staff_keys = {
+        names.name_key(n)
+        for pair in others.filter(is_staff=True).values_list("username", "display_name")
+        for n in pair
+        if n
+    }
+    if key in names.reserved_keys() or key in staff_keys:
+        raise ApiError("This name is reserved; choose another.", "name_reserved")
+    if others.filter(name_key=key).exists():
+        raise ApiError("This name is too close to another user's; choose another.", "name_taken")
+    return name
+
+
 AVATAR_SIZE = 256
-_AVATAR_FORMATS = {"JPEG", "PNG", "WEBP", "GIF"}
+_AVATAR_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
 
 
 def avatar_set(*, user: User, upload: UploadedFile) -> User:
     """Replace ``user``'s avatar with ``upload`` re-encoded as a 256x256-max PNG.
 
-    The image is decoded and drawn into a fresh image, so no metadata (EXIF,
-    GPS, comments) and no trailing bytes of the upload survive.
-    Raises ``ApiError`` ``file_too_large`` or ``invalid_image`` (400).
+    Only the header is read before the size check: an image whose declared width times
+    height exceeds ``UPLOAD_IMAGE_MAX_PIXELS`` is refused before any pixel is decoded (a
+    small file can declare a huge canvas). The image is then decoded and drawn into a
+    fresh image, so no metadata (EXIF, GPS, comments) and no trailing bytes survive.
+    Raises ``ApiError`` ``file_too_large``, ``image_too_large`` or ``invalid_image`` (400).
     """
     if upload.size is None or upload.size > settings.AVATAR_MAX_BYTES:
         raise ApiError("The image is too large.", "file_too_large")
     try:
-        with Image.open(upload) as probe:
-            if probe.format not in _AVATAR_FORMATS:
-                raise ApiError("Use a JPEG, PNG, WebP or GIF image.", "invalid_image")
-            if probe.width * probe.height > 40_000_000:
-                raise ApiError("The image is too large.", "file_too_large")
+        # `formats` keeps Pillow from trying every other decoder it has on hostile bytes.
+        with Image.open(upload, formats=_AVATAR_FORMATS) as probe:
+            if probe.width * probe.height > settings.UPLOAD_IMAGE_MAX_PIXELS:
+                raise ApiError(
+                    "The image has too many pixels; send a smaller one.", "image_too_large"
+                )
             probe.load()
             image = probe.convert("RGBA")
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:  # Pillow's own check, at open
+        raise ApiError(
+            "The image has too many pixels; send a smaller one.", "image_too_large"
+        ) from exc
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise ApiError("This file is not an image we can read.", "invalid_image") from exc
     image.thumbnail((AVATAR_SIZE, AVATAR_SIZE))
     clean = Image.new("RGBA", image.size)
@@ -119,7 +160,7 @@ def user_delete(*, user: User, ip: str | None = None) -> User:
         EmailAddress.objects.filter(user=locked).delete()
         locked.wallets.all().delete()
         locked.kyc_submissions.update(document="")
-        jwt_revoke_all(user=locked)
+        jwt_end_all(user=locked)
         audit_record(event=AuditEvent.Kind.DELETION, user=locked, ip=ip)
 
         def _delete_files() -> None:

@@ -121,21 +121,27 @@ def _siwe_verified(*, message: str, signature: str, ip: str | None) -> siwe.Pars
         with transaction.atomic():
             _siwe_consume(stored)
     except _Refused as refused:
-        owner = Wallet.objects.filter(address__iexact=_address_in(message)).first()
+        # Keyed by what was verified (the client IP); the address is only what the message
+        # claims, so it is data, never a link to the account that owns it.
         audit_record(
             event=AuditEvent.Kind.SIGN_IN_FAILED,
-            user=owner.user if owner else None,
+            user=None,
             ip=ip,
-            detail={"method": "siwe", "code": refused.code},
+            detail={
+                "method": "siwe",
+                "code": refused.code,
+                "claimed_address": _address_in(message),
+            },
         )
         raise ApiError(refused.detail, refused.code, refused.status_code) from None
     return parsed
 
 
 def _address_in(message: str) -> str:
-    """The second line of a SIWE message (its address), best effort, for the audit row."""
+    """The address a SIWE message claims (its second line) when it is one, else ""."""
     lines = message.splitlines() if isinstance(message, str) else []
-    return lines[1].strip()[:42] if len(lines) > 1 else ""
+    claimed = lines[1].strip()[:42] if len(lines) > 1 else ""
+    return signatures.checksum_address(claimed) or ""
 
 
 def _username_for(address: str) -> str:

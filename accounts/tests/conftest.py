@@ -76,16 +76,17 @@ class Siwe:
         assert response.status_code == 201, response.content
         return response.json()
 
-    def verify(self, message: str, signature: str, path: str = "verify"):
+    def verify(self, message: str, signature: str, path: str = "verify", **extra):
         return self.api.post(
             f"/api/v1/auth/siwe/{path}",
-            {"message": message, "signature": signature},
+            {"message": message, "signature": signature, **extra},
             format="json",
         )
 
-    def sign_in(self, key: LocalAccount):
+    def sign_in(self, key: LocalAccount, accept_terms: bool = True):
+        """Sign in by SIWE; a new account accepts the terms unless told not to."""
         message = self.nonce(key)["message"]
-        return self.verify(message, sign(key, message))
+        return self.verify(message, sign(key, message), accept_terms=accept_terms)
 
 
 @pytest.fixture

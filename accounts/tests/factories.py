@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import factory
+from django.conf import settings
 from django.utils import timezone
 from eth_account import Account
 
@@ -15,6 +16,9 @@ class UserFactory(factory.django.DjangoModelFactory):
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.Sequence(lambda n: f"user{n}@example.com")
     password = factory.django.Password("pass-word-2026")
+    # Accepted the current terms (accounts.terms); tests of the terms gate clear these.
+    terms_version = factory.LazyFunction(lambda: settings.TERMS_VERSION)
+    terms_accepted_at = factory.LazyFunction(timezone.now)
 
 
 class WalletFactory(factory.django.DjangoModelFactory):

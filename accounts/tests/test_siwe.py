@@ -278,19 +278,33 @@ def test_verify_nonce_issued_for_another_address_is_refused(siwe, wallet_key):
     _refused(response, 401, "nonce_mismatch")
 
 
-def test_verify_failure_is_audited_with_its_code_and_no_signature(siwe, wallet_key):
-    # given
+def test_verify_failure_is_audited_by_ip_with_the_claimed_address_as_data(siwe, wallet_key):
+    # given: a known wallet, and someone else who signs a message claiming its address
     siwe.sign_in(wallet_key)
     message = siwe.nonce(wallet_key)["message"]
     bad = sign(Account.create(), message)
     # when
     siwe.verify(message, bad)
-    # then
+    # then: never attached to the account the unverified message names
     event = AuditEvent.objects.get(event="sign_in_failed")
-    assert event.detail == {"method": "siwe", "code": "signature_invalid"}
-    assert event.user == Wallet.objects.get().user
+    assert event.detail == {
+        "method": "siwe",
+        "code": "signature_invalid",
+        "claimed_address": wallet_key.address,
+    }
+    assert event.user is None
     assert event.ip == "127.0.0.1"
     assert bad[2:] not in str(event.detail)
+    assert not AuditEvent.objects.filter(user=Wallet.objects.get().user, event="sign_in_failed")
+
+
+def test_verify_failure_of_a_garbage_message_keeps_no_claimed_address(siwe):
+    # when
+    siwe.verify("hello\n<script>\n", "0x00")
+    # then
+    event = AuditEvent.objects.get(event="sign_in_failed")
+    assert event.detail["claimed_address"] == ""
+    assert event.user is None
 
 
 def test_verify_disabled_account_is_refused(siwe, wallet_key):
@@ -460,3 +474,34 @@ def test_purge_task_deletes_only_long_expired_nonces():
     purge_siwe_nonces()
     # then
     assert sorted(SiweNonce.objects.values_list("nonce", flat=True)) == ["live", "recent"]
+
+
+def test_verify_refuses_the_high_s_twin_of_a_valid_signature(siwe, wallet_key):
+    # given: a valid signature, re-encoded with s' = N - s and the other v (EIP-2 malleability)
+    from eth_account.messages import encode_defunct
+
+    from chains.signatures import SECP256K1_N
+
+    message = siwe.nonce(wallet_key)["message"]
+    signed = wallet_key.sign_message(encode_defunct(text=message))
+    r, s, v = signed.r, signed.s, signed.v
+    twin = r.to_bytes(32, "big") + (SECP256K1_N - s).to_bytes(32, "big") + bytes([55 - v])
+    assert Account.recover_message(encode_defunct(text=message), signature=twin) == (
+        wallet_key.address
+    )  # what eth-account alone accepts
+    # when
+    response = siwe.verify(message, "0x" + twin.hex())
+    # then
+    _refused(response, 401, "signature_invalid")
+
+
+def test_verify_refuses_long_garbage_at_once(siwe):
+    # given: found by schemathesis, 4,000 digits kept the ABNF parser busy for over 20 s
+    import time
+
+    started = time.monotonic()
+    # when
+    response = siwe.verify("0" * 4000, "0")
+    # then
+    _refused(response, 400, "message_malformed")
+    assert time.monotonic() - started < 2

@@ -45,3 +45,18 @@ def test_allauth_sign_in_is_rate_limited(client, settings):
     # then
     assert statuses[:2] == [200, 200]
     assert statuses[2] == 429
+
+
+def test_siwe_nonce_throttle_is_not_bypassed_by_random_forwarded_for(api, settings):
+    # given
+    settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "auth": "3/minute"}
+    payload = {"address": "0x" + "ab" * 20, "chain_id": 31337}
+    # when
+    statuses = [
+        api.post(
+            "/api/v1/auth/siwe/nonce", payload, format="json", HTTP_X_FORWARDED_FOR=f"10.9.9.{n}"
+        ).status_code
+        for n in range(4)
+    ]
+    # then
+    assert statuses == [201, 201, 201, 429]

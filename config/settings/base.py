@@ -11,6 +11,7 @@ import os
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 
@@ -34,9 +35,15 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # SITE_URL: the site's public base URL (e-mails, SIWE messages); never taken from a request header.
 SITE_URL = env.str("SITE_URL", default=f"http://localhost:{env.int('PORT', default=8000)}")
+# TRUSTED_PROXY_COUNT: reverse proxies in front of the app, each appending to X-Forwarded-For;
+# 0 (default) trusts no forwarded header and the peer address is the client (core.client_ip).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# TRUSTED_PROXY_NETWORKS: comma-separated CIDRs of those proxies; when set, wins over the count.
+TRUSTED_PROXY_NETWORKS = env.list("TRUSTED_PROXY_NETWORKS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin; staff enter only through allauth's login (and 2FA): accounts.admin_site.
+    "accounts.apps.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -59,19 +66,24 @@ INSTALLED_APPS = [
     # accounts' sign-in: revocable refresh tokens and allauth's API for apps and SPAs.
     "rest_framework_simplejwt.token_blacklist",
     "allauth.headless",
+    "allauth.mfa",
 ]
 
 MIDDLEWARE = [
     "core.middleware.RequestContextMiddleware",
+    "core.boundary.InputBoundaryMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
     "core.middleware.PermissionsPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "core.middleware.SessionIdleMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.lockout.SignInLockoutMiddleware",
+    "accounts.terms.TermsRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -198,17 +210,36 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_SIGNUP_FORM_CLASS = "accounts.forms.SignupForm"
+# Usernames allauth may not generate or accept (display names have their own rule).
+ACCOUNT_USERNAME_BLACKLIST = ["admin", "administrator", "staff", "support", "moderator", "root"]
+# allauth asks this adapter for the client IP (its rate limits), so it follows TRUSTED_PROXY_*.
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 # ACCOUNT_RATE_LIMIT_LOGIN / _SIGNUP: allauth's per-IP limits for its sign-in and sign-up
 # (pages and headless API), "N/period/key"; its other limits keep allauth's defaults.
 ACCOUNT_RATE_LIMITS = {
     "login": env.str("ACCOUNT_RATE_LIMIT_LOGIN", default="30/m/ip"),
     "signup": env.str("ACCOUNT_RATE_LIMIT_SIGNUP", default="20/m/ip"),
 }
+# SIGN_IN_LOCKOUT_ACCOUNT_FAILURES / _IP_FAILURES / _SECONDS: failed passwords for one account,
+# or from one client IP, within the window that lock further attempts (429, Retry-After)
+# until it ends (accounts.lockout).
+SIGN_IN_LOCKOUT_ACCOUNT_FAILURES = env.int("SIGN_IN_LOCKOUT_ACCOUNT_FAILURES", default=5)
+SIGN_IN_LOCKOUT_IP_FAILURES = env.int("SIGN_IN_LOCKOUT_IP_FAILURES", default=20)
+SIGN_IN_LOCKOUT_SECONDS = env.int("SIGN_IN_LOCKOUT_SECONDS", default=900)
+# STAFF_MFA_REQUIRED: staff enter the admin only in a session that passed 2FA (on in prod).
+STAFF_MFA_REQUIRED = env.bool("STAFF_MFA_REQUIRED", default=False)
+# Second factors (allauth.mfa): authenticator apps (TOTP), security keys and passkeys
+# (WebAuthn), and recovery codes once one of those is set up.
+MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
+MFA_TOTP_ISSUER = "P2P Swap"
 # allauth headless (mobile apps and SPAs): mounted at allauth's default /_allauth/{browser,app}/v1/.
 HEADLESS_ONLY = False
 HEADLESS_FRONTEND_URLS: dict[str, str] = {}
+# Apps signing in by e-mail get the same JWT pair as SIWE in the response's meta.
+HEADLESS_TOKEN_STRATEGY = "accounts.headless.JwtPairTokenStrategy"
 LOGIN_REDIRECT_URL = "/"
-# TERMS_VERSION: the terms of service version a new account accepts at sign-up.
+# TERMS_VERSION: the current terms of service; every account accepts it (at sign-up, at the
+# first SIWE sign-in, and again whenever it changes) before using the site (accounts.terms).
 TERMS_VERSION = env.str("TERMS_VERSION", default="2026-11")
 
 # JWT_SIGNING_KEY: key that signs JWTs (HS256); defaults to SECRET_KEY.
@@ -274,8 +305,15 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# SESSION_IDLE_MINUTES: a browser session ends after this long without a request.
+SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", default=60)
+SESSION_COOKIE_AGE = (
+    SESSION_IDLE_MINUTES * 60
+)  # kept fresh by core.middleware.SessionIdleMiddleware
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+# A failed CSRF check answers in the API's JSON shape under /api/ (the error page elsewhere).
+CSRF_FAILURE_VIEW = "core.views.csrf_failure"
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
@@ -283,7 +321,8 @@ CONTENT_SECURITY_POLICY = {
         "style-src": ["'self'"],
         "img-src": ["'self'", "data:"],
         "font-src": ["'self'"],
-        "connect-src": ["'self'", "ws:", "wss:"],
+        # Exact hosts only, filled in by connect_sources() once the networks are known.
+        "connect-src": ["'self'"],
         "frame-ancestors": ["'none'"],
         "form-action": ["'self'"],
         "base-uri": ["'self'"],
@@ -293,21 +332,47 @@ CONTENT_SECURITY_POLICY = {
 # WALLETCONNECT_PROJECT_ID: WalletConnect v2 (Reown) project id; when set, pages offer phone
 # wallets by QR code or deep link, and the CSP admits WalletConnect's relay and verify hosts.
 WALLETCONNECT_PROJECT_ID = env.str("WALLETCONNECT_PROJECT_ID", default="")
+# The exact hosts WalletConnect's libraries call (Reown's CSP guidance), admitted only with a
+# project id; no wildcard, so no other subdomain of theirs can be reached from our pages.
+WALLETCONNECT_CONNECT_SOURCES = [
+    *(
+        f"https://{h}.walletconnect.{tld}"
+        for h in ("rpc", "relay", "pulse", "keys", "notify", "echo", "push")
+        for tld in ("com", "org")
+    ),
+    "wss://relay.walletconnect.com",
+    "wss://relay.walletconnect.org",
+    "https://api.web3modal.com",
+    "https://api.web3modal.org",
+]
 if WALLETCONNECT_PROJECT_ID:
-    _wc_hosts = [
+    _csp = CONTENT_SECURITY_POLICY["DIRECTIVES"]
+    # Wallet logos come from many of their hosts; an image cannot send data back to script.
+    _wc_images = [
         "https://*.walletconnect.com",
         "https://*.walletconnect.org",
         "https://*.reown.com",
     ]
-    _csp = CONTENT_SECURITY_POLICY["DIRECTIVES"]
-    _csp["connect-src"] += [
-        *_wc_hosts,
-        "wss://*.walletconnect.com",
-        "wss://*.walletconnect.org",
-        "https://*.web3modal.org",
-    ]
-    _csp["img-src"] += [*_wc_hosts, "https://*.web3modal.org"]
+    _csp["img-src"] += [*_wc_images, "https://*.web3modal.org"]
     _csp["frame-src"] = ["https://verify.walletconnect.com", "https://verify.walletconnect.org"]
+
+
+def connect_sources(site_url: str, networks: list[dict], walletconnect: bool) -> list[str]:
+    """CSP connect-src: this site (and its WebSocket origin), each enabled network's public
+    RPC origin, and WalletConnect's hosts when configured. Never a bare scheme like wss:."""
+    sources = ["'self'"]
+    site = urlsplit(site_url)
+    if site.netloc:
+        sources.append(f"{'wss' if site.scheme == 'https' else 'ws'}://{site.netloc}")
+    for network in networks:
+        rpc = urlsplit(network.get("public_rpc_url") or "")
+        if network.get("enabled") and rpc.scheme in ("http", "https", "ws", "wss") and rpc.netloc:
+            sources.append(f"{rpc.scheme}://{rpc.netloc}")
+    if walletconnect:
+        sources += WALLETCONNECT_CONNECT_SOURCES
+    return list(dict.fromkeys(sources))
+
+
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 
 # --- API ------------------------------------------------------------------------
@@ -320,6 +385,10 @@ API_THROTTLE_RATES = {
     "swap_write": env.str("API_THROTTLE_SWAP_WRITE", default="30/minute"),
     "auth": env.str("API_THROTTLE_AUTH", default="20/minute"),
 }
+# API_JSON_MAX_BYTES: largest JSON body (every JSON endpoint; 413 above it).
+API_JSON_MAX_BYTES = env.int("API_JSON_MAX_BYTES", default=256 * 1024)
+# API_JSON_MAX_DEPTH: deepest nesting of arrays and objects accepted in a JSON body (400 above).
+API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=32)
 REST_FRAMEWORK = {
     # JWT first, so an API request without credentials is a 401 with `WWW-Authenticate: Bearer`.
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -352,6 +421,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every operation also documents the statuses the layers around its view can answer.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.api.schema.document_framework_responses",
+    ],
     # Two models have a "state" field: name their enums apart in the schema.
     "ENUM_NAME_OVERRIDES": {
         "SwapStateEnum": "swaps.models.Swap.State",
@@ -432,6 +506,9 @@ CHAIN_NETWORKS = [
         "enabled": bool(env.str("MAINNET_RPC_URL", default="")),
     },
 ]
+CONTENT_SECURITY_POLICY["DIRECTIVES"]["connect-src"] = connect_sources(
+    SITE_URL, CHAIN_NETWORKS, bool(WALLETCONNECT_PROJECT_ID)
+)
 # CHAIN_RPC_TIMEOUT: seconds before a JSON-RPC call is given up.
 CHAIN_RPC_TIMEOUT = env.float("CHAIN_RPC_TIMEOUT", default=5.0)
 # CHAIN_SCAN_BATCH: most blocks read in one eth_getLogs call.
@@ -604,6 +681,14 @@ KYC_DOCUMENT_ROOT = env.str("KYC_DOCUMENT_ROOT", default="")
 # KYC_DOCUMENT_MAX_BYTES / AVATAR_MAX_BYTES: largest accepted uploads.
 KYC_DOCUMENT_MAX_BYTES = env.int("KYC_DOCUMENT_MAX_BYTES", default=10 * 1024 * 1024)
 AVATAR_MAX_BYTES = env.int("AVATAR_MAX_BYTES", default=2 * 1024 * 1024)
+# UPLOAD_IMAGE_MAX_PIXELS: largest width x height of an uploaded image, read from its header
+# before decoding (4 Mpx, about 16 MiB decoded); also Pillow's MAX_IMAGE_PIXELS.
+UPLOAD_IMAGE_MAX_PIXELS = env.int("UPLOAD_IMAGE_MAX_PIXELS", default=4_000_000)
+# REQUEST_MAX_BYTES: largest request body of any kind (413 above it, refused before it is
+# stored); default: the largest upload plus 1 MiB for the rest of the form.
+REQUEST_MAX_BYTES = env.int(
+    "REQUEST_MAX_BYTES", default=max(KYC_DOCUMENT_MAX_BYTES, AVATAR_MAX_BYTES) + 1024 * 1024
+)
 # KYC_LIMIT_USD_NONE / _BASIC / _VERIFIED: largest swap value (USD) per KYC level.
 KYC_LIMITS_USD = {
     "none": Decimal(env.str("KYC_LIMIT_USD_NONE", default="1000")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from django.core.exceptions import PermissionDenied
@@ -9,6 +10,8 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from core.boundary import OUT_OF_RANGE_ERRORS, TOO_LARGE_ERRORS, out_of_range_response
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +43,9 @@ class ApiError(exceptions.APIException):
 
 def exception_handler(exc, context):
     """DRF exception handler producing the project's single error shape."""
+    boundary = _boundary_response(exc, context)
+    if boundary is not None:
+        return boundary
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -73,3 +79,20 @@ def exception_handler(exc, context):
         if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
             response.data["retry_after"] = int(exc.wait) + (0 if exc.wait == int(exc.wait) else 1)
     return response
+
+
+def _boundary_response(exc, context) -> Response | None:
+    """Client input the code cannot hold: 400 ``out_of_range`` (naming the parameter), 413
+    for a body over the limits, 400 for JSON nested past what the parser survives."""
+    request = context.get("request")
+    if isinstance(exc, OUT_OF_RANGE_ERRORS) and request is not None:
+        logger.info("out-of-range input refused", extra={"error": type(exc).__name__})
+        parsed = getattr(request, "_full_data", None)
+        answer = out_of_range_response(request._request, parsed)
+        return Response(json.loads(answer.content), status=answer.status_code)
+    if isinstance(exc, TOO_LARGE_ERRORS):
+        body = {"detail": "The request body is too large.", "code": "request_too_large"}
+        return Response(body, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    if isinstance(exc, RecursionError):
+        return Response({"detail": "Bad request.", "code": "parse_error"}, status=400)
+    return None

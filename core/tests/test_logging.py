@@ -150,3 +150,55 @@ def test_celery_task_log_lines_carry_the_request_id_that_queued_them():
     (line,) = task_lines
     assert line["request_id"] == "from-web-42"
     assert line["note"] == "n1"
+
+
+PREIMAGE = "0x" + "5e" * 32
+
+
+def test_a_task_preimage_never_reaches_the_worker_log_when_it_fails():
+    # given: a real worker; a task whose argument is a preimage, failing (Celery logs the
+    # arguments' repr on failure), and the project's formatter and filters on Celery's logger
+    from celery import shared_task
+
+    from config.celery import app
+    from core.logging import JsonFormatter, RedactingFilter, RequestContextFilter
+
+    @shared_task(name="core.tests.redeem_and_fail")
+    def redeem_and_fail(lock_id: str, preimage: str) -> None:
+        raise ValueError("the chain said no")
+
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RequestContextFilter())
+    handler.addFilter(RedactingFilter())
+    trace_logger = logging.getLogger("celery.app.trace")
+    app.conf.task_always_eager = False
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+            # (after the worker's start, which reconfigures logging)
+            trace_logger.addHandler(handler)
+            # when
+            redeem_and_fail.apply_async(args=["0xlock", PREIMAGE])
+            _wait_for(lambda: "the chain said no" in buffer.getvalue())
+    finally:
+        app.conf.task_always_eager = True
+        trace_logger.removeHandler(handler)
+    # then
+    output = buffer.getvalue()
+    assert "0xlock" in output  # the other arguments are still there to debug with
+    assert PREIMAGE not in output and PREIMAGE[2:] not in output
+    assert "[REDACTED]" in output
+
+
+def test_relay_redeem_publishes_its_preimage_redacted():
+    # given: the real task's message, as Celery builds it
+    from config.celery import _redact_task_arguments, app
+
+    message = app.amqp.as_task_v2("id-1", "chains.relay_redeem", args=("local-a", "0x01", PREIMAGE))
+    assert PREIMAGE in message.headers["argsrepr"]  # what Celery would log without us
+    # when
+    _redact_task_arguments(sender="chains.relay_redeem", headers=message.headers, body=message.body)
+    # then
+    assert PREIMAGE not in message.headers["argsrepr"]
+    assert "local-a" in message.headers["argsrepr"]

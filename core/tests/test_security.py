@@ -12,12 +12,15 @@ PROD_ENV = {
     "SECRET_KEY": "k" * 20 + "-unit-test-only-" + "9" * 30,
     "ALLOWED_HOSTS": "market.example.com",
     "DATABASE_URL": "postgres://app@127.0.0.1:5432/app",
+    "EMAIL_URL": "smtp+tls://mailer:pw@mail.example.com:587",
+    "METRICS_TOKEN": "m" * 32,
     "DJANGO_SETTINGS_MODULE": "config.settings.prod",
 }
 
 
 def _manage(*args: str, env: dict) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in PROD_ENV and k != "REDIS_URL"}
+    unset = {*PROD_ENV, "REDIS_URL", "JWT_SIGNING_KEY"}
+    clean = {k: v for k, v in os.environ.items() if k not in unset}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -65,7 +68,9 @@ def test_prod_settings_pass_the_deploy_check():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL"])
+@pytest.mark.parametrize(
+    "missing", ["SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "EMAIL_URL", "METRICS_TOKEN"]
+)
 def test_prod_settings_refuse_to_start_without(missing):
     # given
     env = {k: v for k, v in PROD_ENV.items() if k != missing}
@@ -82,3 +87,88 @@ def test_prod_settings_refuse_a_short_secret_key():
     # then
     assert result.returncode != 0
     assert "at least 50" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"EMAIL_URL": "consolemail://"}, "EMAIL_URL must name a real mail server"),
+        ({"METRICS_TOKEN": "short"}, "METRICS_TOKEN must be at least 16"),
+        ({"JWT_SIGNING_KEY": "x" * 31}, "JWT_SIGNING_KEY must be at least 32 bytes"),
+    ],
+)
+def test_prod_settings_refuse_weak_mail_metrics_or_jwt_settings(override, message):
+    # when
+    result = _manage("check", env={**PROD_ENV, **override})
+    # then
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_deploy_check_reports_console_mail_missing_metrics_token_and_short_jwt_key(settings):
+    # given: dev-like settings
+    from django.core import checks
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    settings.METRICS_TOKEN = ""
+    settings.SIMPLE_JWT = {**settings.SIMPLE_JWT, "SIGNING_KEY": "short"}
+    # when
+    found = {m.id for m in checks.run_checks(include_deployment_checks=True)}
+    # then
+    assert {"core.E001", "core.E002", "accounts.E001"} <= found
+
+
+def test_deploy_check_passes_with_real_mail_a_token_and_a_long_key(settings):
+    # given
+    from django.core import checks
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.METRICS_TOKEN = "t" * 32
+    settings.SIMPLE_JWT = {**settings.SIMPLE_JWT, "SIGNING_KEY": "k" * 32}
+    # when
+    found = {m.id for m in checks.run_checks(include_deployment_checks=True)}
+    # then
+    assert not found & {"core.E001", "core.E002", "accounts.E001"}
+
+
+def test_csp_connect_src_lists_exact_hosts_only(client):
+    # when
+    csp = client.get("/")["Content-Security-Policy"]
+    connect = next(d for d in csp.split(";") if d.strip().startswith("connect-src")).split()[1:]
+    # then: no bare scheme (ws:, wss:, https:) and no wildcard host
+    assert connect[0] == "'self'"
+    assert all("://" in source for source in connect[1:]), connect
+    assert not any("*" in source for source in connect)
+
+
+def test_connect_sources_are_the_site_the_public_rpcs_and_walletconnect():
+    # given
+    from config.settings.base import connect_sources
+
+    networks = [
+        {"enabled": True, "public_rpc_url": "https://rpc.example.org/v1/key"},
+        {"enabled": False, "public_rpc_url": "https://disabled.example.org"},
+        {"enabled": True, "public_rpc_url": ""},
+    ]
+    # when
+    plain = connect_sources("https://swap.example", networks, walletconnect=False)
+    wc = connect_sources("https://swap.example", networks, walletconnect=True)
+    # then
+    assert plain == ["'self'", "wss://swap.example", "https://rpc.example.org"]
+    assert "wss://relay.walletconnect.org" in wc
+    assert not any("*" in source for source in wc)
+
+
+def test_prod_csp_drops_the_disabled_local_chains():
+    # when
+    result = _manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; "
+        "print(settings.CONTENT_SECURITY_POLICY['DIRECTIVES']['connect-src'])",
+        env={**PROD_ENV, "SITE_URL": "https://market.example.com"},
+    )
+    # then
+    assert result.returncode == 0, result.stderr
+    assert "127.0.0.1" not in result.stdout
+    assert "wss://market.example.com" in result.stdout

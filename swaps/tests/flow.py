@@ -23,7 +23,8 @@ def sign_in(key) -> APIClient:
     signature = "0x" + key.sign_message(encode_defunct(text=nonce["message"])).signature.hex()
     answer = client.post(
         "/api/v1/auth/siwe/verify",
-        {"message": nonce["message"], "signature": signature},
+        # The user accepts the terms of service with the first sign-in (accounts.terms).
+        {"message": nonce["message"], "signature": signature, "accept_terms": True},
         format="json",
     )
     assert answer.status_code == 200, answer.content

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -179,3 +180,12 @@ def signed_in_cookie(user, url: str) -> dict:
     client.force_login(user)
     cookie = client.cookies[django_settings.SESSION_COOKIE_NAME]
     return {"name": cookie.key, "value": cookie.value, "url": url}
+
+
+def accept_terms_on_first_sign_in(page, live, next_path: str) -> None:
+    """A new wallet account is asked for the terms before anything else (accounts.terms):
+    tick the box, accept, and land where the sign-in was going."""
+    page.wait_for_url(re.compile(rf"{re.escape(live.url)}/terms/accept/\?next="))
+    page.get_by_label("I accept the terms of service and the privacy notice").check()
+    page.get_by_role("button", name="Accept and continue").click()
+    page.wait_for_url(f"{live.url}{next_path}")

@@ -32,6 +32,7 @@ class LiveAsgiServer:
             loop="asyncio",
             log_level="warning",
             access_log=False,
+            proxy_headers=False,  # as in `make run`: core.client_ip derives the client address
             timeout_graceful_shutdown=2,
         )
         self._server = uvicorn.Server(config)

@@ -8,7 +8,7 @@ import pytest
 
 from accounts.models import SiweNonce, User, Wallet
 
-from .conftest import CHAIN_A, PHONE, SCREENSHOTS, orm
+from .conftest import CHAIN_A, PHONE, SCREENSHOTS, accept_terms_on_first_sign_in, orm
 from .wallet import TestWallet
 
 pytestmark = pytest.mark.slow
@@ -52,7 +52,7 @@ def test_sign_in_with_an_injected_wallet_ends_signed_in(live, browser, chains):
     _watch_busy(page, SIGN_IN)
     # when
     page.get_by_role("button", name=SIGN_IN).click()
-    page.wait_for_url(f"{live.url}/profile/")
+    accept_terms_on_first_sign_in(page, live, "/profile/")
     # then
     user = orm(_user_with_wallet, wallet.address)
     assert user is not None and user.is_active
@@ -78,7 +78,7 @@ def test_sign_in_through_eip6963_lets_the_person_choose_among_wallets(live, brow
     page.get_by_role("button", name=SIGN_IN).click()
     chooser = page.get_by_role("group", name="Choose a wallet")
     chooser.get_by_role("button", name="Second Wallet").click()
-    page.wait_for_url(f"{live.url}/")
+    accept_terms_on_first_sign_in(page, live, "/")
     # then
     assert orm(_user_with_wallet, second.address) is not None
     assert orm(_user_with_wallet, first.address) is None
@@ -115,7 +115,7 @@ def test_sign_in_switches_a_wallet_on_an_unsupported_network_first(live, browser
     page.goto(f"{live.url}/accounts/login/")
     # when
     page.get_by_role("button", name=SIGN_IN).click()
-    page.wait_for_url(f"{live.url}/")
+    accept_terms_on_first_sign_in(page, live, "/")
     # then
     assert wallet.chain_id == CHAIN_A
     assert ("wallet_switchEthereumChain", [{"chainId": hex(CHAIN_A)}]) in wallet.calls

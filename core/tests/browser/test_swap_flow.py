@@ -18,7 +18,15 @@ from django.conf import settings as django_settings
 
 from chains.keys import account_for, anvil_dev_account
 
-from .conftest import CHAIN_A, CHAIN_B, DESKTOP, PHONE, SCREENSHOTS, orm
+from .conftest import (
+    CHAIN_A,
+    CHAIN_B,
+    DESKTOP,
+    PHONE,
+    SCREENSHOTS,
+    accept_terms_on_first_sign_in,
+    orm,
+)
 from .test_pages import SMOKE_CHECK
 from .wallet import TestWallet, rpc
 
@@ -104,7 +112,7 @@ def _person(browser, chains, index: int, requests: list[tuple[str, str]]):
 def _sign_in(page, live, next_path: str) -> None:
     page.goto(f"{live.url}/accounts/login/?next={next_path}")
     page.get_by_role("button", name=SIGN_IN).click()
-    page.wait_for_url(f"{live.url}{next_path}")
+    accept_terms_on_first_sign_in(page, live, next_path)
 
 
 def _shoot(page, name: str) -> None:
