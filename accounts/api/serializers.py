@@ -110,6 +110,7 @@ class UserOutput(serializers.ModelSerializer):
             "preferred_language",
             "avatar_url",
             "icp_principal",
+            "icp_principal_proven_at",
             "kyc_level",
             "terms_version",
             "terms_accepted_at",
@@ -156,10 +157,6 @@ class ProfileInput(serializers.Serializer):
 
 class AvatarInput(serializers.Serializer):
     avatar = serializers.FileField()
-
-
-class IcpPrincipalInput(serializers.Serializer):
-    principal = serializers.CharField(max_length=63)
 
 
 class KycInput(serializers.Serializer):
