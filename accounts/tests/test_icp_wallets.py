@@ -158,7 +158,7 @@ def test_wallets_page_shows_the_icp_balances_of_a_proven_principal(client, ic):
         re.S,
     )
     assert rows == [("ICP", "ok", "12.5"), ("ckBTC", "ok", "0")]
-    assert PRINCIPAL in html and "Proven with Internet Identity" in html
+    assert PRINCIPAL in html and "Last proven with Internet Identity" in html
     assert 'data-ii-action="link"' in html
 
 
