@@ -54,7 +54,11 @@ class BalanceOutput(serializers.Serializer):
     symbol = serializers.CharField()
     decimals = serializers.IntegerField()
     token = serializers.CharField(
-        allow_null=True, help_text="The ERC-20 contract; null for the network's native coin."
+        allow_null=True,
+        help_text=(
+            "The ERC-20 contract; null for the network's native coin. "
+            "On network `icp`: the token's ICRC-1 ledger canister id."
+        ),
     )
     amount = ExactAmountField(
         help_text=(
