@@ -32,7 +32,6 @@ from accounts.models import AuditEvent, IiNonce, User
 from accounts.services.audit import audit_record
 from accounts.services.profile import user_terms_accept
 from chains import icp
-from chains.icp.certificate import configured_max_age, configured_root_key
 from core.api.refusals import Refusal
 
 II_PROVIDER_URL_DEFAULT = "https://identity.ic0.app"
@@ -201,8 +200,6 @@ def _proof_check(delegation_chain: Any, signature: str, nonce: str) -> icp.Prove
             message=ii_challenge(nonce),
             signature=raw_signature,
             identity_canister_id=ii_canister_id(),
-            root_key=configured_root_key(),
-            max_skew_seconds=configured_max_age(),
         )
     except icp.IcpIdentityInvalid as exc:
         raise _Refused(_BY_CHAIN_CODE.get(exc.code, DELEGATION_MALFORMED)) from exc

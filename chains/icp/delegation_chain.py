@@ -49,7 +49,12 @@ from chains.icp.canister_signature import (
     canister_signature_key_from_der,
     verify_canister_signature,
 )
-from chains.icp.certificate import hash_of_map, self_authenticating_id
+from chains.icp.certificate import (
+    configured_max_age,
+    configured_root_key,
+    hash_of_map,
+    self_authenticating_id,
+)
 from chains.icp.errors import IcpIdentityInvalid
 
 DELEGATION_DOMAIN = b"\x1aic-request-auth-delegation"
@@ -226,8 +231,8 @@ def verify_principal_proof(
     message: bytes,
     signature: bytes,
     identity_canister_id: str,
-    root_key: bytes,
-    max_skew_seconds: float,
+    root_key: bytes | None = None,
+    max_skew_seconds: float | None = None,
     now_ns: int | None = None,
 ) -> ProvenPrincipal:
     """Verify that ``signature`` over ``message`` was made by a session key to which the
@@ -237,15 +242,19 @@ def verify_principal_proof(
     (``not_internet_identity``); no key repeats; each delegation is unexpired at ``now_ns``
     (default: the clock; ``delegation_expired``) and has no ``targets``
     (``delegation_targets``); the first delegation's canister signature (certificate
-    against ``root_key``, certified data, signature tree; at most
-    ``MAX_CANISTER_SIGNATURE_AGE_SECONDS`` old and ``max_skew_seconds`` ahead;
+    against ``root_key`` (default: ``ICP_ROOT_KEY``, else mainnet's), certified data,
+    signature tree; at most ``MAX_CANISTER_SIGNATURE_AGE_SECONDS`` old and
+    ``max_skew_seconds`` (default: ``ICP_CERTIFICATE_MAX_AGE``) ahead;
     ``canister_signature_invalid``); each later one by the key before it
     (``delegation_signature_invalid``); ``signature`` by the last delegated key
     (``session_signature_invalid``).
 
     Side effects: none (no network: the canister signature carries its certificate).
-    Raises ``IcpIdentityInvalid`` with one of those codes, or ``delegation_malformed``.
+    Raises ``IcpIdentityInvalid`` with one of those codes, or ``delegation_malformed``;
+    ``ValueError`` for a misconfigured ``ICP_ROOT_KEY``.
     """
+    root_key = configured_root_key() if root_key is None else root_key
+    skew = configured_max_age() if max_skew_seconds is None else max_skew_seconds
     expected = require_principal(identity_canister_id, "Internet Identity canister id")
     try:
         root = canister_signature_key_from_der(chain.public_key)
@@ -277,7 +286,7 @@ def verify_principal_proof(
         key=root,
         root_key=root_key,
         max_age_seconds=MAX_CANISTER_SIGNATURE_AGE_SECONDS,
-        max_skew_seconds=max_skew_seconds,
+        max_skew_seconds=skew,
         now_ns=now,
     )
     for index, (before, signed) in enumerate(itertools.pairwise(chain.delegations), 1):
