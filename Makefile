@@ -39,6 +39,8 @@ deps-node: node_modules/.installed
 # Front-end packages, pinned by the lock, copied or bundled into static/vendor/ (gitignored:
 # nothing third-party is committed). Rebuilt when the installed packages or this file change.
 # walletconnect.js: WalletConnect v2 (QR code, deep links), loaded only when a project id is set.
+# internet-identity.js: @dfinity/auth-client and its session key, loaded by the pages that
+# offer Internet Identity (static/js/internet-identity.js).
 VENDOR := static/vendor
 ESBUILD := node_modules/.bin/esbuild --bundle --format=esm --minify --platform=browser \
 	--target=es2020 --log-level=warning --define:process.env.NODE_ENV='"production"' \
@@ -49,6 +51,8 @@ $(VENDOR)/.built: node_modules/.installed Makefile
 	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx.min.js
 	echo 'export { EthereumProvider } from "@walletconnect/ethereum-provider";' \
 		| $(ESBUILD) --outfile=$(VENDOR)/walletconnect.js
+	echo 'export { AuthClient } from "@dfinity/auth-client"; export { ECDSAKeyIdentity } from "@dfinity/identity";' \
+		| $(ESBUILD) --outfile=$(VENDOR)/internet-identity.js
 	touch $@
 
 assets: $(VENDOR)/.built  ## build the front-end packages into static/vendor/

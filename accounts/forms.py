@@ -42,10 +42,6 @@ class ProfileForm(forms.Form):
     avatar = forms.FileField(label=_("Avatar"), required=False)
 
 
-class IcpPrincipalForm(forms.Form):
-    principal = forms.CharField(label=_("ICP principal"), max_length=63)
-
-
 class KycForm(forms.Form):
     level = forms.ChoiceField(
         label=_("Level"),

@@ -62,6 +62,9 @@ class User(AbstractUser):
     avatar = models.ImageField(upload_to=avatar_path, blank=True, default="")
     # A textual ICP principal (validated with its CRC-32); at most one account per principal.
     icp_principal = models.CharField(max_length=63, blank=True, default="")
+    # When the principal was last proven with Internet Identity; null: typed in before proof
+    # was required (a claim only, which a proof by another account replaces).
+    icp_principal_proven_at = models.DateTimeField(null=True, blank=True)
     kyc_level = models.CharField(max_length=10, choices=KycLevel.choices, default=KycLevel.NONE)
     terms_version = models.CharField(max_length=32, blank=True, default="")
     terms_accepted_at = models.DateTimeField(null=True, blank=True)
@@ -229,3 +232,27 @@ class Reputation(models.Model):
 
     def __str__(self) -> str:
         return f"reputation of {self.user_id}"
+
+
+class IiNonce(models.Model):
+    """A single-use Internet Identity challenge: the session key of a delegation chain signs
+    it to sign in (``sign_in``) or to link its principal to ``user`` (``link``)."""
+
+    class Purpose(models.TextChoices):
+        SIGN_IN = "sign_in", "Sign in"
+        LINK = "link", "Link a principal"
+
+    nonce = models.CharField(max_length=32, unique=True)
+    purpose = models.CharField(max_length=10, choices=Purpose.choices)
+    user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    issued_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} nonce {self.nonce[:8]}"

@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import AuditEvent, KycSubmission, Reputation, User, Wallet
-from chains.balances import Balance, wallet_balances
+from chains.balances import ICP_CHAIN_ID, Balance, principal_balances, wallet_balances
 
 
 def kyc_limit_usd(user: User) -> Decimal:
@@ -37,17 +37,55 @@ def wallet_owner_get(address: str) -> User | None:
     return wallet.user if wallet else None
 
 
-def wallet_balance_map(*, wallets: Iterable[Wallet]) -> dict[str, list[Balance]]:
+@dataclass(frozen=True)
+class PrincipalEntry:
+    """A user's proven ICP principal, listed beside the EVM wallets with the same fields:
+    ``address`` the principal, ``chain_id`` 0 (the IC has none), ``created_at`` when it was
+    proven with Internet Identity."""
+
+    address: str
+    chain_id: int
+    created_at: datetime
+
+
+def icp_principal_entry(*, user: User) -> PrincipalEntry | None:
+    """``user``'s principal if it was proven with Internet Identity, else None (a principal
+    typed in before proof was required is only a claim). No query."""
+    if not user.icp_principal or user.icp_principal_proven_at is None:
+        return None
+    return PrincipalEntry(user.icp_principal, ICP_CHAIN_ID, user.icp_principal_proven_at)
+
+
+def icp_balance_list(*, user: User) -> list[Balance]:
+    """What ``user``'s proven ICP principal holds of ICP and each ``ICP_TOKENS`` token
+    (``chains.balances.principal_balances``: verified, cached, ``unavailable`` rows when
+    the IC cannot be reached); empty without a proven principal. No query."""
+    entry = icp_principal_entry(user=user)
+    return principal_balances([entry.address]) if entry else []
+
+
+def wallet_and_principal_list(*, user: User) -> list[Wallet | PrincipalEntry]:
+    """``user``'s linked wallets, oldest first, then the proven ICP principal if any."""
+    entry = icp_principal_entry(user=user)
+    return [*wallet_list(user=user), *([entry] if entry else [])]
+
+
+def wallet_balance_map(*, wallets: Iterable[Wallet | PrincipalEntry]) -> dict[str, list[Balance]]:
     """Each wallet's balance of every configured asset, keyed by its address (lower case).
 
     Reads through ``chains.balances.wallet_balances`` (cached for
-    ``WALLET_BALANCE_CACHE_SECONDS`` per set of addresses). A wallet on a network that
-    cannot be reached gets rows with ``status="unavailable"``; this never raises for it.
-    A wallet without any configured asset maps to an empty list.
+    ``WALLET_BALANCE_CACHE_SECONDS`` per set of addresses), and for ICP principals through
+    ``chains.balances.principal_balances`` (ICP and ``ICP_TOKENS``, verified, cached alike).
+    A wallet on a network that cannot be reached gets rows with ``status="unavailable"``;
+    this never raises for it. A wallet without any configured asset maps to an empty list.
     """
-    addresses = [w.address for w in wallets]
-    found: dict[str, list[Balance]] = {a.lower(): [] for a in addresses}
+    items = list(wallets)
+    addresses = [w.address for w in items if isinstance(w, Wallet)]
+    principals = [w.address for w in items if isinstance(w, PrincipalEntry)]
+    found: dict[str, list[Balance]] = {a.lower(): [] for a in [*addresses, *principals]}
     for balance in wallet_balances(addresses):
+        found[balance.address.lower()].append(balance)
+    for balance in principal_balances(principals) if principals else []:
         found[balance.address.lower()].append(balance)
     return found
 

@@ -13,7 +13,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import selectors, services
-from accounts.forms import IcpPrincipalForm, KycForm, ProfileForm, TermsAcceptForm
+from accounts.forms import KycForm, ProfileForm, TermsAcceptForm
+from accounts.ii_views import allow_identity_provider_popups
 from accounts.models import User
 from core.api.errors import ApiError
 from core.client_ip import client_ip
@@ -49,27 +50,17 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_GET
+@allow_identity_provider_popups
 def wallets(request: HttpRequest) -> HttpResponse:
     user = request.user
     assert isinstance(user, User)
-    form = IcpPrincipalForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.icp_principal_link(
-                user=user, principal=form.cleaned_data["principal"], ip=client_ip(request)
-            )
-        except ApiError as exc:
-            form.add_error("principal", str(exc.detail))
-        else:
-            messages.success(request, _("Your ICP principal was linked."))
-            return redirect("accounts-wallets")
     wallets = list(selectors.wallet_list(user=user))
     balances = selectors.wallet_balance_map(wallets=wallets)
     context = {
         "wallets": [(wallet, balances[wallet.address.lower()]) for wallet in wallets],
+        "icp_balances": selectors.icp_balance_list(user=user),
         "balance_cache_seconds": settings.WALLET_BALANCE_CACHE_SECONDS,
-        "form": form,
         "profile": user,
     }
     return render(request, "accounts/wallets.html", context)

@@ -47,6 +47,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": 3600.0,
         "options": {"expires": 600.0},
     },
+    "accounts-purge-ii-nonces": {
+        "task": "accounts.purge_ii_nonces",
+        "schedule": 3600.0,
+        "options": {"expires": 600.0},
+    },
     # A listing past its expiry is already refused by reservations; this just tidies its state.
     "marketplace-expire-listings": {
         "task": "marketplace.expire_listings",

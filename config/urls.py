@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from accounts import ii_views
 from core import views as core_views
 
 urlpatterns = [
@@ -11,6 +12,8 @@ urlpatterns = [
     path("health/ready", core_views.health_ready, name="health-ready"),
     path("metrics", core_views.metrics, name="metrics"),
     path("i18n/", include("django.conf.urls.i18n")),
+    # Before allauth's own route: the sign-in page opens the Internet Identity window.
+    path("accounts/login/", ii_views.login, name="account_login"),
     path("accounts/", include("allauth.urls")),
     path("", include("accounts.urls")),
     path("", include("marketplace.urls")),

@@ -82,7 +82,11 @@ class BalanceOutput(serializers.Serializer):
     symbol = serializers.CharField()
     decimals = serializers.IntegerField()
     token = serializers.CharField(
-        allow_null=True, help_text="The ERC-20 contract; null for the network's native coin."
+        allow_null=True,
+        help_text=(
+            "The ERC-20 contract; null for the network's native coin. "
+            "On network `icp`: the token's ICRC-1 ledger canister id."
+        ),
     )
     amount = ExactAmountField(
         help_text=(
@@ -152,6 +156,7 @@ class UserOutput(serializers.ModelSerializer):
             "preferred_language",
             "avatar_url",
             "icp_principal",
+            "icp_principal_proven_at",
             "kyc_level",
             "terms_version",
             "terms_accepted_at",
@@ -198,10 +203,6 @@ class ProfileInput(serializers.Serializer):
 
 class AvatarInput(serializers.Serializer):
     avatar = serializers.FileField()
-
-
-class IcpPrincipalInput(serializers.Serializer):
-    principal = serializers.CharField(max_length=63)
 
 
 class KycInput(serializers.Serializer):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.auth import login, logout
@@ -18,7 +18,6 @@ from rest_framework.views import APIView
 from accounts import selectors, services
 from accounts.api.serializers import (
     AvatarInput,
-    IcpPrincipalInput,
     KycInput,
     KycOutput,
     KycStatusOutput,
@@ -359,6 +358,9 @@ class WalletListView(APIView):
     Balances cover every enabled asset on every enabled network, read from the chains
     and cached for ``WALLET_BALANCE_CACHE_SECONDS``; a network that does not answer gives
     its rows ``status: "unavailable"`` and ``amount: null``.
+    A principal proven with Internet Identity comes last, as an entry of the same shape
+    (``address`` the principal, ``chain_id`` 0, ``created_at`` when it was proven) whose
+    rows are ICP and each ``ICP_TOKENS`` token on network ``icp``.
     """
 
     pagination_class = PageNumberPagination
@@ -371,9 +373,9 @@ class WalletListView(APIView):
     )
     def get(self, request: Request) -> Response:
         paginator = self.pagination_class()
-        page = paginator.paginate_queryset(
-            selectors.wallet_list(user=_me(request)), request, view=self
-        )
+        # DRF paginates any sequence (wallets and the principal); its stubs name querysets.
+        entries: Any = selectors.wallet_and_principal_list(user=_me(request))
+        page = paginator.paginate_queryset(entries, request, view=self)
         wallets = list(page or [])
         context = {"balances": selectors.wallet_balance_map(wallets=wallets)}
         body = WalletBalancesOutput(wallets, many=True, context=context).data
@@ -404,36 +406,6 @@ class AvatarView(APIView):
         data = AvatarInput(data=request.data)
         data.is_valid(raise_exception=True)
         user = services.avatar_set(user=_me(request), upload=data.validated_data["avatar"])
-        return Response(_user_payload(user))
-
-
-class IcpPrincipalView(APIView):
-    """Link an Internet Computer principal (its CRC-32 is checked)."""
-
-    parser_classes = [JSONParser]
-
-    @extend_schema(
-        operation_id="me_icp_principal",
-        tags=["me"],
-        request=IcpPrincipalInput,
-        responses={
-            200: UserOutput,
-            400: _error(
-                "Bad principal.", ("invalid_principal", "This is not a valid ICP principal.")
-            ),
-            401: UNAUTHENTICATED,
-            409: _error(
-                "Principal taken.",
-                ("principal_taken", "This principal is linked to another account."),
-            ),
-        },
-    )
-    def post(self, request: Request) -> Response:
-        data = IcpPrincipalInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        user = services.icp_principal_link(
-            user=_me(request), principal=data.validated_data["principal"], ip=client_ip(request)
-        )
         return Response(_user_payload(user))
 
 

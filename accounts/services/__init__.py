@@ -6,6 +6,12 @@ writing ``from accounts import services`` and ``services.siwe_sign_in(...)``.
 
 from accounts.services.audit import audit_record
 from accounts.services.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, demo_accounts_seed
+from accounts.services.internet_identity import (
+    ii_nonce_issue,
+    ii_nonces_purge,
+    ii_principal_link,
+    ii_sign_in,
+)
 from accounts.services.kyc import kyc_decide, kyc_submit
 from accounts.services.profile import avatar_set, profile_update, user_delete, user_terms_accept
 from accounts.services.reputation import reputation_update
@@ -17,7 +23,6 @@ from accounts.services.tokens import (
     jwt_revoke,
     jwt_revoke_all,
 )
-from accounts.services.wallets import icp_principal_link
 
 __all__ = [
     "DEMO_ACCOUNTS",
@@ -25,7 +30,10 @@ __all__ = [
     "audit_record",
     "avatar_set",
     "demo_accounts_seed",
-    "icp_principal_link",
+    "ii_nonce_issue",
+    "ii_nonces_purge",
+    "ii_principal_link",
+    "ii_sign_in",
     "jwt_end_all",
     "jwt_pair_issue",
     "jwt_refresh",

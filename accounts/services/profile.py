@@ -151,6 +151,7 @@ def user_delete(*, user: User, ip: str | None = None) -> User:
         locked.email = ""
         locked.first_name = locked.last_name = locked.display_name = ""
         locked.icp_principal = ""
+        locked.icp_principal_proven_at = None
         locked.avatar = ""  # type: ignore[assignment]
         locked.is_active = False
         locked.is_staff = locked.is_superuser = False

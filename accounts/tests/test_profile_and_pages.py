@@ -13,8 +13,6 @@ from accounts.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
-VALID_PRINCIPAL = "rrkah-fqaaa-aaaaa-aaaaq-cai"
-
 
 def _image(fmt: str = "JPEG", size=(800, 600)) -> bytes:
     out = io.BytesIO()
@@ -95,48 +93,6 @@ def test_avatar_refuses_a_large_file(client, settings):
     response = client.post("/api/v1/me/avatar", {"avatar": SimpleUploadedFile("a.jpg", _image())})
     # then
     assert response.json()["code"] == "file_too_large"
-
-
-def test_icp_principal_links_a_valid_principal(client):
-    # given
-    user = UserFactory()
-    client.force_login(user)
-    # when
-    response = client.post(
-        "/api/v1/me/icp-principal",
-        {"principal": VALID_PRINCIPAL.upper()},
-        content_type="application/json",
-    )
-    # then
-    assert response.status_code == 200
-    assert response.json()["icp_principal"] == VALID_PRINCIPAL
-    assert AuditEvent.objects.filter(user=user, event="icp_linked").exists()
-
-
-def test_icp_principal_with_a_bad_checksum_is_refused(client):
-    # given
-    client.force_login(UserFactory())
-    bad = "rrkah-fqaaa-aaaaa-aaaaq-caa"
-    # when
-    response = client.post(
-        "/api/v1/me/icp-principal", {"principal": bad}, content_type="application/json"
-    )
-    # then
-    assert response.status_code == 400
-    assert response.json()["code"] == "invalid_principal"
-
-
-def test_icp_principal_of_another_account_is_refused(client):
-    # given
-    UserFactory(icp_principal=VALID_PRINCIPAL)
-    client.force_login(UserFactory())
-    # when
-    response = client.post(
-        "/api/v1/me/icp-principal", {"principal": VALID_PRINCIPAL}, content_type="application/json"
-    )
-    # then
-    assert response.status_code == 409
-    assert response.json()["code"] == "principal_taken"
 
 
 def test_wallets_api_lists_linked_addresses_paginated(siwe, wallet_key, api):

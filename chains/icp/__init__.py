@@ -9,6 +9,8 @@
 * ``ledger``: the ICRC-1 ledger's API (``LedgerClient.icrc1_balance_of``).
 * ``xrc``: the Exchange Rate Canister's API (``XrcClient.get_exchange_rate``,
   ``RATE_ERROR_KINDS``, ``IcpRateError``, ``ExchangeRate``).
+* ``canister_signature`` and ``delegation_chain``: Internet Identity sign-in, i.e. which
+  principal a session key speaks for (``verify_principal_proof``, ``IcpIdentityInvalid``).
 
 The public names are re-exported here, so ``from chains import icp; icp.X`` works.
 """
@@ -44,6 +46,13 @@ from chains.icp.certificate import (
     Certificate,
     verify_certificate,
 )
+from chains.icp.delegation_chain import (
+    DelegationChain,
+    ProvenPrincipal,
+    delegation_chain_from_json,
+    verify_principal_proof,
+)
+from chains.icp.errors import IcpIdentityInvalid
 from chains.icp.ledger import ICP_LEDGER_CANISTER_ID, LedgerClient
 from chains.icp.xrc import ASSET_CLASSES, RATE_ERROR_KINDS, ExchangeRate, IcpRateError, XrcClient
 
@@ -73,6 +82,7 @@ __all__ = [
     "REJECT_SYS_UNKNOWN",
     "Agent",
     "Certificate",
+    "DelegationChain",
     "ExchangeRate",
     "IcpCanisterNotInSubnet",
     "IcpCertificateError",
@@ -80,6 +90,7 @@ __all__ = [
     "IcpClient",
     "IcpDelegationInvalid",
     "IcpError",
+    "IcpIdentityInvalid",
     "IcpInvalidArgument",
     "IcpPollTimeout",
     "IcpProtocolError",
@@ -88,7 +99,10 @@ __all__ = [
     "IcpSignatureInvalid",
     "IcpUnavailable",
     "LedgerClient",
+    "ProvenPrincipal",
     "XrcClient",
+    "delegation_chain_from_json",
     "principal_is_valid",
     "verify_certificate",
+    "verify_principal_proof",
 ]

@@ -90,6 +90,7 @@ __all__ = [
     "IcpSignatureInvalid",
     "IcpUnavailable",
     "principal_is_valid",
+    "principal_to_text",
     "require_principal",
 ]
 
@@ -169,6 +170,11 @@ def principal_is_valid(text: str) -> bool:
     Side effects: none. Raises: nothing.
     """
     return _principal_bytes(text) is not None
+
+
+def principal_to_text(raw: bytes) -> str:
+    """The canonical (lower-case, grouped) text of the principal whose bytes are ``raw``."""
+    return _principal_to_text(raw)
 
 
 def require_principal(text: str, what: str) -> bytes:

@@ -94,3 +94,18 @@ class IcpDelegationInvalid(IcpCertificateError):
 class IcpCanisterNotInSubnet(IcpDelegationInvalid):
     """The delegated subnet is not authorised for the canister: the canister id lies
     outside the canister ranges its (root-signed) delegation lists, or none are listed."""
+
+
+class IcpIdentityInvalid(IcpError):
+    """A delegation chain, canister signature or session-key signature that does not prove
+    a principal (``chains.icp.delegation_chain``, ``chains.icp.canister_signature``).
+
+    ``code`` names what failed, a stable snake_case word callers may show or switch on:
+    ``delegation_malformed``, ``delegation_expired``, ``delegation_targets``,
+    ``delegation_signature_invalid``, ``canister_signature_invalid``,
+    ``not_internet_identity``, ``session_signature_invalid``.
+    """
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code

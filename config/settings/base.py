@@ -441,6 +441,12 @@ ICP_HOST = env.str("ICP_HOST", default="https://icp-api.io")
 ICP_ROOT_KEY = env.str("ICP_ROOT_KEY", default="")
 # ICP_CERTIFICATE_MAX_AGE: seconds a certificate's time (or a query signature's) may be from now.
 ICP_CERTIFICATE_MAX_AGE = env.float("ICP_CERTIFICATE_MAX_AGE", default=300.0)
+# II_PROVIDER_URL: the Internet Identity window the sign-in and wallets pages open.
+II_PROVIDER_URL = env.str("II_PROVIDER_URL", default="https://identity.ic0.app")
+# II_CANISTER_ID: the canister whose canister signatures prove a principal.
+II_CANISTER_ID = env.str("II_CANISTER_ID", default="rdmx6-jaaaa-aaaaa-aaadq-cai")
+# II_NONCE_TTL_SECONDS: life of an Internet Identity sign-in or link nonce.
+II_NONCE_TTL_SECONDS = env.int("II_NONCE_TTL_SECONDS", default=300)
 # ICP_TOKENS: JSON list of ICRC-1 tokens shown for a linked principal (symbol, ledger, decimals).
 ICP_TOKENS = env.json(
     "ICP_TOKENS",
