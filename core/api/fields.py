@@ -40,8 +40,10 @@ def parse_ascii_decimal(
     max_integer_digits: int = AMOUNT_MAX_INTEGER_DIGITS,
     max_places: int = AMOUNT_MAX_PLACES,
     allow_zero: bool = False,
+    signed: bool = False,
 ) -> Decimal:
-    """A non-negative ``Decimal`` from a plain ASCII decimal string such as ``"1.25"``.
+    """A non-negative ``Decimal`` from a plain ASCII decimal string such as ``"1.25"``
+    (with ``signed``, a leading ``-`` is allowed too, e.g. a margin of ``"-2.5"``).
 
     Refuses (``DecimalRejected``): non-strings (ints and floats too: amounts travel as
     strings), signs, exponents, ``_`` separators, non-ASCII digits, ``NaN``/``Infinity``,
@@ -50,15 +52,17 @@ def parse_ascii_decimal(
     """
     if not isinstance(value, str) or not value.isascii():
         raise DecimalRejected("invalid_decimal", 'Enter a decimal number as a string, e.g. "1.25".')
-    if not ASCII_DECIMAL.match(value):
+    negative = signed and value.startswith("-")
+    digits = value[1:] if negative else value
+    if not ASCII_DECIMAL.match(digits):
         raise DecimalRejected("invalid_decimal", 'Enter a decimal number, e.g. "1.25".')
-    whole, _point, places = value.partition(".")
+    whole, _point, places = digits.partition(".")
     if len(whole.lstrip("0")) > max_integer_digits:
         raise DecimalRejected("out_of_range", "This number is too large.")
     if len(places.rstrip("0")) > max_places:
         raise DecimalRejected("max_decimal_places", f"At most {max_places} decimal places.")
     try:
-        number = Decimal(value)
+        number = -Decimal(digits) if negative else Decimal(digits)
     except InvalidOperation as exc:  # unreachable after the pattern; kept for safety
         raise DecimalRejected("invalid_decimal", "Enter a decimal number.") from exc
     if number == 0 and not allow_zero:
@@ -80,11 +84,13 @@ class AsciiDecimalField(serializers.Field):
         max_integer_digits: int = AMOUNT_MAX_INTEGER_DIGITS,
         max_places: int = AMOUNT_MAX_PLACES,
         allow_zero: bool = False,
+        signed: bool = False,
         **kwargs,
     ):
         self.max_integer_digits = max_integer_digits
         self.max_places = max_places
         self.allow_zero = allow_zero
+        self.signed = signed
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: object) -> Decimal:
@@ -94,6 +100,7 @@ class AsciiDecimalField(serializers.Field):
                 max_integer_digits=self.max_integer_digits,
                 max_places=self.max_places,
                 allow_zero=self.allow_zero,
+                signed=self.signed,
             )
         except DecimalRejected as exc:
             raise serializers.ValidationError(str(exc), code=exc.code) from None

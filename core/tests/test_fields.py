@@ -79,3 +79,12 @@ def test_serializer_fields_accept_good_input():
     form = _Input(data={"amount": "2.5", "listing": "42"})
     assert form.is_valid(), form.errors
     assert form.validated_data == {"amount": Decimal("2.5"), "listing": 42}
+
+
+def test_signed_decimals_take_one_leading_minus_only():
+    assert parse_ascii_decimal("-2.5", signed=True) == Decimal("-2.5")
+    for text in ["--2", "+2", "-", "- 2", "-1e2", "-１"]:
+        with pytest.raises(DecimalRejected):
+            parse_ascii_decimal(text, signed=True)
+    with pytest.raises(DecimalRejected):
+        parse_ascii_decimal("-2.5")

@@ -112,10 +112,11 @@ def test_deploy_check_reports_console_mail_missing_metrics_token_and_short_jwt_k
     settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
     settings.METRICS_TOKEN = ""
     settings.SIMPLE_JWT = {**settings.SIMPLE_JWT, "SIGNING_KEY": "short"}
+    settings.STAFF_MFA_REQUIRED = False
     # when
     found = {m.id for m in checks.run_checks(include_deployment_checks=True)}
     # then
-    assert {"core.E001", "core.E002", "accounts.E001"} <= found
+    assert {"core.E001", "core.E002", "accounts.E001", "accounts.W001"} <= found
 
 
 def test_deploy_check_passes_with_real_mail_a_token_and_a_long_key(settings):
@@ -125,10 +126,11 @@ def test_deploy_check_passes_with_real_mail_a_token_and_a_long_key(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.METRICS_TOKEN = "t" * 32
     settings.SIMPLE_JWT = {**settings.SIMPLE_JWT, "SIGNING_KEY": "k" * 32}
+    settings.STAFF_MFA_REQUIRED = True
     # when
     found = {m.id for m in checks.run_checks(include_deployment_checks=True)}
     # then
-    assert not found & {"core.E001", "core.E002", "accounts.E001"}
+    assert not found & {"core.E001", "core.E002", "accounts.E001", "accounts.W001"}
 
 
 def test_csp_connect_src_lists_exact_hosts_only(client):
