@@ -10,7 +10,9 @@ PER_BLOCK to a block, mines the confirmations, then times, over the same blocks:
 - the floor: anvil's own ``eth_getLogs`` over the watcher's batches, and the JSON-RPC batch
   read of the headers of the blocks that hold events (what any watcher must read);
 - the watcher alone: ``network_catch_up`` with no subscriber (its own reads and writes);
-- the watcher with the project's subscribers (lock table, relayer, swaps), as deployed.
+- the watcher with the project's subscribers (lock table, relayer, swaps), as deployed,
+  each called once per batch with the batch's events (no swap carries these hashlocks, so
+  the swaps' subscriber costs its lookup, not a reconcile).
 
 It prints a table per shape, then one line for a ``make bench`` table, for the last shape
 (the headline) with the first's figures prefixed ``one_per_block_`` when it is 1 per block:
@@ -156,7 +158,7 @@ def _floor(rpc_url: str, htlc_address: str, first: int, last: int, batch: int) -
 def _run_shape(shape: Shape, batch: int) -> Figures:
     from django.test import override_settings
 
-    from chains import selectors, services, watcher
+    from chains import events, selectors, services, watcher
     from chains.models import ChainCursor, ChainEvent, Deployment, HtlcLock, ScannedBlock
     from chains.tests.support import network_config, start_chain
 
@@ -196,7 +198,7 @@ def _run_shape(shape: Shape, batch: int) -> Figures:
                 assert stored == shape.locks, f"stored {stored} of {shape.locks}"
                 return elapsed
 
-            with mock.patch.object(watcher, "subscribers", lambda: []):
+            with mock.patch.object(events, "subscribers", lambda: []):
                 alone_s = timed_catch_up()
             full_s = timed_catch_up()
     finally:

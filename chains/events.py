@@ -1,20 +1,30 @@
 """Who hears of each confirmed (or orphaned) HTLC event, and in what order.
 
+A subscriber takes a whole batch: ``handler(events)`` with the list of a watcher batch's
+new events in chain order (block, then log index), or of a rollback's orphaned events
+newest first (``orphaned=True`` on each; a list never mixes the two). It is called once per
+batch, never with an empty list, so it can read and write in bulk; it must give the same
+end state as hearing the events one by one in that order. A subscriber that needs the facts
+after each single event reads them from the lock table, which has applied the whole list
+before anyone else hears it.
+
 The order is a correctness rule, so it is code here, and tested, not a settings list:
 
 1. ``chains.locks`` keeps the lock table. It always comes first: every subscriber reads it.
 2. Subscribers that apps register in their ``AppConfig.ready()``, by their ``order`` (not
    by ``INSTALLED_APPS`` order): ``RELAY`` (``chains``' relayer queues redeems of sibling
    locks), then ``DOMAIN`` (``swaps``' state machine).
-3. ``settings.CHAIN_EVENT_HOOKS``: dotted paths of outside subscribers, last.
+3. ``settings.CHAIN_EVENT_HOOKS``: dotted paths of outside subscribers, last. They take
+   the same lists as the others: one interface, and an outside subscriber that writes gets
+   the same chance to write in bulk.
 
 Each is called inside the watcher's transaction (see ``chains.watcher``): one that raises
-undoes the whole pass, and the same events come again.
+undoes the whole batch, and the same events come again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import IntEnum
 
 from django.conf import settings
@@ -23,11 +33,11 @@ from django.utils.module_loading import import_string
 from chains import locks
 from chains.interface import HtlcEvent
 
-Subscriber = Callable[[HtlcEvent], None]
+Subscriber = Callable[[Sequence[HtlcEvent]], None]
 
 
 class Order(IntEnum):
-    """When a registered subscriber hears an event, relative to the others."""
+    """When a registered subscriber hears a batch, relative to the others."""
 
     RELAY = 10
     DOMAIN = 20
@@ -48,7 +58,7 @@ def _in_order() -> list[tuple[str, Subscriber]]:
 
 
 def subscribers() -> list[Subscriber]:
-    """Every subscriber in the order it must hear an event (see the module docstring)."""
+    """Every subscriber in the order it must hear a batch (see the module docstring)."""
     outside = [import_string(path) for path in settings.CHAIN_EVENT_HOOKS]
     return [locks.on_chain_event, *(handler for _, handler in _in_order()), *outside]
 
@@ -56,3 +66,16 @@ def subscribers() -> list[Subscriber]:
 def subscriber_names() -> list[str]:
     """The lock table's and the registered subscribers' names, in order."""
     return ["chains.locks", *(name for name, _ in _in_order())]
+
+
+def publish(events: Sequence[HtlcEvent]) -> None:
+    """Hand `events` (one batch, in the order the module docstring gives) to every
+    subscriber in order, each once with the whole list; nothing when it is empty.
+
+    Precondition: inside the watcher's batch transaction, under the network's cursor lock.
+    Raises whatever a subscriber raises (the caller's transaction then rolls back).
+    """
+    if not events:
+        return
+    for handler in subscribers():
+        handler(events)

@@ -1,49 +1,115 @@
-"""Keeps ``HtlcLock`` in step with confirmed events; always the first to hear one
+"""Keeps ``HtlcLock`` in step with confirmed events; always the first to hear a batch
 (``chains.events``)."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
+
+from django.utils import timezone
 
 from chains.interface import HtlcEvent
 from chains.models import ChainEvent, HtlcLock
 
+IN_CHUNK = 500  # values per SQL IN list (SQLite allows 999 parameters per query)
 
-def on_chain_event(event: HtlcEvent) -> None:
-    """Apply one confirmed event, or undo it when a reorg orphans it.
+Key = tuple[str, str]  # (network, lock_id)
 
-    Runs inside the watcher's transaction. Orphaned events arrive newest first, so an
-    orphaned Redeemed is undone before the Locked it followed.
-    """
-    key = {"network": event.network, "lock_id": event.lock_id}
-    if event.name == ChainEvent.Name.LOCKED:
-        if event.orphaned:
-            HtlcLock.objects.filter(**key).delete()
-            return
-        args = event.args
-        HtlcLock.objects.get_or_create(
-            **key,
-            defaults={
-                "contract": event.contract,
-                "token": args["token"],
-                "sender": args["sender"],
-                "recipient": args["recipient"],
-                "amount": Decimal(args["amount"]),
-                "hashlock": args["hashlock"].lower(),
-                "timelock": int(args["timelock"]),
-                "locked_block": event.block_number,
-            },
-        )
-        return
-    ended = (
-        HtlcLock.State.REDEEMED
-        if event.name == ChainEvent.Name.REDEEMED
-        else HtlcLock.State.REFUNDED
+
+def chunks(items: list, size: int = IN_CHUNK) -> Iterable[list]:
+    """`items` in lists of at most `size`, for SQL IN lists."""
+    return (items[i : i + size] for i in range(0, len(items), size))
+
+
+def _existing(keys: set[Key]) -> dict[Key, HtlcLock]:
+    """The recorded locks among `keys`: one query per network (one for a watcher batch) and
+    per ``IN_CHUNK`` lock ids, on the unique (network, lock_id) index."""
+    by_network: dict[str, list[str]] = defaultdict(list)
+    for network, lock_id in sorted(keys):
+        by_network[network].append(lock_id)
+    found: dict[Key, HtlcLock] = {}
+    for network, ids in by_network.items():
+        for chunk in chunks(ids):
+            for row in HtlcLock.objects.filter(network=network, lock_id__in=chunk):
+                found[(row.network, row.lock_id)] = row
+    return found
+
+
+def _new_lock(event: HtlcEvent) -> HtlcLock:
+    args = event.args
+    return HtlcLock(
+        network=event.network,
+        lock_id=event.lock_id,
+        contract=event.contract,
+        token=args["token"],
+        sender=args["sender"],
+        recipient=args["recipient"],
+        amount=Decimal(args["amount"]),
+        hashlock=args["hashlock"].lower(),
+        timelock=int(args["timelock"]),
+        locked_block=event.block_number,
     )
-    if event.orphaned:
-        HtlcLock.objects.filter(**key, state=ended).update(state=HtlcLock.State.LOCKED, preimage="")
-    else:
-        HtlcLock.objects.filter(**key).update(
-            state=ended,
-            preimage=event.args.get("preimage", "") if ended == HtlcLock.State.REDEEMED else "",
+
+
+def on_chain_event(events: Sequence[HtlcEvent]) -> None:
+    """Apply a batch of confirmed events, or undo a batch that a reorg orphaned, in a
+    constant number of queries: one read of the batch's recorded locks, then at most one
+    delete, one bulk insert and one bulk update (each split per ``IN_CHUNK`` rows).
+
+    The end state is the one the events give applied one by one in the order given, each as
+    follows; the batch is replayed in memory over the rows read, then written:
+
+    - Locked records the lock (a repeat is a no-op); orphaned, it deletes it.
+    - Redeemed / Refunded mark a recorded lock so (Redeemed keeps the preimage); orphaned,
+      they put it back to locked if it is still in that end state. Of a lock not recorded,
+      both are no-ops.
+
+    Runs inside the watcher's transaction, under the network's cursor lock (the lock
+    table's only writer), so the rows read cannot change before they are written. Orphaned
+    events arrive newest first, so an orphaned Redeemed is undone before the Locked it
+    followed.
+    """
+    found = _existing({(e.network, e.lock_id) for e in events})
+    read = {key: (row.state, row.preimage) for key, row in found.items()}
+    rows: dict[Key, HtlcLock | None] = dict(found)  # None: deleted by the batch
+    for event in events:
+        key = (event.network, event.lock_id)
+        row = rows.get(key)
+        if event.name == ChainEvent.Name.LOCKED:
+            if event.orphaned:
+                rows[key] = None
+            elif row is None:
+                rows[key] = _new_lock(event)
+            continue
+        if row is None:
+            continue
+        ended = (
+            HtlcLock.State.REDEEMED
+            if event.name == ChainEvent.Name.REDEEMED
+            else HtlcLock.State.REFUNDED
         )
+        if event.orphaned:
+            if row.state == ended:
+                row.state, row.preimage = HtlcLock.State.LOCKED, ""
+        else:
+            row.state = ended
+            row.preimage = (
+                event.args.get("preimage", "") if ended == HtlcLock.State.REDEEMED else ""
+            )
+    # A row read but replaced within the batch (orphaned, then locked again) is deleted and
+    # inserted afresh, as one by one; deletes go first for the unique (network, lock_id).
+    gone = [old.pk for key, old in found.items() if rows[key] is not old]
+    created = [row for key, row in rows.items() if row is not None and row is not found.get(key)]
+    changed = [
+        row
+        for key, row in found.items()
+        if rows[key] is row and (row.state, row.preimage) != read[key]
+    ]
+    now = timezone.now()
+    for row in changed:
+        row.updated_at = now  # bulk_update leaves auto_now alone
+    for chunk in chunks(gone):
+        HtlcLock.objects.filter(pk__in=chunk).delete()
+    HtlcLock.objects.bulk_create(created, batch_size=IN_CHUNK)
+    HtlcLock.objects.bulk_update(changed, ["state", "preimage", "updated_at"], batch_size=IN_CHUNK)

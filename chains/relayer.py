@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
 
@@ -27,7 +28,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from web3 import Web3
 
-from chains import compiler, evm, selectors
+from chains import compiler, evm, locks, selectors
 from chains.interface import HTLC, HtlcEvent, LockState, NoHtlc
 from chains.keys import account_for
 from chains.models import ChainEvent, HtlcLock, RelayerAccount, RelayerTx
@@ -141,26 +142,39 @@ def relayer_refund(*, network: Network, lock_id: str) -> RelayerTx | None:
     return _send(network, w3, htlc, RelayerTx.Action.REFUND, lock_id, data)
 
 
-def live_locks_with_hashlock(hashlock: str) -> list[HtlcLock]:
-    """Live (still locked) locks with `hashlock`, on any network."""
-    return list(HtlcLock.objects.filter(hashlock=hashlock.lower(), state=HtlcLock.State.LOCKED))
+def on_chain_event(events: Sequence[HtlcEvent]) -> None:
+    """Watcher subscriber: each confirmed Redeemed of the batch reveals a preimage; queue the
+    redeem of every other live lock with its hashlock, on any network.
 
-
-def on_chain_event(event: HtlcEvent) -> None:
-    """Watcher hook: a confirmed Redeemed reveals a preimage; redeem its sibling locks.
-
-    Runs inside the watcher's transaction; the sends are queued on commit.
+    One query for the whole batch (one per ``locks.IN_CHUNK`` hashlocks): the live locks
+    carrying the revealed hashlocks, read after the lock table has applied the batch (so a
+    sibling locked later in the same batch is redeemed too, and one redeemed or refunded
+    later in it is not). Each sibling is queued once, even when several Redeemed of the
+    batch reveal its preimage. Runs inside the watcher's transaction; each send is queued
+    on commit (``relay_redeem_later``) if ``RELAYER_LOCK_FILTER`` allows it. An orphaned
+    batch queues nothing.
     """
-    if event.orphaned or event.name != ChainEvent.Name.REDEEMED:
+    revealed: dict[str, str] = {}  # hashlock -> preimage
+    redeemed: set[tuple[str, str]] = set()
+    for event in events:
+        if event.orphaned or event.name != ChainEvent.Name.REDEEMED:
+            continue
+        preimage = event.args["preimage"]
+        revealed.setdefault("0x" + hashlib.sha256(evm.hex_bytes(preimage)).hexdigest(), preimage)
+        redeemed.add((event.network, event.lock_id))
+    if not revealed:
         return
-    preimage = event.args["preimage"]
-    hashlock = Web3.to_hex(hashlib.sha256(evm.hex_bytes(preimage)).digest())
-    for lock in live_locks_with_hashlock(hashlock):
-        if (lock.network, lock.lock_id) == (event.network, event.lock_id):
+    siblings = sorted(
+        sibling
+        for chunk in locks.chunks(sorted(revealed))
+        for sibling in HtlcLock.objects.filter(
+            hashlock__in=chunk, state=HtlcLock.State.LOCKED
+        ).values_list("network", "lock_id", "hashlock")
+    )
+    for network, lock_id, sibling_hashlock in siblings:
+        if (network, lock_id) in redeemed or not _lock_filter_allows(network, lock_id):
             continue
-        if not _lock_filter_allows(lock.network, lock.lock_id):
-            continue
-        relay_redeem_later(network=lock.network, lock_id=lock.lock_id, preimage=preimage)
+        relay_redeem_later(network=network, lock_id=lock_id, preimage=revealed[sibling_hashlock])
 
 
 def relay_redeem_later(*, network: str, lock_id: str, preimage: str) -> None:

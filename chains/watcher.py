@@ -24,19 +24,20 @@ after batch until caught up or out of time) runs under the network's scan lease:
    (checked under a row lock on the cursor): either roll back what came from orphaned
    blocks, or insert the batch's new events in bulk (unique on network, tx hash and log
    index; which ones are new is read under that row lock, which every writer of events
-   takes, so a repeated range inserts and announces nothing), hand each new event to the
+   takes, so a repeated range inserts and announces nothing), hand the new events to the
    subscribers, record the block hashes, advance the cursor and renew the lease.
 
 An RPC failure stores nothing and moves no cursor, so nothing is skipped when the RPC
 comes back; failures count towards a per-network circuit breaker.
 
-Handing on: each ``HtlcEvent`` goes to every subscriber in ``chains.events.subscribers()``
-order (the lock table first), event by event in chain order, once when it is confirmed
-(``orphaned=False``) and once more if a reorg orphans it (``orphaned=True``). A batch's new
-``ChainEvent`` rows are all inserted before the first event is handed on; subscribers learn
-chain facts from the lock table, which hears the events in order. All of it runs inside the
-batch's transaction: if anything raises, nothing of that batch is stored and the same
-events come again.
+Handing on (``chains.events.publish``): each subscriber, in ``chains.events.subscribers()``
+order (the lock table first), is called once per batch with the list of the batch's new
+``HtlcEvent``s in chain order, and once per rollback with the orphaned ones, newest first
+(``orphaned=True``). So each event is heard once when it is confirmed and once more if a
+reorg orphans it. A batch's new ``ChainEvent`` rows are all inserted before the subscribers
+are called; they learn chain facts from the lock table, which has applied the whole list
+before the next subscriber hears it. All of it runs inside the batch's transaction: if
+anything raises, nothing of that batch is stored and the same events come again.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ from eth_abi import decode as abi_decode
 from web3 import Web3
 
 from chains import compiler, metrics, rpc
-from chains.events import subscribers
+from chains.events import publish
 from chains.interface import HTLC, ChainUnavailable, HtlcEvent
 from chains.models import ChainCursor, ChainEvent, Deployment, ScannedBlock
 from chains.networks import Network
@@ -365,9 +366,7 @@ def _rollback(network: str, owner: str, last_block: int | None, base: int) -> in
             ).order_by("-block_number", "-log_index")
         )
         ChainEvent.objects.filter(pk__in=[r.pk for r in rows]).update(orphaned=True)
-        for hook in subscribers():
-            for row in rows:
-                hook(_as_event(row, orphaned=True))
+        publish([_as_event(row, orphaned=True) for row in rows])
         ScannedBlock.objects.filter(network=network, number__gt=base).delete()
         ChainCursor.objects.filter(network=network, last_block__gt=base).update(last_block=base)
     logger.warning(
@@ -430,10 +429,7 @@ def _store(
     with transaction.atomic():
         _locked_cursor(network, owner, last_block)
         stored = _insert_new(network, events)
-        hooks = subscribers()
-        for event in stored:
-            for hook in hooks:
-                hook(event)
+        publish(stored)
         ScannedBlock.objects.bulk_create(
             [ScannedBlock(network=network, number=n, hash=h) for n, h in block_hashes.items()],
             update_conflicts=True,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from decimal import Context, Decimal
 from typing import Any
 
-from django.db import models
+from django.db import connection, models
 
 from core.decimals import AMOUNT_DIGITS, AMOUNT_PLACES
 
@@ -42,8 +42,10 @@ class ExactDecimalField(models.DecimalField):
         return name, path, args, kwargs
 
     def get_internal_type(self) -> str:
-        # Not "DecimalField": SQLite's converter for that type goes through a float.
-        return "ExactDecimalField"
+        # Not "DecimalField" on SQLite: its converter for that type goes through a float. On
+        # PostgreSQL the column is a plain numeric, and the standard name lets bulk_create
+        # use Django's UNNEST insert (a several times cheaper statement to build).
+        return "DecimalField" if connection.vendor == "postgresql" else "ExactDecimalField"
 
     def db_type(self, connection) -> str:
         if connection.vendor == "sqlite":

@@ -1,32 +1,77 @@
-"""The swaps' subscriber to chain events: a confirmed (or orphaned) HTLC event re-derives
-the swaps it concerns."""
+"""The swaps' subscriber to chain events: a batch of confirmed (or orphaned) HTLC events
+re-derives the swaps it concerns, each once."""
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from uuid import UUID
 
+from chains import selectors as chain_selectors
 from chains.interface import HtlcEvent
 from swaps import services
-from swaps.models import TERMINAL_STATES
+from swaps.models import TERMINAL_STATES, Swap
 
 logger = logging.getLogger(__name__)
 
+IN_CHUNK = 500  # hashlocks per SQL IN list (SQLite allows 999 parameters per query)
 
-def on_chain_event(event: HtlcEvent) -> None:
-    """Subscribed in ``SwapsConfig.ready()``; ``chains.events`` calls it after the lock table
-    has applied the event.
 
-    Runs inside the watcher's transaction: if it raises, nothing of that pass is stored
+def _by_hashlock(events: Sequence[HtlcEvent]) -> dict[str, list[HtlcEvent]]:
+    """The batch's events under the hashlock each concerns: a Locked carries it; a Redeemed
+    or Refunded has its lock's, from a Locked of the same batch (an orphaned batch may have
+    deleted that lock already) or else from the lock table (one query for the batch). An
+    event of a lock never recorded concerns no swap."""
+    carried = {
+        (e.network, e.lock_id): e.args["hashlock"].lower() for e in events if e.name == "Locked"
+    }
+    recorded = chain_selectors.htlc_lock_hashlocks(
+        {(e.network, e.lock_id) for e in events} - carried.keys()
+    )
+    found: dict[str, list[HtlcEvent]] = defaultdict(list)
+    for event in events:
+        key = (event.network, event.lock_id)
+        hashlock = carried.get(key) or recorded.get(key)
+        if hashlock is not None:
+            found[hashlock].append(event)
+    return found
+
+
+def swaps_with_hashlocks(hashlocks: Sequence[str]) -> list[tuple[UUID, str]]:
+    """(id, hashlock) of the swaps carrying any of `hashlocks` (lowercase), in pk order (the
+    order rows are locked in): one query per ``IN_CHUNK`` hashlocks."""
+    rows: list[tuple[UUID, str]] = []
+    for start in range(0, len(hashlocks), IN_CHUNK):
+        chunk = hashlocks[start : start + IN_CHUNK]
+        rows += Swap.objects.filter(hashlock__in=chunk).values_list("pk", "hashlock")
+    return sorted(rows)
+
+
+def on_chain_event(events: Sequence[HtlcEvent]) -> None:
+    """Subscribed in ``SwapsConfig.ready()``; ``chains.events`` calls it with a batch after
+    the lock table has applied the whole batch.
+
+    Finds the swaps the batch concerns in two queries (the lock table's hashlocks of its
+    Redeemed and Refunded locks, then the swaps with any of the batch's hashlocks) and
+    reconciles each once: ``swap_reconcile`` reads the facts as the batch leaves them, so
+    once per batch ends in the same state as once per event, and notifies only that state.
+
+    Runs inside the watcher's transaction: if it raises, nothing of that batch is stored
     and the events come again, so a swap never misses one. A reorg that orphans evidence
     of a swap already final cannot be undone here; it is logged as an error for staff.
     """
-    hashlock = event.args.get("hashlock") if event.name == "Locked" else None
-    for swap_id in services.swaps_for_event(
-        network=event.network, lock_id=event.lock_id, hashlock=hashlock
-    ):
+    concerned = _by_hashlock(events)
+    for swap_id, hashlock in swaps_with_hashlocks(sorted(concerned)):
         swap = services.swap_reconcile(swap_id=swap_id)
-        if event.orphaned and swap.state in TERMINAL_STATES:
+        orphaned = [e for e in concerned[hashlock] if e.orphaned]
+        if orphaned and swap.state in TERMINAL_STATES:
             logger.error(
                 "reorg orphaned evidence of a final swap",
-                extra={"swap": str(swap_id), "network": event.network, "tx": event.tx_hash},
+                extra={
+                    "swap": str(swap_id),
+                    "network": orphaned[0].network,
+                    "tx": orphaned[0].tx_hash,
+                    "txs": [e.tx_hash for e in orphaned],
+                },
             )

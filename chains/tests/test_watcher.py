@@ -21,16 +21,16 @@ SEEN: list = []
 FAIL_ONCE: list = []
 
 
-def recording_hook(event) -> None:
-    SEEN.append(event)
+def recording_hook(batch) -> None:
+    SEEN.extend(batch)
 
 
-def failing_hook(event) -> None:
+def failing_hook(batch) -> None:
     """Fails on its first call, like a worker killed in the middle of a pass."""
     if not FAIL_ONCE:
-        FAIL_ONCE.append(event)
+        FAIL_ONCE.extend(batch)
         raise RuntimeError("worker died")
-    SEEN.append(event)
+    SEEN.extend(batch)
 
 
 @pytest.fixture(autouse=True)
@@ -172,7 +172,7 @@ class WorkerKilled(BaseException):
     """Like SIGKILL mid-scan: nothing of the scan's own cleanup runs (see the test)."""
 
 
-def killed_hook(event) -> None:
+def killed_hook(batch) -> None:
     raise WorkerKilled
 
 
@@ -337,8 +337,9 @@ def test_every_subscriber_hears_an_event_after_the_lock_table_has_it(chain, netw
     heard: list[tuple[str, bool]] = []
 
     def noting(name):
-        def subscriber(event):
-            heard.append((name, HtlcLock.objects.filter(lock_id=event.lock_id).exists()))
+        def subscriber(batch):
+            for event in batch:
+                heard.append((name, HtlcLock.objects.filter(lock_id=event.lock_id).exists()))
 
         return subscriber
 
@@ -366,10 +367,10 @@ def test_the_project_wires_its_subscribers_in_a_fixed_order(settings):
     ]
 
 
-def slow_hook(event) -> None:
-    """A subscriber slow enough that a scan of a few events outlasts a one-second lease."""
+def slow_hook(batch) -> None:
+    """A subscriber slow enough that a scan of a few batches outlasts a one-second lease."""
     time.sleep(0.4)
-    SEEN.append(event)
+    SEEN.extend(batch)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -26,9 +26,9 @@ class Killed(Exception):
     pass
 
 
-def dying_hook(event) -> None:
+def dying_hook(batch) -> None:
     """Stands for the worker process dying after the swap hook ran, before the commit."""
-    raise Killed(event.name)
+    raise Killed(batch[0].name)
 
 
 @pytest.mark.parametrize("dies_at", ["taker_lock", "maker_lock", "redeem"])

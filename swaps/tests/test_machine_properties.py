@@ -180,10 +180,25 @@ class World:
         )
 
 
-def deliver(event: HtlcEvent) -> None:
-    """What the watcher does with each confirmed or orphaned event: call the hooks in order."""
-    locks.on_chain_event(event)
-    swap_hook.on_chain_event(event)
+def deliver(batch: list[HtlcEvent]) -> None:
+    """What the watcher does with a batch of confirmed or orphaned events of one network:
+    call the hooks in order, each once with the whole batch."""
+    locks.on_chain_event(batch)
+    swap_hook.on_chain_event(batch)
+
+
+def batches(stream: list[HtlcEvent], cuts: list[bool]) -> list[list[HtlcEvent]]:
+    """`stream` in consecutive batches, as the watcher's passes hand it on: a new batch where
+    `cuts` says so, and always where confirmed and orphaned events meet (a rollback is a
+    batch of its own)."""
+    found: list[list[HtlcEvent]] = []
+    choices = iter(cuts)
+    for event in stream:
+        cut = next(choices, False)
+        if not found or cut or found[-1][-1].orphaned != event.orphaned:
+            found.append([])
+        found[-1].append(event)
+    return found
 
 
 def consistent(swap: Swap) -> bool:
@@ -232,19 +247,8 @@ def new_swap() -> tuple[Swap, str]:
     return swap, "0x" + secret.hex()
 
 
-@pytest.mark.django_db
-@settings(
-    max_examples=120,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(
-    ops=st.lists(OPS, min_size=1, max_size=12),
-    order=st.lists(st.booleans(), max_size=40),
-    repeats=st.lists(st.integers(min_value=0, max_value=40), max_size=6),
-)
-def test_no_event_sequence_contradicts_the_chain(ops, order, repeats):
-    # given: a created swap and a physically possible history of both chains
+def play(ops) -> tuple[Swap, World]:
+    """A created swap and a physically possible history of both chains made of `ops`."""
     swap, secret = new_swap()
     world = World(swap=swap, secret=secret)
     for op, arg in ops:
@@ -260,20 +264,20 @@ def test_no_event_sequence_contradicts_the_chain(ops, order, repeats):
             world.refund(arg)
         else:
             world.reorg(arg)
+    return swap, world
 
-    # when: the two networks' events arrive interleaved any way, some of them twice
-    a, b = list(world.streams["local-a"]), list(world.streams["local-b"])
-    delivered: list[HtlcEvent] = []
-    choices = iter(order)
+
+def interleave(a: list, b: list, order: list[bool]) -> list:
+    """`a` and `b` merged, each in its own order, taking from `a` where `order` says so."""
+    a, b, merged, choices = list(a), list(b), [], iter(order)
     while a or b:
         take_a = a and (not b or next(choices, True))
-        event = (a if take_a else b).pop(0)
-        deliver(event)
-        delivered.append(event)
-        if len(delivered) in repeats:  # the same event again at once (a retried pass)
-            deliver(event)
+        merged.append((a if take_a else b).pop(0))
+    return merged
 
-    # then: the state is true of the chain, and each recorded move was legal
+
+def assert_true_of_the_chain(swap: Swap, ops) -> None:
+    """The state is true of the chain, and each recorded move was legal."""
     swap.refresh_from_db()
     assert consistent(swap), (swap.state, swap.flag_reason, ops)
     moves = [e for e in swap.events.all()[1:] if not e.cause.startswith("fault:")]
@@ -281,3 +285,61 @@ def test_no_event_sequence_contradicts_the_chain(ops, order, repeats):
         assert event.to_state in TRANSITIONS[event.from_state] or (
             event.cause == "reorg" and REORG_ROLLBACKS.get(event.from_state) == event.to_state
         ), (event.from_state, event.to_state, event.cause)
+
+
+PROPERTY = settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+@pytest.mark.django_db
+@PROPERTY
+@given(
+    ops=st.lists(OPS, min_size=1, max_size=12),
+    order=st.lists(st.booleans(), max_size=40),
+    repeats=st.lists(st.integers(min_value=0, max_value=40), max_size=6),
+)
+def test_no_event_sequence_contradicts_the_chain(ops, order, repeats):
+    # given: a created swap and a physically possible history of both chains
+    swap, world = play(ops)
+
+    # when: the two networks' events arrive one per batch, interleaved any way, some twice
+    streams = world.streams
+    for position, event in enumerate(interleave(streams["local-a"], streams["local-b"], order)):
+        deliver([event])
+        if position + 1 in repeats:  # the same event again at once (a retried pass)
+            deliver([event])
+
+    # then
+    assert_true_of_the_chain(swap, ops)
+
+
+@pytest.mark.django_db
+@PROPERTY
+@given(
+    ops=st.lists(OPS, min_size=1, max_size=12),
+    cuts_a=st.lists(st.booleans(), max_size=20),
+    cuts_b=st.lists(st.booleans(), max_size=20),
+    order=st.lists(st.booleans(), max_size=40),
+    repeats=st.lists(st.integers(min_value=0, max_value=40), max_size=3),
+)
+def test_no_split_of_the_events_into_batches_contradicts_the_chain(
+    ops, cuts_a, cuts_b, order, repeats
+):
+    # given: a created swap and a physically possible history of both chains
+    swap, world = play(ops)
+
+    # when: each network's events arrive in batches cut anywhere (a Locked and the Redeemed
+    # of the same lock may share one), the two networks' batches interleaved any way, some
+    # batches twice (a retried pass)
+    a = batches(world.streams["local-a"], cuts_a)
+    b = batches(world.streams["local-b"], cuts_b)
+    for position, batch in enumerate(interleave(a, b, order)):
+        deliver(batch)
+        if position + 1 in repeats:
+            deliver(batch)
+
+    # then
+    assert_true_of_the_chain(swap, ops)
