@@ -3,20 +3,20 @@ view or Celery task that ran them.
 
 An execute wrapper is added to every database connection as it opens
 (``connection_created``), so it covers web processes, workers and management commands
-alike without a middleware. The request's path is kept in a context variable from
-``request_started`` (under ASGI it is copied into the thread that runs a sync view) and
-resolved to the view's name only when a query is slow. The SQL is logged without its
-parameters, which may hold personal data or secrets.
+alike without a middleware. Only when a query is slow does it look for the request: up
+the calling frames, the nearest ``request`` whose ``resolver_match`` is set names the view
+(the same under WSGI and ASGI, where a sync view runs in a worker thread); otherwise the
+running Celery task names it. The SQL is logged without its parameters, which may hold
+personal data or secrets.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import time
-from contextvars import ContextVar
 
 from django.conf import settings
-from django.core.signals import request_finished, request_started
 from django.db import connections
 from django.db.backends.signals import connection_created
 from prometheus_client import Counter
@@ -25,7 +25,6 @@ logger = logging.getLogger("ops.slow_query")
 SLOW_QUERIES = Counter(
     "db_slow_queries_total", "Queries slower than SLOW_QUERY_MS, by view or task.", ["view"]
 )
-_path: ContextVar[str | None] = ContextVar("ops_request_path", default=None)
 SQL_MAX_CHARS = 2000
 
 
@@ -34,16 +33,16 @@ def _threshold_ms() -> float:
 
 
 def where() -> str:
-    """The view (``view:<name>``) or Celery task (``task:<name>``) running now, or ``-``."""
-    path = _path.get()
-    if path is not None:
-        from django.urls import Resolver404, resolve
+    """The view (``view:<name>``) or Celery task (``task:<name>``) running now, or ``-``.
 
-        try:
-            match = resolve(path)
-        except Resolver404:
-            return "view:<unmatched>"
-        return f"view:{match.view_name or match._func_path}"
+    Walks the calling frames (only ever for a slow query, so the cost does not matter)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        request = frame.f_locals.get("request")
+        match = getattr(request, "resolver_match", None) if request is not None else None
+        if match is not None:
+            return f"view:{match.view_name or match._func_path}"
+        frame = frame.f_back  # type: ignore[assignment]
     from celery import current_task
 
     if current_task and getattr(current_task, "name", None):
@@ -64,7 +63,7 @@ def _log_slow_queries(execute, sql, params, many, context):
             logger.warning(
                 "slow query",
                 extra={
-                    "duration_ms": round(elapsed_ms, 1),
+                    "duration_ms": round(elapsed_ms, 3),
                     "view": label,
                     "database": context["connection"].alias,
                     "sql": str(sql)[:SQL_MAX_CHARS],
@@ -82,21 +81,8 @@ def _on_connection_created(sender, connection, **_) -> None:
     _add_wrapper(connection)
 
 
-def _on_request_started(sender, environ=None, scope=None, **_) -> None:
-    if scope is not None:
-        _path.set(scope.get("path"))
-    elif environ is not None:
-        _path.set(environ.get("PATH_INFO"))
-
-
-def _on_request_finished(sender, **_) -> None:
-    _path.set(None)
-
-
 def install() -> None:
     """Wrap every connection opened from now on, and those already open (idempotent)."""
     connection_created.connect(_on_connection_created, dispatch_uid="ops.slowlog")
-    request_started.connect(_on_request_started, dispatch_uid="ops.slowlog")
-    request_finished.connect(_on_request_finished, dispatch_uid="ops.slowlog")
     for conn in connections.all(initialized_only=True):
         _add_wrapper(conn)
