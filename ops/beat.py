@@ -21,6 +21,7 @@ import logging
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from celery.beat import PersistentScheduler
 
@@ -41,7 +42,7 @@ class SchedulerLock:
         self.name = name or f"{getattr(settings, 'REDIS_KEY_PREFIX', 'p2pswap')}:celery-beat"
         self.key = _lock_key(self.name)
         self.postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
-        self._conn = None
+        self._conn: Any = None  # a psycopg connection while the lock is held
         self._fd: int | None = None
 
     @property
