@@ -68,7 +68,19 @@ def fees(w3: Web3) -> tuple[int, int]:
     return 2 * base + priority, priority
 
 
-def send_transaction(
+@dataclass(frozen=True)
+class SignedTx:
+    """A transaction signed and not yet broadcast: the exact bytes to send (again)."""
+
+    raw_tx: str  # 0x-hex
+    tx_hash: str
+    nonce: int
+    gas: int
+    max_fee_per_gas: int
+    max_priority_fee_per_gas: int
+
+
+def sign_transaction(
     w3: Web3,
     account: LocalAccount,
     tx: dict,
@@ -76,10 +88,11 @@ def send_transaction(
     nonce: int,
     max_fee_per_gas: int | None = None,
     max_priority_fee_per_gas: int | None = None,
-) -> SentTx:
-    """Sign `tx` with `account` at `nonce` and broadcast it. Returns without waiting.
+) -> SignedTx:
+    """Sign `tx` with `account` at `nonce`; nothing is broadcast (see ``broadcast``).
 
-    `tx` holds `to`/`data`/`value` (and optionally `gas`); fees default to `fees(w3)`.
+    `tx` holds `to`/`data`/`value` (and optionally `gas`, else estimated with 20% room);
+    fees default to `fees(w3)`.
     """
     if max_fee_per_gas is None or max_priority_fee_per_gas is None:
         max_fee_per_gas, max_priority_fee_per_gas = fees(w3)
@@ -95,8 +108,45 @@ def send_transaction(
     if "gas" not in full:
         full["gas"] = int(w3.eth.estimate_gas(cast(TxParams, full)) * 12 // 10)
     signed = account.sign_transaction(full)
-    tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
-    return SentTx(Web3.to_hex(tx_hash), nonce, max_fee_per_gas, max_priority_fee_per_gas)
+    return SignedTx(
+        raw_tx=Web3.to_hex(signed.raw_transaction),
+        tx_hash=Web3.to_hex(signed.hash),
+        nonce=nonce,
+        gas=int(full["gas"]),
+        max_fee_per_gas=max_fee_per_gas,
+        max_priority_fee_per_gas=max_priority_fee_per_gas,
+    )
+
+
+def broadcast(w3: Web3, raw_tx: str) -> str:
+    """Send signed bytes (``SignedTx.raw_tx``); returns the transaction hash. Sending the
+    same bytes twice is harmless: the node answers with the same hash or "already known"."""
+    return Web3.to_hex(w3.eth.send_raw_transaction(hex_bytes(raw_tx)))
+
+
+def send_transaction(
+    w3: Web3,
+    account: LocalAccount,
+    tx: dict,
+    *,
+    nonce: int,
+    max_fee_per_gas: int | None = None,
+    max_priority_fee_per_gas: int | None = None,
+) -> SentTx:
+    """Sign `tx` with `account` at `nonce` and broadcast it. Returns without waiting.
+
+    `tx` holds `to`/`data`/`value` (and optionally `gas`); fees default to `fees(w3)`.
+    """
+    signed = sign_transaction(
+        w3,
+        account,
+        tx,
+        nonce=nonce,
+        max_fee_per_gas=max_fee_per_gas,
+        max_priority_fee_per_gas=max_priority_fee_per_gas,
+    )
+    tx_hash = broadcast(w3, signed.raw_tx)
+    return SentTx(tx_hash, nonce, signed.max_fee_per_gas, signed.max_priority_fee_per_gas)
 
 
 def receipt(w3: Web3, tx_hash: str) -> Receipt | None:

@@ -17,6 +17,7 @@ worker running), the lag adds the blocks the network makes in that time
 from __future__ import annotations
 
 import logging
+import time
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
@@ -82,6 +83,11 @@ class ChainCollector(Collector):
         failures = GaugeMetricFamily(
             "chain_rpc_consecutive_failures", "Failed watcher passes in a row.", labels=["network"]
         )
+        circuit = GaugeMetricFamily(
+            "chain_circuit_open",
+            "1 while the watcher's RPC circuit breaker for the network is open.",
+            labels=["network"],
+        )
         skipped = CounterMetricFamily(
             "chain_scan_skipped",
             "Watcher scans that did not run: busy (another worker holds the lease), "
@@ -106,9 +112,93 @@ class ChainCollector(Collector):
             cursor.add_metric([c.network], c.last_block)
             lag.add_metric([c.network], max(seen - c.last_block, 0))
             failures.add_metric([c.network], c.consecutive_failures)
+            is_open = c.circuit_open_until is not None and c.circuit_open_until > now
+            circuit.add_metric([c.network], 1 if is_open else 0)
         for (network, reason), count in sorted(_skips([c.network for c in cursors]).items()):
             skipped.add_metric([network, reason], count)
-        yield from (head, head_age, cursor, lag, failures, skipped)
+        yield from (head, head_age, cursor, lag, failures, circuit, skipped)
+
+    def describe(self):
+        return []
+
+
+class RelayerCollector(Collector):
+    """The relayer's hot wallet and its unfinished transactions, per network.
+
+    ``relayer_balance_ether`` is the balance the last relayer pass read (kept in the cache
+    by ``chains.relayer.relayer_balance_record``) and ``relayer_balance_age_seconds`` how
+    old that reading is; ``relayer_balance_min_ether`` is ``RELAYER_MIN_BALANCE_ETH``, so
+    the alert rule compares two series and the threshold stays a setting.
+    ``relayer_txs{status}`` counts transactions signed but not yet broadcast (``signed``)
+    and broadcast but not mined (``pending``); ``relayer_tx_oldest_seconds`` is the age of
+    the oldest of them."""
+
+    def collect(self):
+        from django.conf import settings
+        from django.db.models import Count, Min
+        from django.utils import timezone
+
+        from chains.models import RelayerTx
+        from chains.relayer import relayer_balances
+        from chains.selectors import network_list
+
+        balance = GaugeMetricFamily(
+            "relayer_balance_ether",
+            "Relayer hot-wallet balance at the last relayer pass.",
+            labels=["network", "address"],
+        )
+        balance_age = GaugeMetricFamily(
+            "relayer_balance_age_seconds",
+            "Seconds since the relayer last read its balance.",
+            labels=["network"],
+        )
+        minimum = GaugeMetricFamily(
+            "relayer_balance_min_ether",
+            "RELAYER_MIN_BALANCE_ETH: below it the relayer wallet needs topping up.",
+            labels=["network"],
+        )
+        txs = GaugeMetricFamily(
+            "relayer_txs",
+            "Relayer transactions not mined yet: signed (not broadcast) and pending.",
+            labels=["network", "status"],
+        )
+        oldest = GaugeMetricFamily(
+            "relayer_tx_oldest_seconds",
+            "Age of the oldest signed or pending relayer transaction (0: none).",
+            labels=["network"],
+        )
+        threshold = float(getattr(settings, "RELAYER_MIN_BALANCE_ETH", 0.05))
+        now = timezone.now()
+        try:
+            networks = [n.name for n in network_list()]
+            open_txs = RelayerTx.objects.filter(
+                status__in=[RelayerTx.Status.SIGNED, RelayerTx.Status.PENDING]
+            )
+            counts = {
+                (row["network"], row["status"]): row["n"]
+                for row in open_txs.values("network", "status").annotate(n=Count("id"))
+            }
+            first = {
+                row["network"]: row["first"]
+                for row in open_txs.values("network").annotate(first=Min("created_at"))
+            }
+        except Exception:  # a scrape must not fail because the database is down
+            networks, counts, first = [], {}, {}
+        try:
+            balances = relayer_balances(networks)
+        except Exception:  # nor because the cache is
+            balances = {}
+        for network in networks:
+            minimum.add_metric([network], threshold)
+            for status in (RelayerTx.Status.SIGNED, RelayerTx.Status.PENDING):
+                txs.add_metric([network, str(status)], counts.get((network, status), 0))
+            started = first.get(network)
+            oldest.add_metric([network], (now - started).total_seconds() if started else 0.0)
+            seen = balances.get(network)
+            if seen:
+                balance.add_metric([network, seen["address"]], int(seen["wei"]) / 10**18)
+                balance_age.add_metric([network], max(time.time() - float(seen["at"]), 0.0))
+        yield from (balance, balance_age, minimum, txs, oldest)
 
     def describe(self):
         return []
@@ -118,4 +208,5 @@ def register() -> None:
     """Register once per process (AppConfig.ready)."""
     if not getattr(register, "done", False):
         REGISTRY.register(ChainCollector())
+        REGISTRY.register(RelayerCollector())
         register.done = True  # type: ignore[attr-defined]

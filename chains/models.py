@@ -212,14 +212,20 @@ class RelayerAccount(models.Model):
 
 
 class RelayerTx(models.Model):
-    """A redeem or refund the relayer sent. One live row per (network, action, lock)."""
+    """A redeem or refund the relayer signed. One live row per (network, action, lock).
+
+    The signed bytes are stored, with the nonce taken, before they are broadcast
+    (``signed``); a worker killed in between leaves the row for ``relayer_resume`` to send
+    the very same bytes again, so a nonce is never used by two different transactions.
+    """
 
     class Action(models.TextChoices):
         REDEEM = "redeem"
         REFUND = "refund"
 
     class Status(models.TextChoices):
-        PENDING = "pending"
+        SIGNED = "signed"  # stored, not yet known to have reached the node
+        PENDING = "pending"  # broadcast, not mined yet
         MINED = "mined"
         FAILED = "failed"
 
@@ -229,12 +235,15 @@ class RelayerTx(models.Model):
     nonce = models.PositiveBigIntegerField()
     tx_hash = models.CharField(max_length=66)
     replaced_hashes = models.JSONField(default=list, blank=True)
+    raw_tx = models.TextField(blank=True, help_text="The signed transaction of tx_hash (0x-hex).")
+    data = models.TextField(blank=True, help_text="Call data, kept to re-price a stuck tx.")
+    gas = models.PositiveBigIntegerField(null=True, blank=True)
     max_fee_per_gas = models.DecimalField(max_digits=40, decimal_places=0)
     max_priority_fee_per_gas = models.DecimalField(max_digits=40, decimal_places=0)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
     block_number = models.PositiveBigIntegerField(null=True, blank=True)
     error = models.CharField(max_length=300, blank=True)
-    sent_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True, help_text="Last broadcast.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -246,6 +255,7 @@ class RelayerTx(models.Model):
                 name="relayer_tx_once",
             )
         ]
+        indexes = [models.Index(fields=["network", "status"])]
 
     def __str__(self) -> str:
         return f"{self.action} {self.lock_id[:10]}… on {self.network} ({self.status})"

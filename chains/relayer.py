@@ -8,9 +8,15 @@ It never holds user funds: the HTLC pays the lock's recipient (redeem) or its se
 - Refund: a live lock whose timelock has passed, judged by the timestamp of the chain's
   latest block (what the contract checks), not by this server's clock, is refunded.
 - Nonces: allocated under a row lock on ``RelayerAccount`` as the larger of the chain's
-  pending count and the last nonce we used, and the transaction is broadcast before that
-  row is released, so concurrent workers never share a nonce and a restart loses none.
+  pending count and the next nonce we recorded; the transaction is signed and stored
+  (``RelayerTx``, status ``signed``, with its raw bytes) together with the advanced nonce
+  in that same transaction, and broadcast only after the commit. So concurrent workers
+  never share a nonce, and a worker killed between signing and broadcasting leaves a
+  stored transaction that ``relayer_resume`` (every relayer pass) broadcasts again,
+  byte for byte: the nonce is used once, by the transaction first signed for it.
 - Stuck transactions are re-sent with the same nonce and higher fees.
+- Each pass records the hot wallet's balance in the cache for ``/metrics``
+  (``relayer_balance_ether``; the alert compares it with ``RELAYER_MIN_BALANCE_ETH``).
 - Idempotent: one live ``RelayerTx`` per (network, action, lock); a repeat is a no-op.
 """
 
@@ -18,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
@@ -29,7 +36,7 @@ from django.utils.module_loading import import_string
 from web3 import Web3
 
 from chains import compiler, evm, locks, selectors
-from chains.interface import HTLC, HtlcEvent, LockState, NoHtlc
+from chains.interface import HTLC, ChainUnavailable, HtlcEvent, LockState, NoHtlc
 from chains.keys import account_for
 from chains.models import ChainEvent, HtlcLock, RelayerAccount, RelayerTx
 from chains.networks import Network
@@ -56,7 +63,9 @@ def _lock_filter_allows(network: str, lock_id: str) -> bool:
 
 
 def _send(network: Network, w3, htlc, action: str, lock_id: str, data: str) -> RelayerTx | None:
-    """Allocate a nonce, broadcast, record. None if a live tx for this lock already exists."""
+    """Allocate a nonce, sign, store, commit, then broadcast. None if a live tx for this
+    lock already exists. A broadcast that fails leaves the row ``signed`` for
+    ``relayer_resume``."""
     live = RelayerTx.objects.filter(network=network.name, action=action, lock_id=lock_id).exclude(
         status=RelayerTx.Status.FAILED
     )
@@ -73,7 +82,7 @@ def _send(network: Network, w3, htlc, action: str, lock_id: str, data: str) -> R
             with evm.rpc_errors(f"{network.name}: relayer {action}"):
                 pending = w3.eth.get_transaction_count(account.address, "pending")
                 nonce = max(pending, row.next_nonce)
-                sent = evm.send_transaction(
+                signed = evm.sign_transaction(
                     w3, account, {"to": htlc.address, "data": data}, nonce=nonce
                 )
             tx = RelayerTx.objects.create(
@@ -81,25 +90,90 @@ def _send(network: Network, w3, htlc, action: str, lock_id: str, data: str) -> R
                 action=action,
                 lock_id=lock_id,
                 nonce=nonce,
-                tx_hash=sent.tx_hash,
-                max_fee_per_gas=Decimal(sent.max_fee_per_gas),
-                max_priority_fee_per_gas=Decimal(sent.max_priority_fee_per_gas),
-                sent_at=timezone.now(),
+                tx_hash=signed.tx_hash,
+                raw_tx=signed.raw_tx,
+                data=data,
+                gas=signed.gas,
+                max_fee_per_gas=Decimal(signed.max_fee_per_gas),
+                max_priority_fee_per_gas=Decimal(signed.max_priority_fee_per_gas),
+                status=RelayerTx.Status.SIGNED,
             )
             row.next_nonce = nonce + 1
             row.save(update_fields=["next_nonce"])
     except IntegrityError:
         return None  # another worker recorded the same action first
     logger.info(
-        "relayer sent",
+        "relayer signed",
         extra={
             "network": network.name,
             "action": action,
             "lock_id": lock_id,
+            "nonce": tx.nonce,
             "tx_hash": tx.tx_hash,
         },
     )
+    _broadcast(network, w3, tx)
     return tx
+
+
+# What nodes answer when they already hold these exact bytes (geth, anvil, erigon, nethermind).
+_ALREADY_KNOWN = ("already known", "already imported", "known transaction", "alreadyknown")
+
+
+def _broadcast(network: Network, w3, tx: RelayerTx) -> None:
+    """Send the stored bytes of a ``signed`` row and mark it ``pending``.
+
+    Never raises for the chain: a node that cannot be reached leaves the row ``signed``
+    (the next pass sends it again); a nonce the chain already used for something else
+    marks it ``failed`` so the action can be taken afresh."""
+    try:
+        with evm.rpc_errors(f"{network.name}: relayer broadcast"):
+            evm.broadcast(w3, tx.raw_tx)
+    except ChainUnavailable as exc:
+        text = str(exc).lower()
+        if "nonce too low" in text and evm.receipt(w3, tx.tx_hash) is None:
+            RelayerTx.objects.filter(pk=tx.pk).update(
+                status=RelayerTx.Status.FAILED, error="nonce used by another transaction"
+            )
+            tx.status = RelayerTx.Status.FAILED
+            logger.error(
+                "relayer nonce taken by another transaction",
+                extra={"network": network.name, "nonce": tx.nonce, "tx_hash": tx.tx_hash},
+            )
+            return
+        if not any(marker in text for marker in (*_ALREADY_KNOWN, "nonce too low")):
+            logger.warning(
+                "relayer broadcast failed; kept for the next pass",
+                extra={"network": network.name, "nonce": tx.nonce, "error": str(exc)[:300]},
+            )
+            return
+    now = timezone.now()
+    RelayerTx.objects.filter(pk=tx.pk, status=RelayerTx.Status.SIGNED).update(
+        status=RelayerTx.Status.PENDING, sent_at=now
+    )
+    tx.status, tx.sent_at = RelayerTx.Status.PENDING, now
+    logger.info(
+        "relayer sent",
+        extra={"network": network.name, "nonce": tx.nonce, "tx_hash": tx.tx_hash},
+    )
+
+
+def relayer_resume(*, network: Network) -> int:
+    """Broadcast again every transaction signed and stored but not known to be sent (its
+    worker died in between, or the node was unreachable), lowest nonce first, with the
+    same bytes. Returns how many are now pending."""
+    w3 = evm.web3_for(network)
+    resumed = 0
+    signed = RelayerTx.objects.filter(network=network.name, status=RelayerTx.Status.SIGNED)
+    for tx in signed.order_by("nonce"):
+        _broadcast(network, w3, tx)
+        if tx.status == RelayerTx.Status.PENDING:
+            resumed += 1
+            logger.warning(
+                "relayer re-sent a stored transaction",
+                extra={"network": network.name, "nonce": tx.nonce, "tx_hash": tx.tx_hash},
+            )
+    return resumed
 
 
 def relayer_redeem(*, network: Network, lock_id: str, preimage: str) -> RelayerTx | None:
@@ -195,15 +269,18 @@ def expired_lock_ids(*, network: Network) -> list[str]:
 
 def relayer_sweep() -> None:
     """The periodic pass (task ``chains.relay_refunds``): on every network with an HTLC,
-    refund each live lock whose timelock has passed by the chain's clock and track the sent
-    transactions. One network's outage is logged and does not stop the others."""
+    broadcast what was signed but not sent, refund each live lock whose timelock has passed
+    by the chain's clock, track the sent transactions and record the wallet's balance. One
+    network's outage is logged and does not stop the others."""
     for network in selectors.network_list():
         if selectors.htlc_deployment_get(network.name) is None:
             continue
         try:
+            relayer_resume(network=network)
             for lock_id in expired_lock_ids(network=network):
                 relayer_refund(network=network, lock_id=lock_id)
             relayer_track(network=network)
+            relayer_balance_record(network=network)
         except Exception:
             logger.exception("relayer pass failed", extra={"network": network.name})
 
@@ -213,7 +290,8 @@ def relayer_track(*, network: Network) -> None:
     w3 = evm.web3_for(network)
     account = account_for(role="RELAYER", network=network.name)
     stuck_before = timezone.now() - timedelta(seconds=settings.RELAYER_STUCK_SECONDS)
-    for tx in RelayerTx.objects.filter(network=network.name, status=RelayerTx.Status.PENDING):
+    pending = RelayerTx.objects.filter(network=network.name, status=RelayerTx.Status.PENDING)
+    for tx in pending.order_by("nonce"):
         for tx_hash in [tx.tx_hash, *tx.replaced_hashes]:
             mined = evm.receipt(w3, tx_hash)
             if mined is not None:
@@ -224,31 +302,69 @@ def relayer_track(*, network: Network) -> None:
                 tx.save(update_fields=["status", "block_number", "tx_hash", "error"])
                 break
         else:
-            if tx.sent_at < stuck_before:
+            if tx.sent_at is None or tx.sent_at < stuck_before:
                 _bump(w3, account, network, tx)
 
 
 def _bump(w3, account, network: Network, tx: RelayerTx) -> None:
+    """Re-sign at the same nonce with fees 25% higher (at least today's), store, broadcast."""
     _, htlc = _htlc(network)
-    original = w3.eth.get_transaction(tx.tx_hash)
+    if tx.data and tx.gas:
+        data, gas = tx.data, int(tx.gas)
+    else:  # a row from before the signed bytes were kept: read the original from the node
+        original = w3.eth.get_transaction(tx.tx_hash)
+        data, gas = Web3.to_hex(original["input"]), original["gas"]
     max_fee = int(tx.max_fee_per_gas) * BUMP_NUMERATOR // BUMP_DENOMINATOR + 1
     priority = int(tx.max_priority_fee_per_gas) * BUMP_NUMERATOR // BUMP_DENOMINATOR + 1
     current_max, current_priority = evm.fees(w3)
-    sent = evm.send_transaction(
+    signed = evm.sign_transaction(
         w3,
         account,
-        {"to": htlc.address, "data": Web3.to_hex(original["input"]), "gas": original["gas"]},
+        {"to": htlc.address, "data": data, "gas": gas},
         nonce=tx.nonce,
         max_fee_per_gas=max(max_fee, current_max),
         max_priority_fee_per_gas=max(priority, current_priority),
     )
+    # Stored first, like a first send: a crash before the broadcast leaves the old bytes on
+    # the node and these in the row; tracking watches both hashes, and re-prices again.
     tx.replaced_hashes = [*tx.replaced_hashes, tx.tx_hash]
-    tx.tx_hash = sent.tx_hash
-    tx.max_fee_per_gas = Decimal(sent.max_fee_per_gas)
-    tx.max_priority_fee_per_gas = Decimal(sent.max_priority_fee_per_gas)
+    tx.tx_hash = signed.tx_hash
+    tx.raw_tx = signed.raw_tx
+    tx.data, tx.gas = data, gas
+    tx.max_fee_per_gas = Decimal(signed.max_fee_per_gas)
+    tx.max_priority_fee_per_gas = Decimal(signed.max_priority_fee_per_gas)
     tx.sent_at = timezone.now()
     tx.save()
+    evm.broadcast(w3, signed.raw_tx)
     logger.warning(
         "relayer re-priced a stuck transaction",
         extra={"network": network.name, "lock_id": tx.lock_id, "nonce": tx.nonce},
     )
+
+
+def _balance_key(network: str) -> str:
+    return f"chains:relayer-balance:{network}"
+
+
+def relayer_balance_record(*, network: Network) -> int:
+    """Read the hot wallet's balance on `network` (wei) and keep it in the cache, with the
+    address and the time, for ``/metrics``. Raises ``ChainUnavailable``."""
+    from django.core.cache import cache
+
+    address = account_for(role="RELAYER", network=network.name).address
+    with evm.rpc_errors(f"{network.name}: relayer balance"):
+        wei = int(evm.web3_for(network).eth.get_balance(address))
+    cache.set(
+        _balance_key(network.name),
+        {"address": address, "wei": str(wei), "at": time.time()},
+        timeout=None,
+    )
+    return wei
+
+
+def relayer_balances(networks: list[str]) -> dict[str, dict]:
+    """The balances ``relayer_balance_record`` last kept, by network (missing: never read)."""
+    from django.core.cache import cache
+
+    found = cache.get_many([_balance_key(n) for n in networks])
+    return {n: found[_balance_key(n)] for n in networks if _balance_key(n) in found}
