@@ -167,7 +167,7 @@ class RelayerCollector(Collector):
             "Age of the oldest signed or pending relayer transaction (0: none).",
             labels=["network"],
         )
-        threshold = float(getattr(settings, "RELAYER_MIN_BALANCE_ETH", 0.05))
+        threshold = float(settings.RELAYER_MIN_BALANCE_ETH)
         now = timezone.now()
         try:
             networks = [n.name for n in network_list()]

@@ -68,7 +68,7 @@ def sha256_file(path: Path) -> str:
 
 def backup_dir() -> Path:
     """``BACKUP_DIR``, else ``$VAR_DIR/backups``."""
-    return Path(getattr(settings, "BACKUP_DIR", "") or Path(settings.VAR_DIR) / "backups")
+    return Path(settings.BACKUP_DIR or Path(settings.VAR_DIR) / "backups")
 
 
 def _tool(name: str) -> str:

@@ -129,7 +129,7 @@ class GuardedScheduler(PersistentScheduler):
         from django.conf import settings
 
         self.lock = SchedulerLock()
-        self.retry_seconds = float(getattr(settings, "BEAT_LOCK_RETRY_SECONDS", 5.0))
+        self.retry_seconds = float(settings.BEAT_LOCK_RETRY_SECONDS)
         self._next_try = 0.0
         self._standing_by = False
         super().__init__(*args, **kwargs)

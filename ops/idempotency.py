@@ -67,7 +67,7 @@ IDEMPOTENCY_RESPONSES = {
 
 
 def _ttl() -> timedelta:
-    return timedelta(hours=float(getattr(settings, "IDEMPOTENCY_KEY_TTL_HOURS", 24)))
+    return timedelta(hours=float(settings.IDEMPOTENCY_KEY_TTL_HOURS))
 
 
 def _canonical(data):

@@ -22,7 +22,7 @@ def swaps_stuck_counts(*, now=None) -> dict[str, int]:
     from swaps.models import OPEN_STATES, Swap
 
     now = now or timezone.now()
-    grace = int(getattr(settings, "OPS_STUCK_GRACE_SECONDS", 300))
+    grace = int(settings.OPS_STUCK_GRACE_SECONDS)
     created_cutoff = now - timedelta(seconds=settings.SWAP_EXPIRY_GRACE_SECONDS + grace)
     counts = {str(state): 0 for state in OPEN_STATES}
     counts["created"] = Swap.objects.filter(

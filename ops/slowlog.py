@@ -29,7 +29,7 @@ SQL_MAX_CHARS = 2000
 
 
 def _threshold_ms() -> float:
-    return float(getattr(settings, "SLOW_QUERY_MS", 1000))
+    return float(settings.SLOW_QUERY_MS)
 
 
 def where() -> str:

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "swaps",
     "oracle",
     "chains",
+    "ops",
     # accounts' sign-in: revocable refresh tokens and allauth's API for apps and SPAs.
     "rest_framework_simplejwt.token_blacklist",
     "allauth.headless",
@@ -587,6 +588,18 @@ SWAP_STUCK_SECONDS = env.int("SWAP_STUCK_SECONDS", default=3600)
 SWAP_NEXT_ACTION_CACHE_SECONDS = env.int("SWAP_NEXT_ACTION_CACHE_SECONDS", default=300)
 
 # --- Operations -------------------------------------------------------------------
+# SLOW_QUERY_MS: queries slower than this are logged with their view or task (0: off).
+SLOW_QUERY_MS = env.float("SLOW_QUERY_MS", default=1000.0)
+# BACKUP_DIR: where `manage.py backup` writes (default $VAR_DIR/backups).
+BACKUP_DIR = env.str("BACKUP_DIR", default="")
+# IDEMPOTENCY_KEY_TTL_HOURS: how long the first answer to an Idempotency-Key is replayed.
+IDEMPOTENCY_KEY_TTL_HOURS = env.float("IDEMPOTENCY_KEY_TTL_HOURS", default=24.0)
+# OPS_STUCK_GRACE_SECONDS: a swap past its deadline this long counts as stuck (metric, alert).
+OPS_STUCK_GRACE_SECONDS = env.int("OPS_STUCK_GRACE_SECONDS", default=300)
+# BEAT_LOCK_RETRY_SECONDS: how often a standby beat tries to take the scheduler lock.
+BEAT_LOCK_RETRY_SECONDS = env.float("BEAT_LOCK_RETRY_SECONDS", default=5.0)
+# RELAYER_MIN_BALANCE_ETH: the relayer hot wallet's balance (native coin) below which it alerts.
+RELAYER_MIN_BALANCE_ETH = env.str("RELAYER_MIN_BALANCE_ETH", default="0.05")
 # HEALTH_CHAINS_REQUIRED: when true, an unreachable chain RPC makes /health/ready answer 503.
 HEALTH_CHAINS_REQUIRED = env.bool("HEALTH_CHAINS_REQUIRED", default=False)
 # HEALTH_CHECK_TIMEOUT: seconds each readiness check may take.

@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DOMAIN_APPS = {"accounts", "marketplace", "swaps", "oracle", "chains"}
-PACKAGES = {*DOMAIN_APPS, "core", "config", "testing"}
+PACKAGES = {*DOMAIN_APPS, "core", "config", "ops", "testing"}
 # Which apps each app may import: each layer only from the layers below it.
 LAYERS = {
     "core": set(),
@@ -22,7 +22,8 @@ LAYERS = {
     "oracle": {"core", "chains"},
     "marketplace": {"core", "chains", "accounts", "oracle"},
     "swaps": {"core", "chains", "accounts", "oracle", "marketplace"},
-    "config": {"core", *DOMAIN_APPS},  # the composition root wires everything
+    "ops": {"core", *DOMAIN_APPS},  # operations (backup, alerts) read every app
+    "config": {"core", "ops", *DOMAIN_APPS},  # the composition root wires everything
 }
 CHAIN_LIBRARIES = {"web3", "eth_account", "eth_abi", "eth_keys", "eth_utils", "vyper", "ic"}
 

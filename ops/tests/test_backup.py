@@ -12,15 +12,11 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from ops.tests.support import require_ops_installed
-
-require_ops_installed()
-
-from accounts.models import User  # noqa: E402
-from ops import backup  # noqa: E402
-from ops.models import BackupRun  # noqa: E402
-from swaps.models import Swap  # noqa: E402
-from swaps.tests.flow import detail, scan_all, send, take  # noqa: E402
+from accounts.models import User
+from ops import backup
+from ops.models import BackupRun
+from swaps.models import Swap
+from swaps.tests.flow import detail, scan_all, send, take
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,14 +9,10 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from ops.tests.support import require_ops_installed
-
-require_ops_installed()
-
-from accounts.tests.factories import UserFactory  # noqa: E402
-from ops.idempotency import idempotency_keys_purge  # noqa: E402
-from ops.models import BackupRun, IdempotencyKey  # noqa: E402
-from testing.support import race  # noqa: E402
+from accounts.tests.factories import UserFactory
+from ops.idempotency import idempotency_keys_purge
+from ops.models import BackupRun, IdempotencyKey
+from testing.support import race
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls("ops.tests.urls")]
 

@@ -13,14 +13,10 @@ from django.test import AsyncClient, Client
 from django.utils import timezone
 from prometheus_client import generate_latest
 
-from ops.tests.support import require_ops_installed
-
-require_ops_installed()
-
-from ops.models import BackupRun  # noqa: E402
-from ops.tasks import purge_idempotency_keys  # noqa: E402
-from swaps.models import Swap  # noqa: E402
-from swaps.tests.factories import make_swap  # noqa: E402
+from ops.models import BackupRun
+from ops.tasks import purge_idempotency_keys
+from swaps.models import Swap
+from swaps.tests.factories import make_swap
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
