@@ -9,6 +9,7 @@ digits. No floats anywhere.
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_DOWN, ROUND_UP, Context, Decimal, InvalidOperation
 from typing import overload
 
@@ -39,8 +40,14 @@ def decimal_places(value: Decimal) -> int:
     return max(0, -int(exponent)) if isinstance(exponent, int) else 0
 
 
+# Plain ASCII decimal notation: no exponent, no "_" separators, no non-ASCII digits.
+_PLAIN_DECIMAL = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII)
+
+
 def parse_decimal(value: object) -> Decimal | None:
-    """A finite Decimal from a string, int or Decimal; None for anything else (floats too)."""
+    """A finite Decimal from an int, a Decimal or a string in plain ASCII decimal notation
+    ("1.25", "-2.5"); None for anything else: floats, exponents ("1e308"), separators
+    ("1_0"), full-width or other non-ASCII digits, NaN, Infinity, over 100 characters."""
     if isinstance(value, bool | float):
         return None
     if isinstance(value, Decimal):
@@ -49,7 +56,7 @@ def parse_decimal(value: object) -> Decimal | None:
         result = Decimal(value)
     elif isinstance(value, str):
         text = value.strip()
-        if not text or len(text) > 100:
+        if not text or len(text) > 100 or not _PLAIN_DECIMAL.fullmatch(text):
             return None
         try:
             result = Decimal(text)

@@ -103,3 +103,20 @@ def test_places_and_limits_follow_the_amount_columns():
     assert decimal_places(Decimal("1.500")) == 1
     assert decimal_places(Decimal("1E+3")) == 0
     assert Decimal("999999999999999999999999999999999999999999.999999999999999999") == MAX_AMOUNT
+
+
+@pytest.mark.parametrize(
+    "text", ["1_0", "１２", "1e308", "1E2", "NaN", "Infinity", "0x10", "1.2.3", ""]
+)
+def test_parse_decimal_accepts_only_plain_ascii_notation(text):
+    from core.decimals import parse_decimal
+
+    assert parse_decimal(text) is None
+
+
+def test_parse_decimal_reads_plain_notation_exactly():
+    from core.decimals import parse_decimal
+
+    assert parse_decimal(" 1.25 ") == Decimal("1.25")
+    assert parse_decimal("-2.5") == Decimal("-2.5")
+    assert parse_decimal(".5") == Decimal("0.5")
