@@ -215,10 +215,14 @@ class Listing(models.Model):
         return self.expires_at is not None and self.expires_at <= (now or timezone.now())
 
     def is_visible_to(self, user) -> bool:
-        """Whether `user` (None: anonymous) may see this listing's page, in any state.
+        """Whether `user` (None: anonymous) may see this listing (page and API).
 
-        Deleted listings are seen by nobody; hidden ones by their maker only.
+        Deleted listings are seen by nobody. Its maker and staff see it in every other state;
+        everyone else only while it is active and not hidden by moderators (a draft, a
+        paused or a closed listing's terms and addresses are the maker's business).
         """
         if self.deleted_at is not None:
             return False
-        return self.hidden_at is None or (user is not None and user.pk == self.maker_id)
+        if user is not None and (user.pk == self.maker_id or user.is_staff):
+            return True
+        return self.hidden_at is None and self.state == self.State.ACTIVE

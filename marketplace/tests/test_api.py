@@ -378,8 +378,7 @@ def test_detail_hides_hidden_and_deleted_listings_from_others_but_not_the_maker(
     # then
     assert others_hidden.status_code == 404
     assert others_deleted.status_code == 404
-    assert others_paused.json()["state"] == "paused"
-    assert others_paused.json()["hidden_reason"] is None
+    assert others_paused.status_code == 404  # not active: its maker's and staff's only
     assert maker_hidden.status_code == 200
     assert maker_hidden.json()["hidden_reason"] == "Misleading terms"
 
@@ -514,3 +513,18 @@ def test_listings_name_both_networks_and_the_makers_public_record(api, prices):
         "kyc_level",
     }
     assert body["maker_reputation"]["failed_swaps"] == 0
+
+
+@pytest.mark.parametrize("state", ["draft", "paused", "cancelled", "sold_out", "expired"])
+def test_a_listing_that_is_not_active_is_only_for_its_maker_and_staff(api, state):
+    # given
+    listing = ListingFactory(state=state)
+    stranger, staff = UserFactory(), UserFactory(is_staff=True)
+    # then: a 404 for strangers and anonymous callers, the listing for its maker and staff
+    assert api.get(f"{URL}{listing.pk}/").status_code == 404
+    api.force_authenticate(stranger)
+    assert api.get(f"{URL}{listing.pk}/").status_code == 404
+    api.force_authenticate(listing.maker)
+    assert api.get(f"{URL}{listing.pk}/").status_code == 200
+    api.force_authenticate(staff)
+    assert api.get(f"{URL}{listing.pk}/").status_code == 200

@@ -50,4 +50,5 @@ def test_a_hidden_listing_is_seen_by_its_maker_only_and_a_deleted_one_by_nobody(
     assert listing_get_for(listing_id=hidden.pk, viewer=stranger) is None
     assert listing_get_for(listing_id=hidden.pk, viewer=None) is None
     assert listing_get_for(listing_id=deleted.pk, viewer=deleted.maker) is None
-    assert listing_get_for(listing_id=shown.pk, viewer=None) == shown
+    assert listing_get_for(listing_id=shown.pk, viewer=None) is None  # paused: not public
+    assert listing_get_for(listing_id=shown.pk, viewer=shown.maker) == shown
