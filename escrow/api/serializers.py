@@ -80,7 +80,7 @@ class CheckoutInput(serializers.Serializer):
 
 
 class ShipInput(serializers.Serializer):
-    tracking = serializers.CharField(max_length=2000)
+    tracking = serializers.CharField(max_length=2000, allow_blank=True)
     files = serializers.ListField(child=serializers.FileField(), required=False, max_length=5)
 
 
@@ -94,7 +94,7 @@ class TickInput(serializers.Serializer):
 
 
 class ReviewInput(serializers.Serializer):
-    rating = serializers.IntegerField()
+    rating = serializers.IntegerField(help_text="1 to 5.")
     text = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
 

@@ -509,10 +509,11 @@ class OrderShipView(APIView):
         )
     )
     def post(self, request: Request, order_id) -> Response:
+        own = _own_order(request, order_id)
         data = ShipInput(data=request.data)
         data.is_valid(raise_exception=True)
         order = services.order_ship(
-            order=_own_order(request, order_id),
+            order=own,
             actor=_user(request),
             tracking=data.validated_data["tracking"],
             files=data.validated_data.get("files", []),
@@ -638,9 +639,9 @@ class OrderConditionTickView(APIView):
         )
     )
     def post(self, request: Request, order_id, condition_id: int) -> Response:
+        order = _own_order(request, order_id)
         data = TickInput(data=request.data)
         data.is_valid(raise_exception=True)
-        order = _own_order(request, order_id)
         services.order_condition_tick(
             order=order,
             actor=_user(request),
@@ -663,10 +664,11 @@ class OrderReviewView(APIView):
         },
     )
     def post(self, request: Request, order_id) -> Response:
+        order = _own_order(request, order_id)
         data = ReviewInput(data=request.data)
         data.is_valid(raise_exception=True)
         review = services.review_create(
-            order=_own_order(request, order_id),
+            order=order,
             buyer=_user(request),
             rating=data.validated_data["rating"],
             text=data.validated_data.get("text", ""),
