@@ -388,6 +388,18 @@ class CheckoutView(APIView):
 # ------------------------------------------------------------------ orders
 
 
+def _party_or_staff_order(request: Request, order_id) -> Order:
+    """The order for a party, or for staff (the arbitration desk reads and writes the
+    conversation); a 404 for everyone else."""
+    user = _user(request)
+    if user.is_staff:
+        order = selectors.order_get_for_staff(order_id=order_id)
+        if order is None:
+            raise errors.refuse(errors.NOT_FOUND)
+        return order
+    return _own_order(request, order_id)
+
+
 def _own_order(request: Request, order_id) -> Order:
     order = selectors.order_get(order_id=order_id, user=_user(request))
     if order is None:
@@ -594,7 +606,7 @@ class OrderMessagesView(APIView):
         responses={200: MessageOutput(many=True), 401: UNAUTHENTICATED, 404: NOT_FOUND},
     )
     def get(self, request: Request, order_id) -> Response:
-        order = _own_order(request, order_id)
+        order = _party_or_staff_order(request, order_id)
         return Response(MessageOutput(order.messages.prefetch_related("files"), many=True).data)
 
     @extend_schema(
@@ -615,7 +627,7 @@ class OrderMessagesView(APIView):
         },
     )
     def post(self, request: Request, order_id) -> Response:
-        order = _own_order(request, order_id)
+        order = _party_or_staff_order(request, order_id)
         data = MessageInput(data=request.data)
         data.is_valid(raise_exception=True)
         message = services.order_message_add(
@@ -683,13 +695,8 @@ class OrderFileView(APIView):
         responses={(200, "application/octet-stream"): bytes, 404: NOT_FOUND},
     )
     def get(self, request: Request, order_id, file_id: int):
-        user = _user(request)
-        order = (
-            selectors.order_get_for_staff(order_id=order_id)
-            if user.is_staff
-            else selectors.order_get(order_id=order_id, user=user)
-        )
-        stored = order.files.filter(pk=file_id).first() if order else None
+        order = _party_or_staff_order(request, order_id)
+        stored = order.files.filter(pk=file_id).first()
         if stored is None:
             raise errors.refuse(errors.NOT_FOUND)
         response = FileResponse(stored.file.open("rb"), as_attachment=True, filename=stored.name)
