@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -48,9 +49,9 @@ def product_list(
 ) -> QuerySet[Product]:
     """The catalogue: active, visible products (a seller also sees their own inactive ones
     with ``include_hidden_for``), filtered and ordered (``newest``, ``price``, ``-price``,
-    ``rating``). ``q`` is PostgreSQL full text over title and description there, a
-    case-insensitive substring on SQLite. Prices compare within one asset only, so the
-    price filters need ``asset``."""
+    ``rating``). ``q``: every word as a prefix, PostgreSQL full text over title and
+    description there; on SQLite the whole text as a case-insensitive substring. Prices
+    compare within one asset only, so the price filters need ``asset``."""
     qs = Product.objects.select_related("category", "asset", "seller").prefetch_related(
         "images", "conditions"
     )
@@ -58,12 +59,16 @@ def product_list(
     if include_hidden_for is not None:
         visible |= Q(seller=include_hidden_for)
     qs = qs.filter(visible)
-    if q:
+    words = re.findall(r"\w+", q)[:8]
+    if words:
         if connection.vendor == "postgresql":
             from django.contrib.postgres.search import SearchQuery, SearchVector
 
-            qs = qs.annotate(search=SearchVector("title", "description")).filter(
-                search=SearchQuery(q, search_type="websearch")
+            # Every word as a prefix ("jack" finds "jackfruit"), with the "simple"
+            # configuration: no English stemming of Bengali or mixed titles.
+            prefixes = " & ".join(f"{w}:*" for w in words)
+            qs = qs.annotate(search=SearchVector("title", "description", config="simple")).filter(
+                search=SearchQuery(prefixes, search_type="raw", config="simple")
             )
         else:
             qs = qs.filter(Q(title__icontains=q) | Q(description__icontains=q))
