@@ -195,6 +195,7 @@ def order(request: HttpRequest, order_id) -> HttpResponse:
             "files": found.files.all(),
             "ship_form": ShipForm(),
             "message_form": MessageForm(),
+            "dispute_form": MessageForm(prefix="dispute"),
             "review_form": ReviewForm(),
             "held": found.state in {"funded", "shipped", "delivered"},
             "reviewed": hasattr(found, "review"),
@@ -224,7 +225,9 @@ def order_step(request: HttpRequest, order_id, step: str) -> HttpResponse:
     """One form on the order page: ship, confirm, message, dispute, tick, review, cancel."""
     found = _order_or_404(request, order_id)
     user = _user(request)
-    upload = request.FILES.get("file")
+    # The dispute form shares the message form's fields, under its own prefix (one page).
+    prefix = "dispute" if step == "dispute" else None
+    upload = request.FILES.get(f"{prefix}-file" if prefix else "file")
     files = [upload] if upload else []
     try:
         if step == "ship":
@@ -236,7 +239,7 @@ def order_step(request: HttpRequest, order_id, step: str) -> HttpResponse:
         elif step == "confirm":
             services.order_confirm_delivery(order=found, actor=user)
         elif step in ("message", "dispute"):
-            written = MessageForm(request.POST, request.FILES)
+            written = MessageForm(request.POST, request.FILES, prefix=prefix)
             if written.is_valid():
                 text = written.cleaned_data["message"]
                 if step == "dispute":

@@ -120,7 +120,7 @@ def test_order_page_conversation_and_dispute_form(escrow_env):
     )
     # when the buyer writes, then disputes
     client.post(f"/shop/orders/{order.pk}/message", {"message": "When will it ship?"})
-    client.post(f"/shop/orders/{order.pk}/dispute", {"message": "Nothing arrived."})
+    client.post(f"/shop/orders/{order.pk}/dispute", {"dispute-message": "Nothing arrived."})
     html = client.get(f"/shop/orders/{order.pk}/").content.decode()
     # then both messages show, and the page offers the on-chain dispute
     assert "When will it ship?" in html and "Nothing arrived." in html
