@@ -474,3 +474,21 @@ def test_token_order_next_action_approves_exactly_the_total(escrow_env):
     assert step["action"] == "approve" and step["to"] == token.address
     send(b, BUYER, step)
     assert token.functions.allowance(BUYER.address, escrow_address("local-b")).call() == 1_515_000
+
+
+def test_each_transition_tells_both_parties_by_email_on_commit(
+    escrow_env, django_capture_on_commit_callbacks, mailoutbox
+):
+    # given an order awaiting payment
+    product = _product()
+    buyer = UserFactory(email="buyer@example.com")
+    order = _order(buyer, product, 1)
+    # when it is cancelled, and the commit runs its callbacks (the notice task, eagerly)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.order_cancel(order=order, actor=buyer)
+    # then both parties were told the new state, with a link to the order page
+    assert sorted(m.to[0] for m in mailoutbox) == sorted(
+        ["buyer@example.com", product.seller.email]
+    )
+    assert "Cancelled" in mailoutbox[0].subject
+    assert f"/shop/orders/{order.pk}/" in mailoutbox[0].body
