@@ -30,7 +30,7 @@ class ProductFactory(factory.django.DjangoModelFactory):
 
     seller = factory.SubFactory(UserFactory)
     title = factory.Sequence(lambda n: f"Rice lot {n}")
-    category = factory.LazyFunction(lambda: Category.objects.get(name="Grains"))
+    category = factory.LazyFunction(lambda: Category.objects.get_or_create(name="Grains")[0])
     unit = Product.Unit.KG
     asset = factory.LazyFunction(asset)
     price = Decimal("2.500000")

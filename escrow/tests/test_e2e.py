@@ -38,7 +38,7 @@ def _product(seller_api, seller, network="local-b", **extra) -> dict:
     body = {
         "title": "Aromatic rice",
         "description": "Harvested in November.",
-        "category": Category.objects.get(name="Grains").pk,
+        "category": Category.objects.get_or_create(name="Grains")[0].pk,
         "unit": "kg",
         "price": "2.5",
         "shipping_fee": "1",

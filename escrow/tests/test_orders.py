@@ -34,7 +34,7 @@ def _product(network="local-a", symbol="TEST", **extra) -> Product:
     fields = {
         "seller": extra.pop("seller", None) or UserFactory(),
         "title": "Mangoes",
-        "category_id": Category.objects.get(name="Fruit").pk,
+        "category_id": Category.objects.get_or_create(name="Fruit")[0].pk,
         "unit": Product.Unit.KG,
         "asset_id": asset.pk,
         "price": Decimal("0.75") if symbol == "TEST" else Decimal("0.001"),

@@ -38,7 +38,7 @@ def _product(**extra) -> Product:
     return services.product_create(
         seller=extra.pop("seller", None) or UserFactory(),
         title=extra.pop("title", "Jackfruit"),
-        category_id=Category.objects.get(name="Fruit").pk,
+        category_id=Category.objects.get_or_create(name="Fruit")[0].pk,
         unit=Product.Unit.PIECE,
         asset_id=Asset.objects.get(network="local-a", symbol="ETH").pk,
         price=Decimal("0.001"),
@@ -143,7 +143,7 @@ def test_sell_page_publishes_a_product(escrow_env):
         {
             "kind": "product",
             "title": "Goat",
-            "category": Category.objects.get(name="Livestock").pk,
+            "category": Category.objects.get_or_create(name="Livestock")[0].pk,
             "unit": "head",
             "asset": Asset.objects.get(network="local-a", symbol="TEST").pk,
             "price": "40",

@@ -31,7 +31,10 @@ def _bootstrap() -> str:
     from chains import selectors as chain_selectors
     from chains.models import Asset
     from chains.services import network_bootstrap
+    from escrow.models import Category
 
+    # Another transactional test may have flushed the seeded categories.
+    Category.objects.get_or_create(name="Grains")
     for network in chain_selectors.network_list():
         network_bootstrap(network=network, test_token=True)
     return Asset.objects.get(network="local-b", symbol="TEST").address
