@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from django.db import transaction
 from web3 import Web3
 
-from chains import compiler, evm, watcher
+from chains import compiler, escrow, evm, watcher
 from chains.interface import HTLC
-from chains.keys import account_for, anvil_dev_account
+from chains.keys import MissingKey, account_for, anvil_dev_account
 from chains.models import Asset, Deployment
 from chains.networks import Network
 
@@ -120,12 +120,16 @@ def asset_upsert(
 
 
 def network_bootstrap(*, network: Network, test_token: bool) -> list[DeployOutcome]:
-    """Deploy the HTLC (and on local chains a test token), register the network's assets.
+    """Deploy the HTLC, the Escrow (see ``escrow_bootstrap``) and on local chains a test
+    token, register the network's assets.
 
     Idempotent, like ``contract_deploy``; demo holders with no test tokens get some.
     """
     outcomes = [contract_deploy(network=network, contract=HTLC)]
     asset_upsert(network=network, symbol=network.native_symbol, decimals=18, name="Native coin")
+    escrow_outcome = escrow_bootstrap(network=network)
+    if escrow_outcome is not None:
+        outcomes.append(escrow_outcome)
     if test_token:
         spec = TEST_TOKEN_SPEC
         token = contract_deploy(
@@ -145,6 +149,42 @@ def network_bootstrap(*, network: Network, test_token: bool) -> list[DeployOutco
         )
         _mint_demo_tokens(network, token.deployment.address)
     return outcomes
+
+
+# --- Escrow (goods and services; escrow/ app) ---------------------------------------------
+
+
+def escrow_bootstrap(*, network: Network) -> DeployOutcome | None:
+    """Deploy the Escrow with this network's arbiter and treasury, unless the active one
+    already has exactly those (then nothing is sent, as ``contract_deploy``).
+
+    Returns None, deploying nothing, when the network has no treasury address or no arbiter
+    key (logged: the HTLC and swaps work without an escrow). The arbiter and treasury are
+    fixed in a deployment, so a changed one deactivates it and deploys anew; orders in the
+    old contract end there.
+    """
+    treasury = escrow.treasury_address(network.name)
+    try:
+        arbiter = escrow.arbiter_address(network.name)
+    except MissingKey as exc:
+        logger.warning("no escrow: %s", exc, extra={"network": network.name})
+        return None
+    if treasury is None:
+        logger.warning("no escrow: ESCROW_TREASURY_ADDRESS unset", extra={"network": network.name})
+        return None
+    current = Deployment.objects.filter(
+        network=network.name, contract=escrow.ESCROW, active=True
+    ).first()
+    if (
+        current is not None
+        and _live(evm.web3_for(network), current)
+        and escrow.deployed_parties(network=network, address=current.address) != (arbiter, treasury)
+    ):
+        Deployment.objects.filter(pk=current.pk).update(active=False)
+    outcome = contract_deploy(network=network, contract=escrow.ESCROW, args=(arbiter, treasury))
+    if outcome.created:
+        watcher.cursor_rewind(network=network.name, before_block=outcome.deployment.block_number)
+    return outcome
 
 
 def _mint_demo_tokens(network: Network, token_address: str) -> None:

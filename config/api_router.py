@@ -11,4 +11,5 @@ urlpatterns = [
     path("", include("accounts.api.urls")),
     path("", include("marketplace.api.urls")),
     path("", include("swaps.api.urls")),
+    path("", include("escrow.api.urls")),
 ]

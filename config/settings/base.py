@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "accounts",
     "marketplace",
     "swaps",
+    "escrow",
     "oracle",
     "chains",
     "ops",
@@ -729,3 +730,32 @@ WALLET_BALANCE_RPC_TIMEOUT = env.float("WALLET_BALANCE_RPC_TIMEOUT", default=2.0
 LISTING_MAX_PRICE_DEVIATION_PCT = Decimal(env.str("LISTING_MAX_PRICE_DEVIATION_PCT", default="25"))
 # MARKETPLACE_TERMS_MAX_LENGTH: longest listing terms text, in characters.
 MARKETPLACE_TERMS_MAX_LENGTH = env.int("MARKETPLACE_TERMS_MAX_LENGTH", default=2000)
+
+# --- Escrow: goods and services (escrow/, chains/contracts/Escrow.vy) -----------------------
+# ESCROW_FEE_BPS: the platform fee on an order, in basis points of subtotal + shipping, paid to
+# the treasury on release only (never on a refund or a resolution). The contract caps it at 1000.
+ESCROW_FEE_BPS = env.int("ESCROW_FEE_BPS", default=100)
+# ESCROW_TREASURY_ADDRESS: where fees go; fixed in each Escrow deployment. Empty: anvil's public
+# development account 7 on local-* networks only; other networks get no escrow without it.
+ESCROW_TREASURY_ADDRESS = env.str("ESCROW_TREASURY_ADDRESS", default="")
+# ESCROW_RELEASE_SECONDS: from checkout to the automatic release (the contract's release time),
+# unless the buyer releases earlier or a dispute is opened before it. JSON per network.
+ESCROW_RELEASE_SECONDS = env.json(
+    "ESCROW_RELEASE_SECONDS", default={"default": 14 * 86400, "local-a": 3600, "local-b": 3600}
+)
+# ESCROW_PAYMENT_WINDOW_SECONDS: an order not funded this long after checkout is cancelled and
+# its stock returned (a deposit that still arrives later is honoured and flagged for the seller).
+ESCROW_PAYMENT_WINDOW_SECONDS = env.int("ESCROW_PAYMENT_WINDOW_SECONDS", default=1800)
+# ESCROW_IMAGE_MAX_BYTES / _MAX_PIXELS / _PER_PRODUCT: product image limits.
+ESCROW_IMAGE_MAX_BYTES = env.int("ESCROW_IMAGE_MAX_BYTES", default=5 * 1024 * 1024)
+ESCROW_IMAGE_MAX_PIXELS = env.int("ESCROW_IMAGE_MAX_PIXELS", default=25_000_000)
+ESCROW_IMAGES_PER_PRODUCT = env.int("ESCROW_IMAGES_PER_PRODUCT", default=8)
+# ESCROW_FILE_MAX_BYTES: largest evidence file (shipping papers, condition proofs, messages).
+ESCROW_FILE_MAX_BYTES = env.int("ESCROW_FILE_MAX_BYTES", default=10 * 1024 * 1024)
+# ESCROW_FILE_ROOT: private directory for order files (never under a public URL); empty means
+# $VAR_DIR/private/escrow.
+ESCROW_FILE_ROOT = env.str("ESCROW_FILE_ROOT", default="")
+# The escrow order's states are one enum in the OpenAPI schema (beside the swap's).
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["EscrowOrderStateEnum"] = (  # type: ignore[index]
+    "escrow.models.Order.State"
+)
