@@ -62,6 +62,11 @@ def notification_list(*, user) -> QuerySet[Notification]:
     return Notification.objects.filter(user=user).order_by("-created_at", "-pk")
 
 
+def unread_count(*, user) -> int:
+    """How many of `user`'s notifications are unread (one query, on the user/read_at index)."""
+    return Notification.objects.filter(user=user, read_at__isnull=True).count()
+
+
 def swaps_awaiting_relay() -> list[tuple[str, str, str]]:
     """(quote network, taker lock id, preimage) of swaps whose secret is public while the
     taker's lock still waits to be redeemed for the maker."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -14,17 +14,15 @@ from django.db.models import Q, Sum
 from django.utils import timezone, translation
 from django.utils.translation import gettext_noop
 
-from accounts import selectors as account_selectors
 from accounts import services as account_services
 from accounts.models import User
 from chains.interface import ChainUnavailable
-from core.decimals import CTX, format_plain, quantize
+from core.decimals import format_plain
 from core.queue import enqueue_on_commit
 from marketplace import errors as listing_errors
 from marketplace import selectors as market_selectors
 from marketplace import services as market_services
-from oracle import selectors as oracle_selectors
-from swaps import errors, machine, onchain, selectors
+from swaps import errors, machine, onchain, quotes, selectors
 from swaps.errors import SwapError, refuse
 from swaps.live import announce_on_commit
 from swaps.models import (
@@ -57,36 +55,13 @@ class InvalidTransition(Exception):
 # ------------------------------------------------------------------ creation
 
 
-def _usd_value(listing, amount: Decimal, quote_amount: Decimal) -> Decimal | None:
-    """The swap's value in USD: the larger of its two legs at the oracle's USD prices (a
-    lopsided trade is held to the limits by its bigger side), to the cent; None when either
-    leg has no tradeable USD price."""
-    values = []
-    for asset, value in ((listing.base_asset, amount), (listing.quote_asset, quote_amount)):
-        if asset.priced_as == "USD":
-            values.append(value)
-            continue
-        agg = oracle_selectors.price_get(oracle_selectors.price_pair(asset.priced_as, "USD"))
-        if agg is None or not agg.tradeable or agg.price is None:
-            return None
-        values.append(CTX.multiply(value, agg.price))
-    return quantize(max(values), 2, rounding=ROUND_HALF_UP)
-
-
 def _until(moment) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _refuse_out_of_band(listing) -> None:
+def _refuse_out_of_band(listing, rate: Decimal) -> None:
     """A fixed price that drifted outside the band cannot be taken; its maker is told (at
     most once while the notice is unread)."""
-    if listing.price is None:
-        return
-    rate = market_selectors.band_rate(
-        base=listing.base_asset, quote=listing.quote_asset, price=listing.price
-    )
-    if rate is None:
-        return
     params = {
         "listing": listing.pk,
         "rate": format_plain(rate, listing.quote_asset.decimals),
@@ -107,9 +82,7 @@ def _refuse_out_of_band(listing) -> None:
                 ),
                 params,
             )
-    raise listing_errors.refuse(
-        listing_errors.PRICE_OUT_OF_BAND, band=params["band"], rate=params["rate"]
-    )
+    raise quotes.band_refusal(listing, rate)
 
 
 def swap_create(
@@ -117,62 +90,50 @@ def swap_create(
 ) -> Swap:
     """Take `amount` of a listing: reserve it and fix the swap's terms.
 
-    Checks, each with its own code: the hashlock's form and novelty, that the taker owns
-    `taker_address`, the oracle (``pair_unpriced`` when it cannot price the pair,
+    Checks, each with its own code and a message naming the numbers and the way out (the
+    same checks as ``swaps.quotes.swap_quote``): the hashlock's form and novelty, that the
+    taker owns `taker_address`, the oracle (``pair_unpriced`` when it cannot price the pair,
     ``pair_halted`` while it halts it), a fixed price within the band
     (``price_out_of_band``), the KYC limits of both parties against the larger leg in USD,
-    a taker suspended for faults (``suspended``), the taker's caps on open and on unlocked
-    swaps; the listing itself refuses what it cannot sell (see
-    ``marketplace.services.listing_reserve``). Takes the taker's user row lock (the caps)
-    and then the listing's. The maker is notified on commit.
+    the taker's balances of the quote amount and of the gas for their steps
+    (``insufficient_balance``, ``insufficient_gas``), a taker suspended for faults
+    (``suspended``), the taker's caps on open and on unlocked swaps; the listing itself
+    refuses what it cannot sell (see ``marketplace.services.listing_reserve``). Takes the
+    taker's user row lock (the caps) and then the listing's. The maker is notified on
+    commit.
 
     Raises SwapError or marketplace ListingError.
     """
     if not isinstance(hashlock, str) or not HASHLOCK_RE.match(hashlock):
         raise refuse(errors.INVALID_HASHLOCK)
     hashlock = hashlock.lower()
-    if not isinstance(taker_address, str) or not ADDRESS_RE.match(taker_address):
-        raise refuse(errors.INVALID_ADDRESS)
-    owner = account_selectors.wallet_owner_get(taker_address)
-    if owner is None or owner.pk != taker.pk:
-        raise refuse(errors.ADDRESS_NOT_LINKED)
-    listing = market_selectors.listing_get(listing_id=listing_id)
-    if listing is None:
+    quotes.check_address(taker=taker, taker_address=taker_address)
+    if market_selectors.listing_get(listing_id=listing_id) is None:
         raise refuse(errors.LISTING_NOT_FOUND)
     if Swap.objects.filter(hashlock=hashlock).exists():
         raise refuse(errors.HASHLOCK_REUSED)
-    pair = oracle_selectors.price_get(listing.price_pair)
-    if pair is None:
-        raise refuse(errors.PAIR_UNPRICED)
-    if not pair.tradeable:
-        raise refuse(errors.PAIR_HALTED)
-    _refuse_out_of_band(listing)
-    t1, t2 = onchain.timelocks(
-        base_network=listing.base_asset.network, quote_network=listing.quote_asset.network
-    )
-    quote = market_selectors.listing_quote(listing=listing, amount=amount)
-    value_usd = _usd_value(listing, amount, quote.quote_amount)
-    if value_usd is None:
-        raise refuse(errors.PRICE_UNAVAILABLE)
-    if value_usd > account_selectors.kyc_limit_usd(taker):
-        raise refuse(errors.KYC_LIMIT_EXCEEDED)
-    if value_usd > account_selectors.kyc_limit_usd(listing.maker):
-        raise refuse(errors.MAKER_KYC_LIMIT_EXCEEDED)
+    terms = quotes.take_terms(listing_id=listing_id, amount=amount)
+    listing = terms.listing
+    rate = quotes.out_of_band_rate(listing)
+    if rate is not None:
+        _refuse_out_of_band(listing, rate)
+    for problem in quotes.limit_refusals(terms=terms, taker=taker):
+        raise problem
+    _fees, funds = quotes.fees_and_funds(terms=terms, address=taker_address)
+    for problem in quotes.funds_refusals(funds=funds, address=taker_address):
+        raise problem
     try:
         with transaction.atomic():
             User.objects.select_for_update().filter(pk=taker.pk).first()
-            until = account_selectors.suspended_until(taker)
-            if until is not None:
-                raise refuse(errors.SUSPENDED, until=_until(until))
-            open_count = Swap.objects.filter(taker=taker, state__in=OPEN_STATES).count()
-            if open_count >= settings.SWAP_MAX_OPEN_PER_USER:
-                raise refuse(errors.TOO_MANY_OPEN_SWAPS)
-            unlocked = Swap.objects.filter(taker=taker, state=S.CREATED).count()
-            if unlocked >= settings.SWAP_MAX_UNLOCKED_PER_USER:
-                raise refuse(errors.TOO_MANY_UNLOCKED_SWAPS, count=unlocked)
-            listing = market_services.listing_reserve(
-                listing_id=listing_id, taker=taker, amount=amount
-            )
+            standing = quotes.standing_refusal(taker=taker)
+            if standing is not None:
+                raise standing
+            try:
+                listing = market_services.listing_reserve(
+                    listing_id=listing_id, taker=taker, amount=amount
+                )
+            except listing_errors.ListingError as exc:
+                raise quotes.explain(exc, listing=listing, amount=amount) from exc
             # Priced again under the listing's row lock: a price the maker changed since the
             # first read must not slip through.
             quote = market_selectors.listing_quote(listing=listing, amount=amount)
@@ -185,14 +146,14 @@ def swap_create(
                 amount=amount,
                 quote_amount=quote.quote_amount,
                 price=quote.price,
-                value_usd=value_usd,
+                value_usd=terms.value_usd,
                 hashlock=hashlock,
                 taker_address=taker_address,
                 taker_refund_address=taker_address,
                 maker_payout_address=listing.payout_address,
                 maker_refund_address=listing.refund_address,
-                taker_timelock=t1,
-                maker_timelock=t2,
+                taker_timelock=terms.taker_timelock,
+                maker_timelock=terms.maker_timelock,
                 quote_expires_at=timezone.now()
                 + timedelta(seconds=settings.SWAP_QUOTE_WINDOW_SECONDS),
             )

@@ -6,5 +6,6 @@ from swaps import views
 
 urlpatterns = [
     path("swaps/", views.mine, name="swaps-mine"),
+    path("swaps/quote/", views.quote, name="swap-quote-page"),
     path("swaps/<uuid:swap_id>/", views.detail, name="swap-page"),
 ]

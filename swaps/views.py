@@ -7,12 +7,13 @@ from typing import cast
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import User
-from core.decimals import format_plain
-from swaps import selectors, services
-from swaps.api.serializers import swap_detail_data
+from core.api.errors import ApiError
+from core.decimals import format_plain, parse_decimal
+from swaps import errors, quotes, selectors, services
+from swaps.api.serializers import quote_data, swap_detail_data
 from swaps.models import HAPPY_PATH, Swap, SwapFault
 
 # While the taker may still have to redeem (until the secret is revealed on chain), the
@@ -28,6 +29,32 @@ def _amounts(swap: Swap) -> dict[str, str]:
 def _label(state: str) -> str:
     """A state's label from ``Swap.State``, in the page's language."""
     return str(Swap.State(state).label)
+
+
+@login_required
+@require_POST
+def quote(request: HttpRequest) -> HttpResponse:
+    """The take form's summary (htmx): ``swaps.quotes.swap_quote`` for the form's amount and
+    wallet, or the sentence saying why no quote can be made."""
+    amount = parse_decimal(request.POST.get("amount", "").strip())
+    context: dict = {"quote": None, "problem": None}
+    try:
+        if amount is None or amount <= 0:
+            raise errors.refuse(errors.INVALID_AMOUNT)
+        listing_id = int(request.POST.get("listing", "0"))
+        found = quotes.swap_quote(
+            taker=cast(User, request.user),
+            listing_id=listing_id,
+            amount=amount,
+            taker_address=request.POST.get("taker_address", ""),
+        )
+        context["quote"] = quote_data(found)
+        context["times"] = quotes.timeline(found.terms)
+        context["amount"] = format_plain(amount)
+    except (ApiError, ValueError) as exc:
+        context["problem"] = exc.detail if isinstance(exc, ApiError) else str(exc)
+        context["retryable"] = isinstance(exc, ApiError) and exc.get_codes() in errors.RETRYABLE
+    return render(request, "swaps/_quote.html", context)
 
 
 @login_required

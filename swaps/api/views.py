@@ -17,13 +17,16 @@ from core.api.schema import UNAUTHENTICATED
 from core.api.throttling import ScopedThrottle, UserThrottle
 from core.decimals import parse_decimal
 from marketplace import errors as listing_errors
-from swaps import errors, selectors, services
+from swaps import errors, quotes, selectors, services
 from swaps.api.serializers import (
     DisputeInput,
     NotificationOutput,
+    QuoteOutput,
     SwapCreateInput,
     SwapDetailOutput,
     SwapOutput,
+    SwapQuoteInput,
+    quote_data,
     swap_detail_data,
 )
 from swaps.models import Swap
@@ -124,6 +127,51 @@ def _own_swap(request: Request, swap_id) -> Swap:
 
 def _detail(request: Request, swap_id) -> dict:
     return swap_detail_data(_own_swap(request, swap_id), user=_user(request))
+
+
+class SwapQuoteView(APIView):
+    @extend_schema(
+        operation_id="swaps_quote",
+        summary="What taking a listing would mean: terms, fees, times, balance check",
+        description=(
+            "The same body as creating a swap (`hashlock` is optional and ignored); nothing is "
+            "reserved or written. Answers the amounts and networks each way, the price and "
+            "its distance from the oracle, the network fee of each of your steps (gas x the "
+            "network's fee now, in its coin and in USD), the platform fee (none), each "
+            "deadline and timelock as a time, your wallet's balances of what the swap needs, "
+            "and `refusals`: every refusal creating this swap would give now, each with its "
+            "`code` and a sentence saying what to do (`can_take` is false when there is any)."
+        ),
+        request=SwapQuoteInput,
+        responses={
+            200: QuoteOutput,
+            401: UNAUTHENTICATED,
+            **_documented(
+                "No quote can be made.",
+                errors.INVALID_AMOUNT,
+                errors.INVALID_ADDRESS,
+                errors.LISTING_NOT_FOUND,
+                errors.PAIR_UNPRICED,
+                errors.PAIR_HALTED,
+                errors.PRICE_UNAVAILABLE,
+                errors.NETWORK_UNAVAILABLE,
+                errors.CHAIN_UNAVAILABLE,
+            ),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = SwapQuoteInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        amount = parse_decimal(data.validated_data["amount"])
+        if amount is None or amount <= 0:
+            raise errors.refuse(errors.INVALID_AMOUNT)
+        quote = quotes.swap_quote(
+            taker=_user(request),
+            listing_id=data.validated_data["listing"],
+            amount=amount,
+            taker_address=data.validated_data["taker_address"],
+        )
+        return Response(quote_data(quote))
 
 
 class SwapDetailView(APIView):
