@@ -3,8 +3,12 @@ moves a swap's state or funds (the contract allows no one to)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from django.contrib import admin, messages
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.timesince import timesince, timeuntil
 
 from chains import selectors as chain_selectors
 from core.admin import ReadOnlyAdmin
@@ -30,15 +34,73 @@ class SwapEventInline(admin.TabularInline):
         return obj.tx_hash
 
 
+def readable_time(moment: datetime | None) -> str:
+    """A time for staff: UTC to the second, and how far from now ("in 5 minutes")."""
+    if moment is None:
+        return "—"
+    now = timezone.now()
+    ahead = moment >= now
+    relative = f"in {timeuntil(moment, now)}" if ahead else f"{timesince(moment, now)} ago"
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC ({relative})"
+
+
+def _timelock(value: int) -> str:
+    return readable_time(datetime.fromtimestamp(value, UTC))
+
+
 @admin.register(Swap)
 class SwapAdmin(ReadOnlyAdmin):
-    """Stuck swaps first: open and unchanged for SWAP_STUCK_SECONDS."""
+    """Stuck swaps first: open and unchanged for SWAP_STUCK_SECONDS. Timelocks (Unix seconds
+    on chain) are shown as times too."""
 
-    list_display = ["id", "state", "is_stuck", "pair", "amount", "quote_amount", "state_changed_at"]
+    list_display = [
+        "id",
+        "state",
+        "is_stuck",
+        "pair",
+        "amount",
+        "quote_amount",
+        "state_changed_at",
+        "next_deadline",
+    ]
     list_filter = ["state", "base_asset__network", "quote_asset__network"]
     search_fields = ["id", "hashlock", "taker__username", "maker__username", "taker_lock_id"]
     inlines = [SwapEventInline]
-    readonly_fields = [f.name for f in Swap._meta.fields]
+    readonly_fields = [
+        *(f.name for f in Swap._meta.fields),
+        "taker_timelock_at",
+        "maker_timelock_at",
+        "deadlines",
+    ]
+
+    @admin.display(description="taker timelock (T1)")
+    def taker_timelock_at(self, obj: Swap) -> str:
+        return _timelock(obj.taker_timelock)
+
+    @admin.display(description="maker timelock (T2)")
+    def maker_timelock_at(self, obj: Swap) -> str:
+        return _timelock(obj.maker_timelock)
+
+    @admin.display(description="deadlines")
+    def deadlines(self, obj: Swap):
+        return format_html_join(
+            "\n",
+            "<div>{}: {}</div>",
+            (
+                ("taker locks by", readable_time(obj.quote_expires_at)),
+                ("maker locks by", readable_time(obj.maker_deadline)),
+                ("taker redeems by", readable_time(obj.taker_redeem_deadline)),
+            ),
+        )
+
+    @admin.display(description="next deadline")
+    def next_deadline(self, obj: Swap) -> str:
+        due = {
+            Swap.State.CREATED: obj.quote_expires_at,
+            Swap.State.TAKER_LOCKED: obj.maker_deadline,
+            Swap.State.MAKER_LOCKED: obj.taker_redeem_deadline,
+        }.get(Swap.State(obj.state))
+        return readable_time(due) if due else "—"
 
     def get_queryset(self, request):
         return selectors.swap_monitor_list()

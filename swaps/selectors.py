@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from chains import selectors as chain_selectors
 from chains.interface import ChainUnavailable, LockState, TxRequest
+from core.decimals import format_plain, from_base_units
 from swaps import onchain
 from swaps.models import OPEN_STATES, Notification, Swap, SwapEvent
 
@@ -108,7 +109,7 @@ def _clock_network(swap: Swap, role: str) -> str | None:
     state = swap.state
     if state == S.CREATED and role == onchain.TAKER:
         return swap.quote_asset.network
-    if state == S.TAKER_LOCKED and role == onchain.MAKER:
+    if state == S.TAKER_LOCKED:  # both parties: has the maker's timelock passed?
         return swap.base_asset.network
     if state == S.MAKER_LOCKED and role == onchain.TAKER:  # a redeem may be mined already
         return swap.base_asset.network
@@ -142,9 +143,13 @@ def swap_next_action(*, swap: Swap, role: str) -> dict:
         if network is None or onchain.network(network) is None:
             return _next_action(swap, role=role, chain_now=None)
         head = onchain.head(network)
+        # A deadline passing changes the words, not the chain: it is part of the key too.
+        deadline = {S.TAKER_LOCKED: swap.maker_deadline, S.MAKER_LOCKED: swap.taker_redeem_deadline}
+        due = deadline.get(Swap.State(swap.state))
+        late = due is not None and timezone.now() >= due
         key = (
             f"swaps:next:{swap.pk}:{role}:{swap.state}:{swap.updated_at.timestamp()}:"
-            f"{network}:{head.hash}"
+            f"{network}:{head.hash}:{late}"
         )
         found = cache.get(key)
         if found is None:
@@ -206,6 +211,17 @@ def _next_action(swap: Swap, *, role: str, chain_now: int | None) -> dict:
             if chain_now is not None and chain_now >= swap.maker_timelock:
                 return _wait("refund_pending", "Too late to lock; the buyer will be refunded.")
             return _lock_step(swap, role=role, chain_now=chain_now)
+        if chain_now is not None and chain_now >= swap.maker_timelock:
+            return _wait(
+                "maker_too_late",
+                "The seller can no longer lock; your payment is refunded after its timelock.",
+            )
+        if swap.maker_deadline is not None and timezone.now() >= swap.maker_deadline:
+            return _wait(
+                "maker_late",
+                "The seller missed the deadline to lock; they may still lock until their "
+                "timelock, else your payment is refunded after yours.",
+            )
         return _wait("maker_lock", "Waiting for the seller to lock.")
     if state == S.MAKER_LOCKED:
         if role == onchain.TAKER:
@@ -226,6 +242,12 @@ def _next_action(swap: Swap, *, role: str, chain_now: int | None) -> dict:
                 "lock_id": swap.maker_lock_id,
                 "value": "0",
             }
+        if swap.taker_redeem_deadline is not None and timezone.now() >= swap.taker_redeem_deadline:
+            return _wait(
+                "taker_late",
+                "The buyer missed the deadline to redeem; if they never do, your lock is "
+                "refunded to you after its timelock.",
+            )
         return _wait("taker_redeem", "Waiting for the buyer to redeem; that reveals the secret.")
     if state == S.SECRET_REVEALED:
         maker_may_redeem = role == onchain.MAKER and swap.taker_lock_id and swap.preimage
@@ -280,3 +302,85 @@ def completion_seconds() -> list[float]:
         for row in rows
         if row.locked_at is not None
     ]
+
+
+# ------------------------------------------------------------------ where the money went
+
+
+def _sent_by_cached(network: str, tx_hash: str) -> onchain.SentBy | None:
+    """Who sent a mined transaction and its fee; kept once known (a confirmed transaction
+    never changes). None when the chain cannot say now."""
+    key = f"swaps:sent-by:{network}:{tx_hash}"
+    found = cache.get(key)
+    if found is None:
+        try:
+            found = onchain.sent_by(network_name=network, tx_hash=tx_hash)
+        except ChainUnavailable:
+            return None
+        if found is not None:
+            cache.set(key, found, timeout=None)
+    return found
+
+
+def swap_money(*, swap: Swap) -> list[dict]:
+    """What happened to each party's locked coins, for the swap page: per lock the amount,
+    network, sender and recipient, its state (locked, redeemed by the recipient, refunded to
+    the sender), and each of its transactions (lock, redeem or refund) with its explorer
+    link, who sent it and what its fee cost them. Locks not (yet) seen on chain are left
+    out. Reads the lock table, and each transaction's sender and fee from its chain once."""
+    rows = []
+    for role, lock_id in ((onchain.TAKER, swap.taker_lock_id), (onchain.MAKER, swap.maker_lock_id)):
+        if not lock_id:
+            continue
+        network = onchain.lock_network(swap, role)
+        lock = chain_selectors.htlc_lock_get(network=network, lock_id=lock_id)
+        if lock is None:
+            continue
+        asset = swap.quote_asset if role == onchain.TAKER else swap.base_asset
+        txs = []
+        for name in ("Locked", "Redeemed", "Refunded"):
+            event = chain_selectors.chain_event_get(network=network, lock_id=lock_id, name=name)
+            if event is None:
+                continue
+            sent = _sent_by_cached(network, event.tx_hash)
+            txs.append(
+                {
+                    "event": name.lower(),
+                    "tx_hash": event.tx_hash,
+                    "block": event.block_number,
+                    "explorer_url": chain_selectors.explorer_tx_url(
+                        network=network, tx_hash=event.tx_hash
+                    ),
+                    "sender": sent.sender if sent else None,
+                    "payer": _payer(swap, sent.sender) if sent else None,
+                    "fee": format_plain(from_base_units(sent.fee, 18)) if sent else None,
+                }
+            )
+        found = onchain.network(network)
+        rows.append(
+            {
+                "role": role,
+                "network": network,
+                "native_symbol": found.native_symbol if found else "",
+                "amount": format_plain(from_base_units(lock.amount, asset.decimals)),
+                "symbol": asset.symbol,
+                "sender": lock.sender,
+                "recipient": lock.recipient,
+                "state": lock.state.name.lower(),
+                "timelock": lock.timelock,
+                "txs": txs,
+            }
+        )
+    return rows
+
+
+def _payer(swap: Swap, sender: str) -> str:
+    """Who a transaction's sender is to this swap: taker, maker, or relayer (anyone else;
+    on this platform, its relayer)."""
+    taker = {swap.taker_address.lower(), swap.taker_refund_address.lower()}
+    maker = {swap.maker_payout_address.lower(), swap.maker_refund_address.lower()}
+    if sender in taker:
+        return "taker"
+    if sender in maker:
+        return "maker"
+    return "relayer"

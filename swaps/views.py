@@ -12,7 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.models import User
 from core.api.errors import ApiError
 from core.decimals import format_plain, parse_decimal
-from swaps import errors, quotes, selectors, services
+from swaps import errors, onchain, quotes, selectors, services
 from swaps.api.serializers import quote_data, swap_detail_data
 from swaps.models import HAPPY_PATH, Swap, SwapFault
 
@@ -83,6 +83,14 @@ def _history_label(event: dict) -> str:
     return _label(event["to_state"])
 
 
+def _windows(swap: Swap) -> dict[str, int]:
+    """The deadlines' windows of `swap`'s networks (seconds), for deadlines not yet set."""
+    times = onchain.schedule_for(swap)
+    if times is None:
+        return {"maker_response": 0, "taker_redeem": 0}
+    return {"maker_response": times.maker_response, "taker_redeem": times.taker_redeem}
+
+
 @login_required
 def detail(request: HttpRequest, swap_id) -> HttpResponse:
     swap = selectors.swap_get(swap_id=swap_id, user=request.user)
@@ -107,5 +115,7 @@ def detail(request: HttpRequest, swap_id) -> HttpResponse:
             "role": view["role"],
             "secret_states": SECRET_STATES,
             "secret_needed": view["role"] == "taker" and swap.state in SECRET_STATES,
+            "money": selectors.swap_money(swap=swap),
+            "windows": _windows(swap),
         },
     )
