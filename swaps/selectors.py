@@ -366,12 +366,21 @@ def swap_money(*, swap: Swap) -> list[dict]:
                 "symbol": asset.symbol,
                 "sender": lock.sender,
                 "recipient": lock.recipient,
-                "state": lock.state.name.lower(),
+                # paid to its recipient, returned to its sender, or still locked
+                "outcome": _OUTCOME[lock.state],
                 "timelock": lock.timelock,
                 "txs": txs,
             }
         )
     return rows
+
+
+_OUTCOME = {
+    LockState.LOCKED: "locked",
+    LockState.REDEEMED: "paid",
+    LockState.REFUNDED: "returned",
+    LockState.NONE: "locked",
+}
 
 
 def _payer(swap: Swap, sender: str) -> str:

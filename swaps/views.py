@@ -12,7 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.models import User
 from core.api.errors import ApiError
 from core.decimals import format_plain, parse_decimal
-from swaps import errors, onchain, quotes, selectors, services
+from swaps import errors, onchain, quotes, selectors, services, words
 from swaps.api.serializers import quote_data, swap_detail_data
 from swaps.models import HAPPY_PATH, Swap, SwapFault
 
@@ -97,6 +97,7 @@ def detail(request: HttpRequest, swap_id) -> HttpResponse:
     if swap is None:
         raise Http404
     view = swap_detail_data(swap, user=request.user)
+    amounts = _amounts(swap)
     reached = {e.to_state for e in swap.events.all()}
     timeline = [
         {"state": step, "label": _label(step), "done": step in reached} for step in HAPPY_PATH
@@ -108,7 +109,7 @@ def detail(request: HttpRequest, swap_id) -> HttpResponse:
         {
             "swap": swap,
             "view": view,
-            "amounts": _amounts(swap),
+            "amounts": amounts,
             "state_label": _label(swap.state),
             "timeline": timeline,
             "history": history,
@@ -116,6 +117,8 @@ def detail(request: HttpRequest, swap_id) -> HttpResponse:
             "secret_states": SECRET_STATES,
             "secret_needed": view["role"] == "taker" and swap.state in SECRET_STATES,
             "money": selectors.swap_money(swap=swap),
+            "status_line": words.status_line(swap, role=view["role"] or "", amounts=amounts),
+            "countdown": words.COUNTDOWN.get(Swap.State(swap.state), ""),
             "windows": _windows(swap),
         },
     )

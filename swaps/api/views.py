@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import cast
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
@@ -12,12 +13,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
+from chains.interface import ChainUnavailable
 from core.api.refusals import by_status, refusal_response
 from core.api.schema import UNAUTHENTICATED
 from core.api.throttling import ScopedThrottle, UserThrottle
 from core.decimals import parse_decimal
 from marketplace import errors as listing_errors
-from swaps import errors, quotes, selectors, services
+from swaps import errors, quotes, recovery, selectors, services
 from swaps.api.serializers import (
     DisputeInput,
     NotificationOutput,
@@ -182,6 +184,35 @@ class SwapDetailView(APIView):
     )
     def get(self, request: Request, swap_id) -> Response:
         return Response(_detail(request, swap_id))
+
+
+class SwapRecoveryView(APIView):
+    @extend_schema(
+        operation_id="swaps_recovery",
+        summary="Your recovery kit: everything to redeem or refund this swap without us",
+        description=(
+            "Per lock (`legs.taker`: the buyer's payment; `legs.maker`: the seller's coins): "
+            "network, chain id, a public RPC URL, the HTLC contract, the lock id, token, "
+            "amount (and in base units), sender, recipient, timelock (Unix and UTC), and the "
+            "exact call data of `refund`, and of `redeem` once the secret is public. The "
+            "taker's client adds its secret and the redeem call data before saving the file. "
+            "`python manage.py swap_recover FILE --rpc URL --key-env VAR` and `/swaps/recover/` "
+            "read it."
+        ),
+        responses={
+            200: OpenApiTypes.OBJECT,
+            401: UNAUTHENTICATED,
+            404: NOT_FOUND,
+            **_documented("A chain of this swap is not known now.", errors.CHAIN_UNAVAILABLE),
+        },
+    )
+    def get(self, request: Request, swap_id) -> Response:
+        swap = _own_swap(request, swap_id)
+        try:
+            kit = recovery.kit(swap, role=swap.role_of(_user(request)) or "")
+        except ChainUnavailable as exc:
+            raise errors.refuse(errors.CHAIN_UNAVAILABLE) from exc
+        return Response(kit)
 
 
 class SwapCancelView(APIView):

@@ -75,4 +75,4 @@ def test_a_completed_swap_says_where_each_coin_went_and_who_paid_each_fee(swap_e
     assert f"Redeemed: paid to {taker_key.address.lower()}" in taker_html
     assert "you paid its fee" in taker_html  # the buyer's own lock and redeem
     assert "our relayer paid its fee" in maker_html  # the relayer redeemed for the seller
-    assert taker_html.count('data-lock-state="redeemed"') == 2
+    assert taker_html.count('data-lock-outcome="paid"') == 2
