@@ -7,5 +7,7 @@ from swaps import views
 urlpatterns = [
     path("swaps/", views.mine, name="swaps-mine"),
     path("swaps/quote/", views.quote, name="swap-quote-page"),
+    path("swaps/recover/", views.recover, name="swap-recover"),
+    path("swaps/recover/offline.html", views.recover_offline, name="swap-recover-offline"),
     path("swaps/<uuid:swap_id>/", views.detail, name="swap-page"),
 ]

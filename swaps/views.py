@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import cast
 
 from django.contrib.auth.decorators import login_required
+from django.contrib.staticfiles import finders
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import User
+from chains.interface import ChainUnavailable
 from core.api.errors import ApiError
 from core.decimals import format_plain, parse_decimal
-from swaps import errors, onchain, quotes, selectors, services, words
+from swaps import errors, onchain, quotes, recovery, selectors, services, words
 from swaps.api.serializers import quote_data, swap_detail_data
 from swaps.models import HAPPY_PATH, Swap, SwapFault
 
@@ -91,6 +94,15 @@ def _windows(swap: Swap) -> dict[str, int]:
     return {"maker_response": times.maker_response, "taker_redeem": times.taker_redeem}
 
 
+def _kit(swap: Swap, role: str) -> dict | None:
+    """The public part of the party's recovery kit (swap.js adds the secret), or None while
+    a chain of the swap is not known."""
+    try:
+        return recovery.kit(swap, role=role)
+    except ChainUnavailable:
+        return None
+
+
 @login_required
 def detail(request: HttpRequest, swap_id) -> HttpResponse:
     swap = selectors.swap_get(swap_id=swap_id, user=request.user)
@@ -117,8 +129,30 @@ def detail(request: HttpRequest, swap_id) -> HttpResponse:
             "secret_states": SECRET_STATES,
             "secret_needed": view["role"] == "taker" and swap.state in SECRET_STATES,
             "money": selectors.swap_money(swap=swap),
+            "recovery_kit": _kit(swap, view["role"] or ""),
             "status_line": words.status_line(swap, role=view["role"] or "", amounts=amounts),
             "countdown": words.COUNTDOWN.get(Swap.State(swap.state), ""),
             "windows": _windows(swap),
         },
     )
+
+
+@require_GET
+def recover(request: HttpRequest) -> HttpResponse:
+    """The recovery page: a swap's recovery file is read in the browser (static/js/recovery.js);
+    nothing is sent here. No sign-in: it must work for anyone holding a file."""
+    return render(request, "swaps/recover.html")
+
+
+@require_GET
+def recover_offline(request: HttpRequest) -> HttpResponse:
+    """The recovery page as one self-contained file (styles and script inline, texts in the
+    reader's language) to save and open from disk when this site is down. Sent as a
+    download: inline scripts run only where this site's CSP does not apply."""
+    script_path = finders.find("js/recovery.js")
+    script = Path(str(script_path)).read_text() if script_path else ""
+    # "</script" inside the inlined code would end the element early.
+    script = script.replace("</script", "<\\/script")
+    response = render(request, "swaps/recover_offline.html", {"script": script})
+    response["Content-Disposition"] = 'attachment; filename="swap-recovery.html"'
+    return response

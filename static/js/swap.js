@@ -42,14 +42,60 @@ const storedSecret = () => storage("getItem", `swap-secret:${hashlock}`) || "";
 
 if (secretInput && !secretInput.value) secretInput.value = storedSecret();
 
-// The secret is still needed: offer its backup, and warn before the page is left.
-const backup = document.getElementById("secret-backup");
-if (secretNeeded && storedSecret() && backup) {
-  const body = JSON.stringify({ swap: swapId, hashlock, secret: storedSecret() }, null, 2);
-  const link = document.getElementById("secret-download");
-  link.href = URL.createObjectURL(new Blob([body], { type: "application/json" }));
-  link.download = `swap-${swapId}-secret.json`;
-  backup.hidden = false;
+// The recovery kit (from the server, without the secret): this browser adds the secret and
+// the redeem call data of the seller's lock, then offers the file. It lets a party redeem or
+// refund with any wallet, on the recovery page or with `manage.py swap_recover`, without us.
+const kit = JSON.parse(document.getElementById("recovery-kit")?.textContent || "null");
+const kitLink = document.getElementById("recovery-download");
+
+export function kitWithSecret(base, secret) {
+  const full = structuredClone(base);
+  if (secret && full.role === "taker") {
+    full.secret = secret;
+    const leg = full.legs.maker;
+    leg.redeem.data = REDEEM_SELECTOR + leg.lock_id.slice(2) + secret.slice(2);
+  }
+  return full;
+}
+
+function offerKit() {
+  if (!kit || !kitLink) return;
+  const body = JSON.stringify(kitWithSecret(kit, storedSecret()), null, 2);
+  if (kitLink.href.startsWith("blob:")) URL.revokeObjectURL(kitLink.href);
+  kitLink.href = URL.createObjectURL(new Blob([body], { type: "application/json" }));
+  kitLink.download = `swap-${swapId}.recovery.json`;
+  kitLink.hidden = false;
+}
+offerKit();
+
+// A fresh browser has no secret: say so, and take it from the recovery file.
+const missing = document.getElementById("secret-missing");
+if (secretNeeded && !storedSecret() && missing) {
+  missing.hidden = false;
+  document.getElementById("secret-file")?.addEventListener("change", async (event) => {
+    const file = event.target.files?.[0];
+    let secret = "";
+    try {
+      const loaded = JSON.parse(await file.text());
+      secret = String(loaded.secret || "").toLowerCase();
+    } catch {
+      secret = "";
+    }
+    const status = document.getElementById("next-status");
+    if (!SECRET_RE.test(secret) || (await sha256Hex(secret)) !== hashlock) {
+      status.hidden = false;
+      status.dataset.walletState = "error";
+      status.textContent = text("not_a_kit");
+      return;
+    }
+    storage("setItem", `swap-secret:${hashlock}`, secret);
+    if (secretInput) secretInput.value = secret;
+    missing.hidden = true;
+    status.hidden = false;
+    status.dataset.walletState = "done";
+    status.textContent = text("secret_loaded");
+    offerKit();
+  });
 }
 let reloading = false;
 window.addEventListener("beforeunload", (event) => {

@@ -102,3 +102,18 @@ def test_swap_recover_refunds_a_real_lock_from_the_file_alone(swap_env, tmp_path
         timeout=60,
     )
     assert wrong.returncode != 0 and "RPC does not answer" in wrong.stderr
+
+
+@pytest.mark.django_db
+def test_the_recovery_page_is_open_to_anyone_and_saves_as_one_file(client):
+    # when
+    page = client.get("/swaps/recover/")
+    offline = client.get("/swaps/recover/offline.html", HTTP_ACCEPT_LANGUAGE="bn")
+    # then
+    assert page.status_code == 200 and 'id="kit-file"' in page.content.decode()
+    html = offline.content.decode()
+    assert offline["Content-Disposition"] == 'attachment; filename="swap-recovery.html"'
+    # nothing fetched from anywhere: no script or stylesheet by URL, the script inline
+    assert " src=" not in html and "<link" not in html
+    assert "getLock(bytes32)" in html and 'id="recovery-texts"' in html
+    assert '<html lang="bn">' in html
