@@ -144,7 +144,7 @@
       const receipt = await provider.request({ method: "eth_getTransactionReceipt", params: [hash] });
       if (!receipt) continue;
       if (receipt.status !== "0x1") throw new Error(text("failed", { hash }));
-      say("done", text(step === "refund" ? "refunded" : "redeemed", { hash }));
+      say("done", text(`sent_${step}`, { hash }));
       return hash;
     }
   }
