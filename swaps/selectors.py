@@ -13,7 +13,15 @@ from chains import selectors as chain_selectors
 from chains.interface import ChainUnavailable, LockState, TxRequest
 from core.decimals import format_plain, from_base_units
 from swaps import onchain
-from swaps.models import OPEN_STATES, Notification, Swap, SwapEvent
+from swaps.models import (
+    OPEN_STATES,
+    Dispute,
+    DisputeEvidence,
+    Notification,
+    Swap,
+    SwapEvent,
+    SwapMessage,
+)
 
 S = Swap.State
 
@@ -393,3 +401,77 @@ def _payer(swap: Swap, sender: str) -> str:
     if sender in maker:
         return "maker"
     return "relayer"
+
+
+# ------------------------------------------------------------------ messages and disputes
+
+
+def _message_row(message, *, viewer_id: int, parties: tuple[int, int]) -> dict:
+    """A message as `viewer_id` reads it; ``staff`` when its author is neither party."""
+    return {
+        "id": message.pk,
+        "author": message.author.public_name,
+        "mine": message.author_id == viewer_id,
+        "staff": message.author_id not in parties,
+        "body": message.body,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
+def swap_message_list(*, swap: Swap, user) -> list[dict]:
+    """The conversation of `swap`'s parties, oldest first, as `user` reads it (their own
+    marked ``mine``). Two queries whatever its length."""
+    rows = SwapMessage.objects.filter(swap=swap).select_related("author")
+    parties = (swap.taker_id, swap.maker_id)
+    return [_message_row(m, viewer_id=user.pk, parties=parties) for m in rows]
+
+
+def swap_message_get(*, swap_id, message_id: int, user) -> dict | None:
+    """One message of a swap `user` takes part in, as they read it, or None."""
+    found = (
+        SwapMessage.objects.filter(pk=message_id, swap_id=swap_id)
+        .filter(Q(swap__taker=user) | Q(swap__maker=user))
+        .select_related("author", "swap")
+        .first()
+    )
+    if found is None:
+        return None
+    return _message_row(
+        found, viewer_id=user.pk, parties=(found.swap.taker_id, found.swap.maker_id)
+    )
+
+
+def dispute_view(*, swap: Swap, user) -> dict | None:
+    """`swap`'s dispute as a party (or staff) reads it: status, outcome and reason, every
+    message (staff's marked) and the evidence files; None when there is none."""
+    dispute = Dispute.objects.filter(swap=swap).select_related("opened_by").first()
+    if dispute is None:
+        return None
+    parties = (swap.taker_id, swap.maker_id)
+    messages = [
+        _message_row(m, viewer_id=user.pk, parties=parties)
+        for m in dispute.messages.select_related("author")
+    ]
+    evidence = list(dispute.evidence.all())
+    return {
+        "id": dispute.pk,
+        "status": dispute.status,
+        "open": dispute.status == Dispute.Status.OPEN,
+        "outcome": dispute.outcome,
+        "resolution": dispute.resolution,
+        "resolved_at": dispute.resolved_at,
+        "opened_by_me": dispute.opened_by_id == user.pk,
+        "messages": messages,
+        "evidence": evidence,
+    }
+
+
+def evidence_get(*, evidence_id: int, user) -> DisputeEvidence | None:
+    """An evidence file `user` may read: a party of its swap, or staff."""
+    found = DisputeEvidence.objects.select_related("dispute__swap").filter(pk=evidence_id).first()
+    if found is None:
+        return None
+    swap = found.dispute.swap
+    if user.is_staff or swap.role_of(user) is not None:
+        return found
+    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from datetime import UTC, datetime, timedelta
@@ -24,7 +25,7 @@ from marketplace import selectors as market_selectors
 from marketplace import services as market_services
 from swaps import errors, machine, onchain, quotes, selectors
 from swaps.errors import SwapError, refuse
-from swaps.live import announce_on_commit
+from swaps.live import announce_on_commit, message_announce_on_commit
 from swaps.models import (
     OPEN_STATES,
     RELEASING_STATES,
@@ -32,11 +33,13 @@ from swaps.models import (
     TERMINAL_STATES,
     TRANSITIONS,
     Dispute,
+    DisputeEvidence,
     DisputeMessage,
     Notification,
     Swap,
     SwapEvent,
     SwapFault,
+    SwapMessage,
 )
 from swaps.onchain import Evidence
 
@@ -601,18 +604,112 @@ def swaps_reconcile_open() -> int:
     return moved
 
 
-# ------------------------------------------------------------------ disputes
+# ------------------------------------------------------------------ messages and disputes
 
 
-def dispute_open(*, swap: Swap, user: User, message: str) -> Dispute:
-    """A party opens a dispute (or adds a message to the open one) about their swap."""
-    message = (message or "").strip()
-    if not message:
+def _message_body(body: str) -> str:
+    body = (body or "").strip()
+    limit = getattr(settings, "SWAP_MESSAGE_MAX_CHARS", 2000)
+    if not body:
         raise refuse(errors.MESSAGE_REQUIRED)
-    if len(message) > 4000:
-        raise refuse(errors.MESSAGE_TOO_LONG)
+    if len(body) > limit:
+        raise refuse(errors.MESSAGE_TOO_LONG, limit=limit, length=len(body))
+    return body
+
+
+def swap_message_post(*, swap: Swap, user: User, body: str) -> SwapMessage:
+    """A party writes to the other party of `swap`. The other party gets a notice (one while
+    an earlier one about messages on this swap is unread), and both pages get the message
+    live, on commit.
+
+    Raises ``not_found`` (not a party), ``message_required``, ``message_too_long``."""
     if swap.role_of(user) is None:
         raise refuse(errors.NOT_FOUND)
+    body = _message_body(body)
+    with transaction.atomic():
+        message = SwapMessage.objects.create(swap=swap, author=user, body=body)
+        other = swap.maker if user.pk == swap.taker_id else swap.taker
+        waiting = Notification.objects.filter(
+            user=other, swap=swap, kind="message", read_at__isnull=True
+        )
+        if not waiting.exists():
+            _notify(other, swap, "message", gettext_noop("The other party wrote to you."))
+        message_announce_on_commit(swap.pk, message.pk)
+    return message
+
+
+_EVIDENCE_TYPES = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"%PDF-", "application/pdf"),
+)
+
+
+def evidence_type(head: bytes, whole: bytes) -> str | None:
+    """The content type of an evidence file found from its bytes (never its name), or None:
+    PNG, JPEG, GIF and WebP images that Pillow can read, and PDFs with their end marker."""
+    found = next((kind for magic, kind in _EVIDENCE_TYPES if head.startswith(magic)), None)
+    if found is None and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        found = "image/webp"
+    if found is None:
+        return None
+    if found == "application/pdf":
+        return found if b"%%EOF" in whole[-2048:] else None
+    try:
+        from io import BytesIO
+
+        from PIL import Image
+
+        with Image.open(BytesIO(whole)) as image:
+            image.verify()
+    except Exception:  # Pillow raises many kinds for a broken image
+        return None
+    return found
+
+
+def _evidence_checked(files) -> list[tuple[object, bytes, str]]:
+    limit = getattr(settings, "SWAP_EVIDENCE_MAX_BYTES", 5 * 1024 * 1024)
+    most = getattr(settings, "SWAP_EVIDENCE_MAX_FILES", 5)
+    files = list(files or ())
+    if len(files) > most:
+        raise refuse(errors.EVIDENCE_TOO_MANY, limit=most, count=len(files))
+    checked = []
+    for upload in files:
+        name = str(getattr(upload, "name", "file"))[:120]
+        if upload.size is None or upload.size > limit:
+            raise refuse(
+                errors.EVIDENCE_TOO_LARGE,
+                name=name,
+                size=_megabytes(upload.size or 0),
+                limit=_megabytes(limit),
+            )
+        whole = upload.read()
+        upload.seek(0)
+        kind = evidence_type(whole[:16], whole)
+        if kind is None:
+            raise refuse(errors.EVIDENCE_TYPE, name=name)
+        checked.append((upload, whole, kind))
+    return checked
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def dispute_open(*, swap: Swap, user: User, message: str, files=()) -> Dispute:
+    """A party opens a dispute about their swap, or adds a message (and evidence files) to
+    the open one. Files must be PNG, JPEG, GIF or WebP images or PDFs, by their content, at
+    most ``SWAP_EVIDENCE_MAX_BYTES`` each and ``SWAP_EVIDENCE_MAX_FILES`` per message; they
+    are stored privately (``SWAP_EVIDENCE_ROOT``). The other party is told.
+
+    Raises ``not_found``, ``message_required``, ``message_too_long``, ``dispute_resolved``,
+    ``evidence_too_many``, ``evidence_too_large``, ``evidence_type``."""
+    if swap.role_of(user) is None:
+        raise refuse(errors.NOT_FOUND)
+    message = _message_body(message)
+    checked = _evidence_checked(files)
     with transaction.atomic():
         dispute, created = Dispute.objects.select_for_update().get_or_create(
             swap=swap, defaults={"opened_by": user}
@@ -620,17 +717,70 @@ def dispute_open(*, swap: Swap, user: User, message: str) -> Dispute:
         if not created and dispute.status != Dispute.Status.OPEN:
             raise refuse(errors.DISPUTE_RESOLVED)
         DisputeMessage.objects.create(dispute=dispute, author=user, body=message)
+        for upload, whole, kind in checked:
+            DisputeEvidence.objects.create(
+                dispute=dispute,
+                uploaded_by=user,
+                file=upload,
+                name=str(getattr(upload, "name", "file"))[:120],
+                content_type=kind,
+                size=len(whole),
+                sha256=hashlib.sha256(whole).hexdigest(),
+            )
+        other = swap.maker if user.pk == swap.taker_id else swap.taker
         if created:
             reputation_refresh(user=user)
-            other = swap.maker if user.pk == swap.taker_id else swap.taker
             _notify(
                 other, swap, "dispute_opened", gettext_noop("The other party opened a dispute.")
             )
+        else:
+            _notify(
+                other,
+                swap,
+                "dispute_message",
+                gettext_noop("The other party added to the dispute on your swap."),
+            )
+        message_announce_on_commit(swap.pk, None)
     return dispute
 
 
+def dispute_reply(*, dispute: Dispute, staff: User, body: str) -> DisputeMessage:
+    """Staff write in a dispute (from the admin); both parties are told and read it on the
+    swap page. Raises ``message_required``, ``message_too_long``."""
+    body = _message_body(body)
+    with transaction.atomic():
+        message = DisputeMessage.objects.create(dispute=dispute, author=staff, body=body)
+        swap = dispute.swap
+        for party in (swap.taker, swap.maker):
+            _notify(
+                party,
+                swap,
+                "dispute_staff_reply",
+                gettext_noop("Staff wrote in the dispute on your swap; read it on the swap page."),
+            )
+        message_announce_on_commit(swap.pk, None)
+    return message
+
+
+# The decision as each party reads it; the reason is staff's own words.
+_OUTCOME_NOTICES = {
+    Dispute.Outcome.TAKER_AT_FAULT: gettext_noop(
+        "Staff decided the dispute: the buyer was at fault (this counts in the buyer's "
+        "reputation). Their reason: %(reason)s"
+    ),
+    Dispute.Outcome.MAKER_AT_FAULT: gettext_noop(
+        "Staff decided the dispute: the seller was at fault (this counts in the seller's "
+        "reputation). Their reason: %(reason)s"
+    ),
+    Dispute.Outcome.NO_FAULT: gettext_noop(
+        "Staff decided the dispute: neither party was at fault. Their reason: %(reason)s"
+    ),
+}
+
+
 def dispute_resolve(*, dispute: Dispute, staff: User, outcome: str, resolution: str) -> Dispute:
-    """Staff record the outcome of a dispute. No funds move: the contract cannot allow it."""
+    """Staff record the outcome of a dispute and the reason; both parties are told both. No
+    funds move: the contract cannot allow it."""
     if outcome not in Dispute.Outcome.values:
         raise refuse(errors.INVALID_OUTCOME)
     if not resolution.strip():
@@ -648,8 +798,13 @@ def dispute_resolve(*, dispute: Dispute, staff: User, outcome: str, resolution: 
         for party in (dispute.swap.taker, dispute.swap.maker):
             reputation_refresh(user=party)
             _notify(
-                party, dispute.swap, "dispute_resolved", gettext_noop("Staff resolved the dispute.")
+                party,
+                dispute.swap,
+                "dispute_resolved",
+                _OUTCOME_NOTICES[Dispute.Outcome(outcome)],
+                {"reason": dispute.resolution[:200]},
             )
+        message_announce_on_commit(dispute.swap_id, None)
     return dispute
 
 

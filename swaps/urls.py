@@ -10,4 +10,8 @@ urlpatterns = [
     path("swaps/recover/", views.recover, name="swap-recover"),
     path("swaps/recover/offline.html", views.recover_offline, name="swap-recover-offline"),
     path("swaps/<uuid:swap_id>/", views.detail, name="swap-page"),
+    path("swaps/<uuid:swap_id>/messages/", views.message, name="swap-message"),
+    path("swaps/<uuid:swap_id>/cancel/", views.cancel, name="swap-cancel-page"),
+    path("swaps/<uuid:swap_id>/dispute/", views.dispute, name="swap-dispute-page"),
+    path("swaps/evidence/<int:evidence_id>/", views.evidence, name="swap-evidence"),
 ]

@@ -5,10 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import cast
 
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import User
@@ -130,6 +134,10 @@ def detail(request: HttpRequest, swap_id) -> HttpResponse:
             "secret_needed": view["role"] == "taker" and swap.state in SECRET_STATES,
             "money": selectors.swap_money(swap=swap),
             "recovery_kit": _kit(swap, view["role"] or ""),
+            "chat": selectors.swap_message_list(swap=swap, user=request.user),
+            "dispute": selectors.dispute_view(swap=swap, user=request.user),
+            "can_cancel": view["role"] == "taker" and swap.state == Swap.State.CREATED,
+            "evidence_limit": _megabytes(getattr(settings, "SWAP_EVIDENCE_MAX_BYTES", 5 << 20)),
             "status_line": words.status_line(swap, role=view["role"] or "", amounts=amounts),
             "countdown": words.COUNTDOWN.get(Swap.State(swap.state), ""),
             "windows": _windows(swap),
@@ -155,4 +163,83 @@ def recover_offline(request: HttpRequest) -> HttpResponse:
     script = script.replace("</script", "<\\/script")
     response = render(request, "swaps/recover_offline.html", {"script": script})
     response["Content-Disposition"] = 'attachment; filename="swap-recovery.html"'
+    return response
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.0f} MB"
+
+
+def _own(request: HttpRequest, swap_id) -> Swap:
+    swap = selectors.swap_get(swap_id=swap_id, user=request.user)
+    if swap is None:
+        raise Http404
+    return swap
+
+
+def _back(swap: Swap, anchor: str) -> HttpResponse:
+    return redirect(f"{reverse('swap-page', args=[swap.pk])}#{anchor}")
+
+
+@login_required
+@require_POST
+def message(request: HttpRequest, swap_id) -> HttpResponse:
+    """Write to the other party (the page's form; swap.js sends it through the API)."""
+    swap = _own(request, swap_id)
+    try:
+        services.swap_message_post(
+            swap=swap, user=cast(User, request.user), body=request.POST.get("body", "")
+        )
+    except ApiError as exc:
+        messages.error(request, str(exc.detail))
+    return _back(swap, "messages")
+
+
+@login_required
+@require_POST
+def cancel(request: HttpRequest, swap_id) -> HttpResponse:
+    """The taker cancels a swap before any lock."""
+    swap = _own(request, swap_id)
+    try:
+        services.swap_cancel(swap_id=swap.pk, user=cast(User, request.user))
+        messages.success(request, _("The swap is cancelled; nothing of yours moved."))
+    except ApiError as exc:
+        messages.error(request, str(exc.detail))
+    return _back(swap, "swap-status")
+
+
+@login_required
+@require_POST
+def dispute(request: HttpRequest, swap_id) -> HttpResponse:
+    """Open a dispute, or add to it, with a message and evidence files."""
+    swap = _own(request, swap_id)
+    try:
+        services.dispute_open(
+            swap=swap,
+            user=cast(User, request.user),
+            message=request.POST.get("message", ""),
+            files=request.FILES.getlist("evidence"),
+        )
+        messages.success(request, _("Sent to staff and to the other party."))
+    except ApiError as exc:
+        messages.error(request, str(exc.detail))
+    return _back(swap, "dispute")
+
+
+@login_required
+@require_GET
+def evidence(request: HttpRequest, evidence_id: int) -> FileResponse:
+    """An evidence file, to the swap's parties and staff only; always as a download with
+    the type found from its content (never rendered by the browser as a page)."""
+    found = selectors.evidence_get(evidence_id=evidence_id, user=request.user)
+    if found is None:
+        raise Http404
+    response = FileResponse(
+        found.file.open("rb"),
+        as_attachment=True,
+        filename=found.name,
+        content_type=found.content_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
     return response

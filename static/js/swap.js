@@ -5,6 +5,8 @@
 // leaves inside the redeem transaction, which the wallet sends to the chain, never to us.
 import { connectLive } from "./live.js";
 import { WalletError, connect, runWithStatus, sendPrepared } from "./wallet.js";
+import { swapApi } from "./swap-api.js";
+import { renderTimes } from "./swap-times.js";
 
 // redeem(bytes32,bytes32): the taker encodes it with the secret, which never leaves here.
 const REDEEM_SELECTOR = "0xb31597ad";
@@ -98,6 +100,12 @@ if (secretNeeded && !storedSecret() && missing) {
   });
 }
 let reloading = false;
+// This page's own forms (cancel, dispute) come back to it: no warning for those.
+for (const form of document.querySelectorAll("#cancel-button, #dispute-form")) {
+  (form.form ?? form).addEventListener("submit", () => {
+    reloading = true;
+  });
+}
 window.addEventListener("beforeunload", (event) => {
   if (secretNeeded && !reloading) {
     event.preventDefault();
@@ -170,6 +178,46 @@ button?.addEventListener("click", async () => {
   if (stale) reload();
 });
 
+// Messages between the parties: sent through the API, shown at once; the other party's
+// arrive over the WebSocket (and so do ours, once: each is shown by its id).
+const chat = document.getElementById("chat");
+const messageForm = document.getElementById("message-form");
+
+function showMessage(m) {
+  if (!chat || chat.querySelector(`[data-id="${m.id}"]`)) return;
+  document.getElementById("chat-empty")?.remove();
+  const when = document.createElement("time");
+  when.setAttribute("datetime", m.created_at);
+  when.dataset.local = "";
+  when.textContent = m.created_at;
+  const who = document.createElement("span");
+  who.className = "who";
+  who.textContent = m.mine ? text("you") : m.author;
+  const body = document.createElement("p");
+  body.textContent = m.body;
+  const item = document.createElement("li");
+  item.dataset.id = String(m.id);
+  item.dataset.mine = String(Boolean(m.mine));
+  const small = document.createElement("small");
+  small.className = "muted";
+  small.append(when);
+  item.append(who, " ", small, body);
+  chat.append(item);
+  renderTimes(item);
+}
+
+messageForm?.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const sendButton = document.getElementById("message-send");
+  runWithStatus(sendButton, document.getElementById("message-status"), async () => {
+    const body = messageForm.elements.body.value.trim();
+    const m = await swapApi(`/api/v1/swaps/${swapId}/messages`, { body });
+    showMessage(m);
+    messageForm.elements.body.value = "";
+    document.getElementById("message-status").hidden = true;
+  });
+});
+
 const LIVE_TEXT = { live: "live_on", reconnecting: "live_reconnecting", offline: "live_offline", refused: "live_refused" };
 
 if (swapId) {
@@ -180,6 +228,15 @@ if (swapId) {
       liveBadge.textContent = text(LIVE_TEXT[state]);
     },
     onMessage(update) {
+      if (update.type === "message") {
+        showMessage(update.message);
+        return;
+      }
+      if (update.type === "dispute" && !reloading) {
+        if (button?.getAttribute("aria-busy") === "true") stale = true;
+        else reload();
+        return;
+      }
       if (update.type !== "swap" || update.swap.state === shownState || reloading) return;
       if (button?.getAttribute("aria-busy") === "true") stale = true;
       else reload();

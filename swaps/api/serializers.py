@@ -165,6 +165,19 @@ class DisputeInput(serializers.Serializer):
     message = serializers.CharField(max_length=4000, trim_whitespace=True)
 
 
+class MessageInput(serializers.Serializer):
+    body = serializers.CharField(max_length=4000, trim_whitespace=True)
+
+
+class MessageOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    author = serializers.CharField()
+    mine = serializers.BooleanField(help_text="written by you")
+    staff = serializers.BooleanField(help_text="written by staff (in a dispute)")
+    body = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
 class NotificationOutput(serializers.ModelSerializer):
     message = serializers.CharField(
         source="text", help_text="In the request's language, with its times filled in."

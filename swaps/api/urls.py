@@ -9,6 +9,7 @@ urlpatterns = [
     path("swaps/quote/", views.SwapQuoteView.as_view(), name="swap-quote"),
     path("swaps/<uuid:swap_id>/", views.SwapDetailView.as_view(), name="swap-detail"),
     path("swaps/<uuid:swap_id>/recovery", views.SwapRecoveryView.as_view(), name="swap-recovery"),
+    path("swaps/<uuid:swap_id>/messages", views.SwapMessagesView.as_view(), name="swap-messages"),
     path("swaps/<uuid:swap_id>/cancel", views.SwapCancelView.as_view(), name="swap-cancel"),
     path("swaps/<uuid:swap_id>/dispute", views.SwapDisputeView.as_view(), name="swap-dispute"),
     path("notifications/", views.NotificationListView.as_view(), name="notification-list"),

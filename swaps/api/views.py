@@ -22,6 +22,8 @@ from marketplace import errors as listing_errors
 from swaps import errors, quotes, recovery, selectors, services
 from swaps.api.serializers import (
     DisputeInput,
+    MessageInput,
+    MessageOutput,
     NotificationOutput,
     QuoteOutput,
     SwapCreateInput,
@@ -215,6 +217,46 @@ class SwapRecoveryView(APIView):
         return Response(kit)
 
 
+class SwapMessagesView(APIView):
+    def get_throttles(self):
+        if self.request.method == "POST":
+            self.throttle_scope = SWAP_WRITE
+            return [UserThrottle(), ScopedThrottle()]
+        return super().get_throttles()
+
+    @extend_schema(
+        operation_id="swaps_messages_list",
+        summary="The conversation between the swap's two parties, oldest first",
+        responses={200: MessageOutput(many=True), 401: UNAUTHENTICATED, 404: NOT_FOUND},
+    )
+    def get(self, request: Request, swap_id) -> Response:
+        swap = _own_swap(request, swap_id)
+        return Response(selectors.swap_message_list(swap=swap, user=_user(request)))
+
+    @extend_schema(
+        operation_id="swaps_messages_create",
+        summary="Write to the other party (they get it live and a notice)",
+        request=MessageInput,
+        responses={
+            201: MessageOutput,
+            401: UNAUTHENTICATED,
+            404: NOT_FOUND,
+            **_documented("The message was refused.", *errors.MESSAGE),
+        },
+    )
+    def post(self, request: Request, swap_id) -> Response:
+        swap = _own_swap(request, swap_id)
+        data = MessageInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        message = services.swap_message_post(
+            swap=swap, user=_user(request), body=data.validated_data["body"]
+        )
+        found = selectors.swap_message_get(
+            swap_id=swap.pk, message_id=message.pk, user=_user(request)
+        )
+        return Response(found, status=status.HTTP_201_CREATED)
+
+
 class SwapCancelView(APIView):
     throttle_classes = [UserThrottle, ScopedThrottle]
     throttle_scope = SWAP_WRITE
@@ -242,7 +284,12 @@ class SwapDisputeView(APIView):
 
     @extend_schema(
         operation_id="swaps_dispute",
-        summary="Open a dispute on your swap, or add a message to it",
+        summary="Open a dispute on your swap, or add a message (and evidence files) to it",
+        description=(
+            'JSON `{"message"}`, or multipart with `message` and up to '
+            "SWAP_EVIDENCE_MAX_FILES `evidence` files (PNG, JPEG, GIF, WebP or PDF, checked by "
+            "content, at most SWAP_EVIDENCE_MAX_BYTES each), private to the parties and staff."
+        ),
         request=DisputeInput,
         responses={
             200: SwapDetailOutput,
@@ -256,7 +303,10 @@ class SwapDisputeView(APIView):
         data = DisputeInput(data=request.data)
         data.is_valid(raise_exception=True)
         services.dispute_open(
-            swap=swap, user=_user(request), message=data.validated_data["message"]
+            swap=swap,
+            user=_user(request),
+            message=data.validated_data["message"],
+            files=request.FILES.getlist("evidence"),
         )
         return Response(_detail(request, swap_id))
 
