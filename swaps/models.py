@@ -342,3 +342,21 @@ class DisputeEvidence(models.Model):
 
     def __str__(self) -> str:
         return f"evidence {self.name} on {self.dispute_id}"
+
+
+class PushSubscription(models.Model):
+    """A browser's Web Push subscription (the Push API's endpoint and keys) for a user: the
+    notices that need action are pushed to it, signed with this site's VAPID key."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="push_subscriptions"
+    )
+    endpoint = models.URLField(max_length=1000, unique=True)
+    p256dh = models.CharField(max_length=120, help_text="The browser's P-256 key (base64url).")
+    auth = models.CharField(max_length=40, help_text="The browser's auth secret (base64url).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+    failures = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"push for {self.user_id}"

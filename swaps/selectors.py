@@ -71,6 +71,20 @@ def notification_list(*, user) -> QuerySet[Notification]:
     return Notification.objects.filter(user=user).order_by("-created_at", "-pk")
 
 
+def verified_email(*, user) -> str | None:
+    """The address `user` confirmed (allauth): the primary one, else any confirmed one; None
+    when they have none (a wallet-only account until it adds and confirms one)."""
+    from allauth.account.models import EmailAddress
+
+    found = (
+        EmailAddress.objects.filter(user=user, verified=True)
+        .order_by("-primary", "pk")
+        .values_list("email", flat=True)
+        .first()
+    )
+    return found or None
+
+
 def unread_count(*, user) -> int:
     """How many of `user`'s notifications are unread (one query, on the user/read_at index)."""
     return Notification.objects.filter(user=user, read_at__isnull=True).count()

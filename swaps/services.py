@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Q, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone, translation
 from django.utils.translation import gettext_noop
 
@@ -23,7 +23,7 @@ from core.queue import enqueue_on_commit
 from marketplace import errors as listing_errors
 from marketplace import selectors as market_selectors
 from marketplace import services as market_services
-from swaps import errors, machine, onchain, quotes, selectors
+from swaps import errors, machine, onchain, push, quotes, selectors
 from swaps.errors import SwapError, refuse
 from swaps.live import announce_on_commit, message_announce_on_commit
 from swaps.models import (
@@ -36,6 +36,7 @@ from swaps.models import (
     DisputeEvidence,
     DisputeMessage,
     Notification,
+    PushSubscription,
     Swap,
     SwapEvent,
     SwapFault,
@@ -283,6 +284,25 @@ def _notify_step(swap: Swap) -> None:
         _notify(user, swap, kind, message, params)
 
 
+# Notices that ask the person to do something (or answer them): also pushed to their
+# browsers. The rest stay in the page, the badge and the mail.
+PUSH_KINDS = {
+    "taken",
+    "lock",
+    "redeem",
+    "maker_deadline_soon",
+    "redeem_deadline_soon",
+    "deadline_missed",
+    "other_missed_deadline",
+    "message",
+    "dispute_opened",
+    "dispute_message",
+    "dispute_staff_reply",
+    "dispute_resolved",
+    "price_out_of_band",
+}
+
+
 def _notify(
     user: User, swap: Swap | None, kind: str, message: str, params: dict | None = None
 ) -> None:
@@ -293,8 +313,14 @@ def _notify(
     note = Notification.objects.create(
         user=user, swap=swap, kind=kind, message=message, params=params or {}
     )
-    if user.email and user.is_active:
+    if not user.is_active:
+        return
+    # Mail only to an address its owner confirmed (allauth), also for a wallet-only account
+    # that added one later; push only for notices that need the person to act.
+    if selectors.verified_email(user=user):
         enqueue_on_commit("swaps.send_notification_email", note.pk)
+    if kind in PUSH_KINDS and push.enabled() and user.push_subscriptions.exists():
+        enqueue_on_commit("swaps.send_notification_push", note.pk)
 
 
 # ------------------------------------------------------------------ chain facts
@@ -870,7 +896,8 @@ def notification_email_send(*, notification_id: int) -> bool:
             .filter(pk=notification_id, emailed_at__isnull=True)
             .first()
         )
-        if note is None or not note.user.email:
+        address = selectors.verified_email(user=note.user) if note is not None else None
+        if note is None or not address:
             return False
         with translation.override(note.user.preferred_language or settings.LANGUAGE_CODE):
             text = note.text
@@ -879,10 +906,58 @@ def notification_email_send(*, notification_id: int) -> bool:
             subject=f"[P2P Swap] {text}",
             message=f"{text}\n\n{settings.SITE_URL}{link}",
             from_email=None,
-            recipient_list=[note.user.email],
+            recipient_list=[address],
         )
         Notification.objects.filter(pk=note.pk).update(emailed_at=timezone.now())
     return True
+
+
+def notification_push_send(*, notification_id: int) -> int:
+    """Push one notification to every browser its reader subscribed, in their language:
+    title, text and the page to open. A subscription the push service dropped is deleted.
+    Returns how many pushes were accepted. Raises ``OSError`` when no push service took it
+    (the task retries; a browser that got it twice shows it once: the tag replaces it)."""
+    note = Notification.objects.select_related("user").filter(pk=notification_id).first()
+    if note is None or not push.enabled():
+        return 0
+    with translation.override(note.user.preferred_language or settings.LANGUAGE_CODE):
+        payload = {
+            "title": translation.gettext("P2P Swap"),
+            "body": note.text,
+            "url": f"/notifications/{note.pk}/open",
+            "tag": f"swap-{note.swap_id or 'listing'}-{note.kind}",
+        }
+    sent = 0
+    failed: OSError | None = None
+    for sub in PushSubscription.objects.filter(user=note.user):
+        try:
+            push.send(endpoint=sub.endpoint, p256dh=sub.p256dh, auth=sub.auth, payload=payload)
+        except push.Gone:
+            sub.delete()
+            continue
+        except OSError as exc:
+            PushSubscription.objects.filter(pk=sub.pk).update(failures=F("failures") + 1)
+            failed = exc
+            continue
+        PushSubscription.objects.filter(pk=sub.pk).update(last_sent_at=timezone.now(), failures=0)
+        sent += 1
+    if failed is not None and not sent:
+        raise failed
+    return sent
+
+
+def push_subscribe(*, user: User, endpoint: str, p256dh: str, auth: str) -> PushSubscription:
+    """Store (or move to `user`) a browser's push subscription."""
+    sub, _created = PushSubscription.objects.update_or_create(
+        endpoint=endpoint, defaults={"user": user, "p256dh": p256dh, "auth": auth, "failures": 0}
+    )
+    return sub
+
+
+def push_unsubscribe(*, user: User, endpoint: str) -> bool:
+    """Forget `user`'s subscription at `endpoint`; False when there was none."""
+    deleted, _ = PushSubscription.objects.filter(user=user, endpoint=endpoint).delete()
+    return bool(deleted)
 
 
 def notifications_read_all(*, user: User) -> int:

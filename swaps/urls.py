@@ -6,6 +6,13 @@ from swaps import views
 
 urlpatterns = [
     path("swaps/", views.mine, name="swaps-mine"),
+    path("notifications/", views.notifications, name="swap-notifications"),
+    path(
+        "notifications/<int:notification_id>/open",
+        views.notification_open,
+        name="swap-notification-open",
+    ),
+    path("sw.js", views.service_worker, name="swap-service-worker"),
     path("swaps/quote/", views.quote, name="swap-quote-page"),
     path("swaps/recover/", views.recover, name="swap-recover"),
     path("swaps/recover/offline.html", views.recover_offline, name="swap-recover-offline"),

@@ -19,7 +19,7 @@ from accounts.models import User
 from chains.interface import ChainUnavailable
 from core.api.errors import ApiError
 from core.decimals import format_plain, parse_decimal
-from swaps import errors, onchain, quotes, recovery, selectors, services, words
+from swaps import errors, onchain, push, quotes, recovery, selectors, services, words
 from swaps.api.serializers import quote_data, swap_detail_data
 from swaps.models import HAPPY_PATH, Swap, SwapFault
 
@@ -242,4 +242,53 @@ def evidence(request: HttpRequest, evidence_id: int) -> FileResponse:
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def notifications(request: HttpRequest) -> HttpResponse:
+    """Every notice of the reader, newest first; mark one or all read; turn Web Push on or
+    off for this browser (static/js/push.js); where mail goes."""
+    user = cast(User, request.user)
+    if request.method == "POST":
+        if request.POST.get("all"):
+            services.notifications_read_all(user=user)
+        elif request.POST.get("id", "").isdigit():
+            services.notification_read(user=user, notification_id=int(request.POST["id"]))
+        return redirect("swap-notifications")
+    return render(
+        request,
+        "swaps/notifications.html",
+        {
+            "notes": selectors.notification_list(user=user)[:100],
+            "email": selectors.verified_email(user=user),
+            "push_enabled": push.enabled(),
+            "push_key": push.public_key(),
+        },
+    )
+
+
+@login_required
+@require_GET
+def notification_open(request: HttpRequest, notification_id: int) -> HttpResponse:
+    """Open a notice (from the page, a mail or a push): it is read, and its page opens."""
+    note = selectors.notification_list(user=request.user).filter(pk=notification_id).first()
+    if note is None:
+        raise Http404
+    services.notification_read(user=cast(User, request.user), notification_id=note.pk)
+    if note.swap_id:
+        return redirect("swap-page", swap_id=note.swap_id)
+    return redirect("listings-mine")
+
+
+@require_GET
+def service_worker(request: HttpRequest) -> HttpResponse:
+    """The push service worker, at the site's root so its scope is the whole site."""
+    path = finders.find("sw.js")
+    response = HttpResponse(
+        Path(str(path)).read_text() if path else "", content_type="text/javascript"
+    )
+    response["Service-Worker-Allowed"] = "/"
+    response["Cache-Control"] = "no-cache"
     return response

@@ -178,6 +178,16 @@ class MessageOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+class PushKeysInput(serializers.Serializer):
+    p256dh = serializers.CharField(max_length=120)
+    auth = serializers.CharField(max_length=40)
+
+
+class PushSubscriptionInput(serializers.Serializer):
+    endpoint = serializers.URLField(max_length=1000)
+    keys = PushKeysInput()
+
+
 class NotificationOutput(serializers.ModelSerializer):
     message = serializers.CharField(
         source="text", help_text="In the request's language, with its times filled in."

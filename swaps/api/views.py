@@ -5,8 +5,13 @@ from __future__ import annotations
 from typing import cast
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
-from rest_framework import status
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    inline_serializer,
+)
+from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,12 +24,13 @@ from core.api.schema import UNAUTHENTICATED
 from core.api.throttling import ScopedThrottle, UserThrottle
 from core.decimals import parse_decimal
 from marketplace import errors as listing_errors
-from swaps import errors, quotes, recovery, selectors, services
+from swaps import errors, push, quotes, recovery, selectors, services
 from swaps.api.serializers import (
     DisputeInput,
     MessageInput,
     MessageOutput,
     NotificationOutput,
+    PushSubscriptionInput,
     QuoteOutput,
     SwapCreateInput,
     SwapDetailOutput,
@@ -333,3 +339,68 @@ class NotificationReadView(APIView):
         if not services.notification_read(user=_user(request), notification_id=notification_id):
             raise errors.refuse(errors.NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PushKeyView(APIView):
+    @extend_schema(
+        operation_id="push_key",
+        summary="This site's VAPID public key, for PushManager.subscribe",
+        responses={
+            200: inline_serializer(
+                name="PushKey",
+                fields={
+                    "enabled": serializers.BooleanField(),
+                    "public_key": serializers.CharField(help_text="base64url P-256 point"),
+                },
+            )
+        },
+    )
+    def get(self, request: Request) -> Response:
+        return Response({"enabled": push.enabled(), "public_key": push.public_key()})
+
+
+class PushSubscriptionView(APIView):
+    @extend_schema(
+        operation_id="push_subscribe",
+        summary="Receive the notices that need action as Web Push in this browser",
+        description="The body is the browser's `PushSubscription.toJSON()`.",
+        request=PushSubscriptionInput,
+        responses={201: None, 401: UNAUTHENTICATED},
+    )
+    def post(self, request: Request) -> Response:
+        data = PushSubscriptionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.push_subscribe(
+            user=_user(request),
+            endpoint=data.validated_data["endpoint"],
+            p256dh=data.validated_data["keys"]["p256dh"],
+            auth=data.validated_data["keys"]["auth"],
+        )
+        return Response(status=status.HTTP_201_CREATED)
+
+
+class PushUnsubscribeView(APIView):
+    @extend_schema(
+        operation_id="push_unsubscribe",
+        summary="Stop pushing to this browser",
+        request=inline_serializer(
+            name="PushEndpoint", fields={"endpoint": serializers.URLField(max_length=1000)}
+        ),
+        responses={204: None, 401: UNAUTHENTICATED},
+    )
+    def post(self, request: Request) -> Response:
+        services.push_unsubscribe(user=_user(request), endpoint=str(request.data.get("endpoint")))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class NotificationReadAllView(APIView):
+    @extend_schema(
+        operation_id="notifications_read_all",
+        summary="Mark all your notifications read",
+        request=None,
+        responses={
+            200: inline_serializer(name="ReadAll", fields={"read": serializers.IntegerField()})
+        },
+    )
+    def post(self, request: Request) -> Response:
+        return Response({"read": services.notifications_read_all(user=_user(request))})
