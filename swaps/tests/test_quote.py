@@ -191,3 +191,18 @@ def test_the_take_form_summary_says_why_no_quote_can_be_made(client, swap_env, l
     page = client.post("/swaps/quote/", {"listing": listing.pk, "amount": "abc"})
     assert 'data-can-take="false"' in page.content.decode()
     assert "positive number" in page.content.decode()
+
+
+def test_the_summary_and_its_refusals_are_in_bengali_too(client, swap_env, listing, settings):
+    # given: a Bengali reader over the KYC limit
+    settings.KYC_LIMITS_USD = {"none": Decimal("2"), "basic": Decimal("10"), "verified": 10}
+    client.force_login(party(2)[0])
+    client.cookies["django_language"] = "bn"
+    # when
+    html = client.post(
+        "/swaps/quote/",
+        {"listing": listing.pk, "amount": "1", "taker_address": dev_account(2).address},
+    ).content.decode()
+    # then: the words, the numbers and the way out
+    assert "প্ল্যাটফর্ম ফি" in html and "এই সাইট কিছুই নেয় না" in html
+    assert "এই সোয়াপের মূল্য 2.50 USD" in html and "সর্বোচ্চ 0.8 ETH" in html
