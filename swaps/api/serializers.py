@@ -309,7 +309,7 @@ def quote_data(quote: Quote) -> dict:
         distance = format_plain(quantize(CTX.multiply(ratio, 100), 2, rounding="ROUND_HALF_UP"))
     fees_usd = None
     if quote.fees and all(f.usd is not None for f in quote.fees):
-        fees_usd = format_plain(
+        fees_usd = format_fixed(
             sum((f.usd for f in quote.fees if f.usd is not None), Decimal(0)), 2
         )
     return {
