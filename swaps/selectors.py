@@ -232,7 +232,12 @@ def _next_action(swap: Swap, *, role: str, chain_now: int | None) -> dict:
         if role == onchain.MAKER:
             if chain_now is not None and chain_now >= swap.maker_timelock:
                 return _wait("refund_pending", "Too late to lock; the buyer will be refunded.")
-            return _lock_step(swap, role=role, chain_now=chain_now)
+            step = _lock_step(swap, role=role, chain_now=chain_now)
+            # Past the deadline a lock is still honoured until T2, but the maker must know
+            # it already counts against them.
+            if swap.maker_deadline is not None and timezone.now() >= swap.maker_deadline:
+                step["late"] = True
+            return step
         if chain_now is not None and chain_now >= swap.maker_timelock:
             return _wait(
                 "maker_too_late",

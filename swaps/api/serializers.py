@@ -82,6 +82,9 @@ NextActionOutput = inline_serializer(
         "from": serializers.CharField(required=False, help_text="the address to send from"),
         "function": serializers.CharField(required=False, help_text="redeem, for the taker"),
         "lock_id": serializers.CharField(required=False),
+        "late": serializers.BooleanField(
+            required=False, help_text="the seller's deadline passed: a lock still counts late"
+        ),
     },
 )
 

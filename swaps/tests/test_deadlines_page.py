@@ -40,7 +40,8 @@ def test_after_the_sellers_deadline_both_parties_read_the_same_state(swap_env):
     maker_step = detail(maker_api, swap["id"])["next_action"]
     # then: the buyer is no longer told to wait for a lock; the seller may still lock
     assert taker_step["reason"] == "maker_late"
-    assert maker_step["action"] == "lock"
+    assert maker_step["action"] == "lock" and maker_step["late"] is True
+    assert "You missed the deadline to lock" in page(row.pk, row.maker)
     taker_html = page(row.pk, row.taker)
     assert "The seller missed the deadline to lock" in taker_html
     assert "Waiting for the seller to lock" not in taker_html
