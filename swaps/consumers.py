@@ -62,6 +62,21 @@ class SwapConsumer(AsyncJsonWebsocketConsumer):
     async def swap_changed(self, event):
         await self._send_if_changed(force=True)
 
+    async def swap_message(self, event):
+        """A message between the parties (its id), or a change to the dispute (None)."""
+        if event.get("message") is None:
+            await self.send_json({"type": "dispute"})
+            return
+        found = await self._message(event["message"])
+        if found is not None:
+            await self.send_json({"type": "message", "message": found})
+
+    @database_sync_to_async
+    def _message(self, message_id: int):
+        return selectors.swap_message_get(
+            swap_id=self.swap_id, message_id=message_id, user=self.user
+        )
+
     async def _poll(self):
         while True:
             await asyncio.sleep(POLL_SECONDS)

@@ -8,8 +8,10 @@ moves a person can cause are cancel (before any lock) and expiry (nobody locked 
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 from django.conf import settings
+from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext, pgettext_lazy
@@ -280,3 +282,81 @@ class Notification(models.Model):
             return translated % self.params if self.params else translated
         except (KeyError, TypeError, ValueError):  # a translation that lost a placeholder
             return self.message % self.params
+
+
+class SwapMessage(models.Model):
+    """A message between a swap's two parties, on its page (live over its WebSocket); staff
+    read them in the admin."""
+
+    swap = models.ForeignKey(Swap, on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField(max_length=2000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["swap", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"message on {self.swap_id}"
+
+
+class PrivateStorage(FileSystemStorage):
+    """Storage with no URL: evidence is read only through views that check who asks."""
+
+    def url(self, name: str | None) -> str:
+        raise ValueError("private files have no URL")
+
+
+def evidence_storage() -> FileSystemStorage:
+    """Dispute evidence, outside ``MEDIA_ROOT`` (``SWAP_EVIDENCE_ROOT``, default
+    ``$VAR_DIR/private/evidence``); resolved lazily so test settings apply."""
+    root = getattr(settings, "SWAP_EVIDENCE_ROOT", "") or str(
+        Path(settings.VAR_DIR) / "private" / "evidence"
+    )
+    return PrivateStorage(location=root)
+
+
+def evidence_path(instance: DisputeEvidence, filename: str) -> str:
+    """A random name: the uploader's file name may be personal data (it is kept apart)."""
+    return f"{instance.dispute_id}/{uuid.uuid4().hex}{Path(filename).suffix.lower()[:6]}"
+
+
+class DisputeEvidence(models.Model):
+    """A file a party attached to a dispute: an image or a PDF, checked by its content,
+    private to the swap's parties and staff."""
+
+    dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="evidence")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    file = models.FileField(storage=evidence_storage, upload_to=evidence_path)
+    name = models.CharField(max_length=120, help_text="The uploader's file name, shown only.")
+    content_type = models.CharField(max_length=40, help_text="Found from the content.")
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"evidence {self.name} on {self.dispute_id}"
+
+
+class PushSubscription(models.Model):
+    """A browser's Web Push subscription (the Push API's endpoint and keys) for a user: the
+    notices that need action are pushed to it, signed with this site's VAPID key."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="push_subscriptions"
+    )
+    endpoint = models.URLField(max_length=1000, unique=True)
+    p256dh = models.CharField(max_length=120, help_text="The browser's P-256 key (base64url).")
+    auth = models.CharField(max_length=40, help_text="The browser's auth secret (base64url).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+    failures = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"push for {self.user_id}"

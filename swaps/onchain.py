@@ -3,8 +3,10 @@
 Its terms (which lock each party must make: network, token, sender, recipient, amount in
 base units, hashlock, timelock), each lock's id before it is mined, the confirmed facts the
 watcher recorded, the evidence of each step, the timelocks of a new swap and the chains'
-clock. Everything in ``swaps`` that needs a chain goes through here, and this module talks
-to ``chains`` only through ``chains.selectors``, ``chains.txs`` and ``chains.interface``.
+clock, and the few raw reads a quote needs (fee level, balances, who sent a transaction).
+Everything in ``swaps`` that needs a chain goes through here, and this module talks to
+``chains`` only through ``chains.selectors``, ``chains.txs``, ``chains.rpc`` (plain JSON-RPC,
+no web3 object) and ``chains.interface``.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from accounts import selectors as account_selectors
+from chains import rpc, txs
 from chains import selectors as chain_selectors
-from chains import txs
 from chains.interface import (
     NATIVE_TOKEN,
     ChainUnavailable,
@@ -193,7 +195,8 @@ def timelocks(*, base_network: str, quote_network: str) -> tuple[int, int]:
     """
     base, quote = network(base_network), network(quote_network)
     if base is None or quote is None:
-        raise errors.refuse(errors.NETWORK_UNAVAILABLE)
+        missing = base_network if base is None else quote_network
+        raise errors.refuse(errors.NETWORK_UNAVAILABLE, network=missing)
     try:
         now = max([int(time.time())] + [txs.head(n).timestamp for n in (base, quote)])
     except ChainUnavailable as exc:
@@ -326,3 +329,64 @@ def step_evidence(state: str, sides: machine.Sides) -> tuple[str, Evidence]:
     if state == S.FLAGGED:
         return sides.flag or "flagged", _evidence(sides.flagged_lock, "Locked")
     return state, Evidence()
+
+
+# ------------------------------------------------------------------ raw reads for a quote
+
+# bytes4(keccak256("balanceOf(address)"))
+_BALANCE_OF = "0x70a08231"
+
+
+@dataclass(frozen=True)
+class Wallet:
+    """What one address holds on one network now (latest block), and the fee level there."""
+
+    network: str
+    address: str
+    native: int  # wei
+    tokens: dict[str, int]  # lowercase token address -> base units
+    gas_price: int  # wei per gas, the node's suggestion (base fee + tip)
+
+
+def wallet_now(*, network_name: str, address: str, tokens: tuple[str, ...] = ()) -> Wallet:
+    """`address`'s native balance, its balance of each of `tokens` and the network's gas
+    price, in one JSON-RPC batch (latest block, unconfirmed: for telling a person what they
+    can afford, never for recording a fact). Raises ``ChainUnavailable``."""
+    found = _network_or_raise(network_name)
+    owner = address.lower().removeprefix("0x").rjust(64, "0")
+    calls: list[tuple[str, list]] = [("eth_gasPrice", []), ("eth_getBalance", [address, "latest"])]
+    calls += [("eth_call", [{"to": t, "data": _BALANCE_OF + owner}, "latest"]) for t in tokens]
+    answers = rpc.batch_call(found.rpc_url, calls)
+    try:
+        values = [int(a, 16) if a not in (None, "0x") else 0 for a in answers]
+    except (TypeError, ValueError) as exc:
+        raise ChainUnavailable(f"{network_name}: unreadable balance") from exc
+    return Wallet(
+        network=network_name,
+        address=address,
+        native=values[1],
+        tokens={t.lower(): v for t, v in zip(tokens, values[2:], strict=True)},
+        gas_price=values[0],
+    )
+
+
+@dataclass(frozen=True)
+class SentBy:
+    """Who sent a mined transaction and what its fee cost them."""
+
+    sender: str  # lowercase
+    fee: int  # wei: gas used x effective gas price
+
+
+def sent_by(*, network_name: str, tx_hash: str) -> SentBy | None:
+    """The sender and fee of a mined transaction (None when the node does not know it).
+    Raises ``ChainUnavailable``."""
+    found = _network_or_raise(network_name)
+    tx, receipt = rpc.batch_call(
+        found.rpc_url,
+        [("eth_getTransactionByHash", [tx_hash]), ("eth_getTransactionReceipt", [tx_hash])],
+    )
+    if not tx or not receipt:
+        return None
+    price = receipt.get("effectiveGasPrice") or tx.get("gasPrice") or "0x0"
+    return SentBy(sender=str(tx["from"]).lower(), fee=int(receipt["gasUsed"], 16) * int(price, 16))

@@ -11,8 +11,17 @@ from django.utils import timezone
 
 from chains import selectors as chain_selectors
 from chains.interface import ChainUnavailable, LockState, TxRequest
+from core.decimals import format_plain, from_base_units
 from swaps import onchain
-from swaps.models import OPEN_STATES, Notification, Swap, SwapEvent
+from swaps.models import (
+    OPEN_STATES,
+    Dispute,
+    DisputeEvidence,
+    Notification,
+    Swap,
+    SwapEvent,
+    SwapMessage,
+)
 
 S = Swap.State
 
@@ -62,6 +71,25 @@ def notification_list(*, user) -> QuerySet[Notification]:
     return Notification.objects.filter(user=user).order_by("-created_at", "-pk")
 
 
+def verified_email(*, user) -> str | None:
+    """The address `user` confirmed (allauth): the primary one, else any confirmed one; None
+    when they have none (a wallet-only account until it adds and confirms one)."""
+    from allauth.account.models import EmailAddress
+
+    found = (
+        EmailAddress.objects.filter(user=user, verified=True)
+        .order_by("-primary", "pk")
+        .values_list("email", flat=True)
+        .first()
+    )
+    return found or None
+
+
+def unread_count(*, user) -> int:
+    """How many of `user`'s notifications are unread (one query, on the user/read_at index)."""
+    return Notification.objects.filter(user=user, read_at__isnull=True).count()
+
+
 def swaps_awaiting_relay() -> list[tuple[str, str, str]]:
     """(quote network, taker lock id, preimage) of swaps whose secret is public while the
     taker's lock still waits to be redeemed for the maker."""
@@ -103,7 +131,7 @@ def _clock_network(swap: Swap, role: str) -> str | None:
     state = swap.state
     if state == S.CREATED and role == onchain.TAKER:
         return swap.quote_asset.network
-    if state == S.TAKER_LOCKED and role == onchain.MAKER:
+    if state == S.TAKER_LOCKED:  # both parties: has the maker's timelock passed?
         return swap.base_asset.network
     if state == S.MAKER_LOCKED and role == onchain.TAKER:  # a redeem may be mined already
         return swap.base_asset.network
@@ -137,9 +165,13 @@ def swap_next_action(*, swap: Swap, role: str) -> dict:
         if network is None or onchain.network(network) is None:
             return _next_action(swap, role=role, chain_now=None)
         head = onchain.head(network)
+        # A deadline passing changes the words, not the chain: it is part of the key too.
+        deadline = {S.TAKER_LOCKED: swap.maker_deadline, S.MAKER_LOCKED: swap.taker_redeem_deadline}
+        due = deadline.get(Swap.State(swap.state))
+        late = due is not None and timezone.now() >= due
         key = (
             f"swaps:next:{swap.pk}:{role}:{swap.state}:{swap.updated_at.timestamp()}:"
-            f"{network}:{head.hash}"
+            f"{network}:{head.hash}:{late}"
         )
         found = cache.get(key)
         if found is None:
@@ -200,7 +232,23 @@ def _next_action(swap: Swap, *, role: str, chain_now: int | None) -> dict:
         if role == onchain.MAKER:
             if chain_now is not None and chain_now >= swap.maker_timelock:
                 return _wait("refund_pending", "Too late to lock; the buyer will be refunded.")
-            return _lock_step(swap, role=role, chain_now=chain_now)
+            step = _lock_step(swap, role=role, chain_now=chain_now)
+            # Past the deadline a lock is still honoured until T2, but the maker must know
+            # it already counts against them.
+            if swap.maker_deadline is not None and timezone.now() >= swap.maker_deadline:
+                step["late"] = True
+            return step
+        if chain_now is not None and chain_now >= swap.maker_timelock:
+            return _wait(
+                "maker_too_late",
+                "The seller can no longer lock; your payment is refunded after its timelock.",
+            )
+        if swap.maker_deadline is not None and timezone.now() >= swap.maker_deadline:
+            return _wait(
+                "maker_late",
+                "The seller missed the deadline to lock; they may still lock until their "
+                "timelock, else your payment is refunded after yours.",
+            )
         return _wait("maker_lock", "Waiting for the seller to lock.")
     if state == S.MAKER_LOCKED:
         if role == onchain.TAKER:
@@ -221,6 +269,12 @@ def _next_action(swap: Swap, *, role: str, chain_now: int | None) -> dict:
                 "lock_id": swap.maker_lock_id,
                 "value": "0",
             }
+        if swap.taker_redeem_deadline is not None and timezone.now() >= swap.taker_redeem_deadline:
+            return _wait(
+                "taker_late",
+                "The buyer missed the deadline to redeem; if they never do, your lock is "
+                "refunded to you after its timelock.",
+            )
         return _wait("taker_redeem", "Waiting for the buyer to redeem; that reveals the secret.")
     if state == S.SECRET_REVEALED:
         maker_may_redeem = role == onchain.MAKER and swap.taker_lock_id and swap.preimage
@@ -275,3 +329,168 @@ def completion_seconds() -> list[float]:
         for row in rows
         if row.locked_at is not None
     ]
+
+
+# ------------------------------------------------------------------ where the money went
+
+
+def _sent_by_cached(network: str, tx_hash: str) -> onchain.SentBy | None:
+    """Who sent a mined transaction and its fee; kept once known (a confirmed transaction
+    never changes). None when the chain cannot say now."""
+    key = f"swaps:sent-by:{network}:{tx_hash}"
+    found = cache.get(key)
+    if found is None:
+        try:
+            found = onchain.sent_by(network_name=network, tx_hash=tx_hash)
+        except ChainUnavailable:
+            return None
+        if found is not None:
+            cache.set(key, found, timeout=None)
+    return found
+
+
+def swap_money(*, swap: Swap) -> list[dict]:
+    """What happened to each party's locked coins, for the swap page: per lock the amount,
+    network, sender and recipient, its state (locked, redeemed by the recipient, refunded to
+    the sender), and each of its transactions (lock, redeem or refund) with its explorer
+    link, who sent it and what its fee cost them. Locks not (yet) seen on chain are left
+    out. Reads the lock table, and each transaction's sender and fee from its chain once."""
+    rows = []
+    for role, lock_id in ((onchain.TAKER, swap.taker_lock_id), (onchain.MAKER, swap.maker_lock_id)):
+        if not lock_id:
+            continue
+        network = onchain.lock_network(swap, role)
+        lock = chain_selectors.htlc_lock_get(network=network, lock_id=lock_id)
+        if lock is None:
+            continue
+        asset = swap.quote_asset if role == onchain.TAKER else swap.base_asset
+        txs = []
+        for name in ("Locked", "Redeemed", "Refunded"):
+            event = chain_selectors.chain_event_get(network=network, lock_id=lock_id, name=name)
+            if event is None:
+                continue
+            sent = _sent_by_cached(network, event.tx_hash)
+            txs.append(
+                {
+                    "event": name.lower(),
+                    "tx_hash": event.tx_hash,
+                    "block": event.block_number,
+                    "explorer_url": chain_selectors.explorer_tx_url(
+                        network=network, tx_hash=event.tx_hash
+                    ),
+                    "sender": sent.sender if sent else None,
+                    "payer": _payer(swap, sent.sender) if sent else None,
+                    "fee": format_plain(from_base_units(sent.fee, 18)) if sent else None,
+                }
+            )
+        found = onchain.network(network)
+        rows.append(
+            {
+                "role": role,
+                "network": network,
+                "native_symbol": found.native_symbol if found else "",
+                "amount": format_plain(from_base_units(lock.amount, asset.decimals)),
+                "symbol": asset.symbol,
+                "sender": lock.sender,
+                "recipient": lock.recipient,
+                # paid to its recipient, returned to its sender, or still locked
+                "outcome": _OUTCOME[lock.state],
+                "timelock": lock.timelock,
+                "txs": txs,
+            }
+        )
+    return rows
+
+
+_OUTCOME = {
+    LockState.LOCKED: "locked",
+    LockState.REDEEMED: "paid",
+    LockState.REFUNDED: "returned",
+    LockState.NONE: "locked",
+}
+
+
+def _payer(swap: Swap, sender: str) -> str:
+    """Who a transaction's sender is to this swap: taker, maker, or relayer (anyone else;
+    on this platform, its relayer)."""
+    taker = {swap.taker_address.lower(), swap.taker_refund_address.lower()}
+    maker = {swap.maker_payout_address.lower(), swap.maker_refund_address.lower()}
+    if sender in taker:
+        return "taker"
+    if sender in maker:
+        return "maker"
+    return "relayer"
+
+
+# ------------------------------------------------------------------ messages and disputes
+
+
+def _message_row(message, *, viewer_id: int, parties: tuple[int, int]) -> dict:
+    """A message as `viewer_id` reads it; ``staff`` when its author is neither party."""
+    return {
+        "id": message.pk,
+        "author": message.author.public_name,
+        "mine": message.author_id == viewer_id,
+        "staff": message.author_id not in parties,
+        "body": message.body,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
+def swap_message_list(*, swap: Swap, user) -> list[dict]:
+    """The conversation of `swap`'s parties, oldest first, as `user` reads it (their own
+    marked ``mine``). Two queries whatever its length."""
+    rows = SwapMessage.objects.filter(swap=swap).select_related("author")
+    parties = (swap.taker_id, swap.maker_id)
+    return [_message_row(m, viewer_id=user.pk, parties=parties) for m in rows]
+
+
+def swap_message_get(*, swap_id, message_id: int, user) -> dict | None:
+    """One message of a swap `user` takes part in, as they read it, or None."""
+    found = (
+        SwapMessage.objects.filter(pk=message_id, swap_id=swap_id)
+        .filter(Q(swap__taker=user) | Q(swap__maker=user))
+        .select_related("author", "swap")
+        .first()
+    )
+    if found is None:
+        return None
+    return _message_row(
+        found, viewer_id=user.pk, parties=(found.swap.taker_id, found.swap.maker_id)
+    )
+
+
+def dispute_view(*, swap: Swap, user) -> dict | None:
+    """`swap`'s dispute as a party (or staff) reads it: status, outcome and reason, every
+    message (staff's marked) and the evidence files; None when there is none."""
+    dispute = Dispute.objects.filter(swap=swap).select_related("opened_by").first()
+    if dispute is None:
+        return None
+    parties = (swap.taker_id, swap.maker_id)
+    messages = [
+        _message_row(m, viewer_id=user.pk, parties=parties)
+        for m in dispute.messages.select_related("author")
+    ]
+    evidence = list(dispute.evidence.all())
+    return {
+        "id": dispute.pk,
+        "status": dispute.status,
+        "open": dispute.status == Dispute.Status.OPEN,
+        "outcome": dispute.outcome,
+        "resolution": dispute.resolution,
+        "resolved_at": dispute.resolved_at,
+        "opened_by_me": dispute.opened_by_id == user.pk,
+        "messages": messages,
+        "evidence": evidence,
+    }
+
+
+def evidence_get(*, evidence_id: int, user) -> DisputeEvidence | None:
+    """An evidence file `user` may read: a party of its swap, or staff."""
+    found = DisputeEvidence.objects.select_related("dispute__swap").filter(pk=evidence_id).first()
+    if found is None:
+        return None
+    swap = found.dispute.swap
+    if user.is_staff or swap.role_of(user) is not None:
+        return found
+    return None

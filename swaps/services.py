@@ -2,31 +2,30 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Q, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone, translation
 from django.utils.translation import gettext_noop
 
-from accounts import selectors as account_selectors
 from accounts import services as account_services
 from accounts.models import User
 from chains.interface import ChainUnavailable
-from core.decimals import CTX, format_plain, quantize
+from core.decimals import format_plain
 from core.queue import enqueue_on_commit
 from marketplace import errors as listing_errors
 from marketplace import selectors as market_selectors
 from marketplace import services as market_services
-from oracle import selectors as oracle_selectors
-from swaps import errors, machine, onchain, selectors
+from swaps import errors, machine, onchain, push, quotes, selectors
 from swaps.errors import SwapError, refuse
-from swaps.live import announce_on_commit
+from swaps.live import announce_on_commit, message_announce_on_commit
 from swaps.models import (
     OPEN_STATES,
     RELEASING_STATES,
@@ -34,11 +33,14 @@ from swaps.models import (
     TERMINAL_STATES,
     TRANSITIONS,
     Dispute,
+    DisputeEvidence,
     DisputeMessage,
     Notification,
+    PushSubscription,
     Swap,
     SwapEvent,
     SwapFault,
+    SwapMessage,
 )
 from swaps.onchain import Evidence
 
@@ -57,36 +59,13 @@ class InvalidTransition(Exception):
 # ------------------------------------------------------------------ creation
 
 
-def _usd_value(listing, amount: Decimal, quote_amount: Decimal) -> Decimal | None:
-    """The swap's value in USD: the larger of its two legs at the oracle's USD prices (a
-    lopsided trade is held to the limits by its bigger side), to the cent; None when either
-    leg has no tradeable USD price."""
-    values = []
-    for asset, value in ((listing.base_asset, amount), (listing.quote_asset, quote_amount)):
-        if asset.priced_as == "USD":
-            values.append(value)
-            continue
-        agg = oracle_selectors.price_get(oracle_selectors.price_pair(asset.priced_as, "USD"))
-        if agg is None or not agg.tradeable or agg.price is None:
-            return None
-        values.append(CTX.multiply(value, agg.price))
-    return quantize(max(values), 2, rounding=ROUND_HALF_UP)
-
-
 def _until(moment) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _refuse_out_of_band(listing) -> None:
+def _refuse_out_of_band(listing, rate: Decimal) -> None:
     """A fixed price that drifted outside the band cannot be taken; its maker is told (at
     most once while the notice is unread)."""
-    if listing.price is None:
-        return
-    rate = market_selectors.band_rate(
-        base=listing.base_asset, quote=listing.quote_asset, price=listing.price
-    )
-    if rate is None:
-        return
     params = {
         "listing": listing.pk,
         "rate": format_plain(rate, listing.quote_asset.decimals),
@@ -107,9 +86,7 @@ def _refuse_out_of_band(listing) -> None:
                 ),
                 params,
             )
-    raise listing_errors.refuse(
-        listing_errors.PRICE_OUT_OF_BAND, band=params["band"], rate=params["rate"]
-    )
+    raise quotes.band_refusal(listing, rate)
 
 
 def swap_create(
@@ -117,62 +94,50 @@ def swap_create(
 ) -> Swap:
     """Take `amount` of a listing: reserve it and fix the swap's terms.
 
-    Checks, each with its own code: the hashlock's form and novelty, that the taker owns
-    `taker_address`, the oracle (``pair_unpriced`` when it cannot price the pair,
+    Checks, each with its own code and a message naming the numbers and the way out (the
+    same checks as ``swaps.quotes.swap_quote``): the hashlock's form and novelty, that the
+    taker owns `taker_address`, the oracle (``pair_unpriced`` when it cannot price the pair,
     ``pair_halted`` while it halts it), a fixed price within the band
     (``price_out_of_band``), the KYC limits of both parties against the larger leg in USD,
-    a taker suspended for faults (``suspended``), the taker's caps on open and on unlocked
-    swaps; the listing itself refuses what it cannot sell (see
-    ``marketplace.services.listing_reserve``). Takes the taker's user row lock (the caps)
-    and then the listing's. The maker is notified on commit.
+    the taker's balances of the quote amount and of the gas for their steps
+    (``insufficient_balance``, ``insufficient_gas``), a taker suspended for faults
+    (``suspended``), the taker's caps on open and on unlocked swaps; the listing itself
+    refuses what it cannot sell (see ``marketplace.services.listing_reserve``). Takes the
+    taker's user row lock (the caps) and then the listing's. The maker is notified on
+    commit.
 
     Raises SwapError or marketplace ListingError.
     """
     if not isinstance(hashlock, str) or not HASHLOCK_RE.match(hashlock):
         raise refuse(errors.INVALID_HASHLOCK)
     hashlock = hashlock.lower()
-    if not isinstance(taker_address, str) or not ADDRESS_RE.match(taker_address):
-        raise refuse(errors.INVALID_ADDRESS)
-    owner = account_selectors.wallet_owner_get(taker_address)
-    if owner is None or owner.pk != taker.pk:
-        raise refuse(errors.ADDRESS_NOT_LINKED)
-    listing = market_selectors.listing_get(listing_id=listing_id)
-    if listing is None:
+    quotes.check_address(taker=taker, taker_address=taker_address)
+    if market_selectors.listing_get(listing_id=listing_id) is None:
         raise refuse(errors.LISTING_NOT_FOUND)
     if Swap.objects.filter(hashlock=hashlock).exists():
         raise refuse(errors.HASHLOCK_REUSED)
-    pair = oracle_selectors.price_get(listing.price_pair)
-    if pair is None:
-        raise refuse(errors.PAIR_UNPRICED)
-    if not pair.tradeable:
-        raise refuse(errors.PAIR_HALTED)
-    _refuse_out_of_band(listing)
-    t1, t2 = onchain.timelocks(
-        base_network=listing.base_asset.network, quote_network=listing.quote_asset.network
-    )
-    quote = market_selectors.listing_quote(listing=listing, amount=amount)
-    value_usd = _usd_value(listing, amount, quote.quote_amount)
-    if value_usd is None:
-        raise refuse(errors.PRICE_UNAVAILABLE)
-    if value_usd > account_selectors.kyc_limit_usd(taker):
-        raise refuse(errors.KYC_LIMIT_EXCEEDED)
-    if value_usd > account_selectors.kyc_limit_usd(listing.maker):
-        raise refuse(errors.MAKER_KYC_LIMIT_EXCEEDED)
+    terms = quotes.take_terms(listing_id=listing_id, amount=amount)
+    listing = terms.listing
+    rate = quotes.out_of_band_rate(listing)
+    if rate is not None:
+        _refuse_out_of_band(listing, rate)
+    for problem in quotes.limit_refusals(terms=terms, taker=taker):
+        raise problem
+    _fees, funds = quotes.fees_and_funds(terms=terms, address=taker_address)
+    for problem in quotes.funds_refusals(funds=funds, address=taker_address):
+        raise problem
     try:
         with transaction.atomic():
             User.objects.select_for_update().filter(pk=taker.pk).first()
-            until = account_selectors.suspended_until(taker)
-            if until is not None:
-                raise refuse(errors.SUSPENDED, until=_until(until))
-            open_count = Swap.objects.filter(taker=taker, state__in=OPEN_STATES).count()
-            if open_count >= settings.SWAP_MAX_OPEN_PER_USER:
-                raise refuse(errors.TOO_MANY_OPEN_SWAPS)
-            unlocked = Swap.objects.filter(taker=taker, state=S.CREATED).count()
-            if unlocked >= settings.SWAP_MAX_UNLOCKED_PER_USER:
-                raise refuse(errors.TOO_MANY_UNLOCKED_SWAPS, count=unlocked)
-            listing = market_services.listing_reserve(
-                listing_id=listing_id, taker=taker, amount=amount
-            )
+            standing = quotes.standing_refusal(taker=taker)
+            if standing is not None:
+                raise standing
+            try:
+                listing = market_services.listing_reserve(
+                    listing_id=listing_id, taker=taker, amount=amount
+                )
+            except listing_errors.ListingError as exc:
+                raise quotes.explain(exc, listing=listing, amount=amount) from exc
             # Priced again under the listing's row lock: a price the maker changed since the
             # first read must not slip through.
             quote = market_selectors.listing_quote(listing=listing, amount=amount)
@@ -185,14 +150,14 @@ def swap_create(
                 amount=amount,
                 quote_amount=quote.quote_amount,
                 price=quote.price,
-                value_usd=value_usd,
+                value_usd=terms.value_usd,
                 hashlock=hashlock,
                 taker_address=taker_address,
                 taker_refund_address=taker_address,
                 maker_payout_address=listing.payout_address,
                 maker_refund_address=listing.refund_address,
-                taker_timelock=t1,
-                maker_timelock=t2,
+                taker_timelock=terms.taker_timelock,
+                maker_timelock=terms.maker_timelock,
                 quote_expires_at=timezone.now()
                 + timedelta(seconds=settings.SWAP_QUOTE_WINDOW_SECONDS),
             )
@@ -319,6 +284,25 @@ def _notify_step(swap: Swap) -> None:
         _notify(user, swap, kind, message, params)
 
 
+# Notices that ask the person to do something (or answer them): also pushed to their
+# browsers. The rest stay in the page, the badge and the mail.
+PUSH_KINDS = {
+    "taken",
+    "lock",
+    "redeem",
+    "maker_deadline_soon",
+    "redeem_deadline_soon",
+    "deadline_missed",
+    "other_missed_deadline",
+    "message",
+    "dispute_opened",
+    "dispute_message",
+    "dispute_staff_reply",
+    "dispute_resolved",
+    "price_out_of_band",
+}
+
+
 def _notify(
     user: User, swap: Swap | None, kind: str, message: str, params: dict | None = None
 ) -> None:
@@ -329,8 +313,14 @@ def _notify(
     note = Notification.objects.create(
         user=user, swap=swap, kind=kind, message=message, params=params or {}
     )
-    if user.email and user.is_active:
+    if not user.is_active:
+        return
+    # Mail only to an address its owner confirmed (allauth), also for a wallet-only account
+    # that added one later; push only for notices that need the person to act.
+    if selectors.verified_email(user=user):
         enqueue_on_commit("swaps.send_notification_email", note.pk)
+    if kind in PUSH_KINDS and push.enabled() and user.push_subscriptions.exists():
+        enqueue_on_commit("swaps.send_notification_push", note.pk)
 
 
 # ------------------------------------------------------------------ chain facts
@@ -640,18 +630,112 @@ def swaps_reconcile_open() -> int:
     return moved
 
 
-# ------------------------------------------------------------------ disputes
+# ------------------------------------------------------------------ messages and disputes
 
 
-def dispute_open(*, swap: Swap, user: User, message: str) -> Dispute:
-    """A party opens a dispute (or adds a message to the open one) about their swap."""
-    message = (message or "").strip()
-    if not message:
+def _message_body(body: str) -> str:
+    body = (body or "").strip()
+    limit = getattr(settings, "SWAP_MESSAGE_MAX_CHARS", 2000)
+    if not body:
         raise refuse(errors.MESSAGE_REQUIRED)
-    if len(message) > 4000:
-        raise refuse(errors.MESSAGE_TOO_LONG)
+    if len(body) > limit:
+        raise refuse(errors.MESSAGE_TOO_LONG, limit=limit, length=len(body))
+    return body
+
+
+def swap_message_post(*, swap: Swap, user: User, body: str) -> SwapMessage:
+    """A party writes to the other party of `swap`. The other party gets a notice (one while
+    an earlier one about messages on this swap is unread), and both pages get the message
+    live, on commit.
+
+    Raises ``not_found`` (not a party), ``message_required``, ``message_too_long``."""
     if swap.role_of(user) is None:
         raise refuse(errors.NOT_FOUND)
+    body = _message_body(body)
+    with transaction.atomic():
+        message = SwapMessage.objects.create(swap=swap, author=user, body=body)
+        other = swap.maker if user.pk == swap.taker_id else swap.taker
+        waiting = Notification.objects.filter(
+            user=other, swap=swap, kind="message", read_at__isnull=True
+        )
+        if not waiting.exists():
+            _notify(other, swap, "message", gettext_noop("The other party wrote to you."))
+        message_announce_on_commit(swap.pk, message.pk)
+    return message
+
+
+_EVIDENCE_TYPES = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"%PDF-", "application/pdf"),
+)
+
+
+def evidence_type(head: bytes, whole: bytes) -> str | None:
+    """The content type of an evidence file found from its bytes (never its name), or None:
+    PNG, JPEG, GIF and WebP images that Pillow can read, and PDFs with their end marker."""
+    found = next((kind for magic, kind in _EVIDENCE_TYPES if head.startswith(magic)), None)
+    if found is None and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        found = "image/webp"
+    if found is None:
+        return None
+    if found == "application/pdf":
+        return found if b"%%EOF" in whole[-2048:] else None
+    try:
+        from io import BytesIO
+
+        from PIL import Image
+
+        with Image.open(BytesIO(whole)) as image:
+            image.verify()
+    except Exception:  # Pillow raises many kinds for a broken image
+        return None
+    return found
+
+
+def _evidence_checked(files) -> list[tuple[object, bytes, str]]:
+    limit = getattr(settings, "SWAP_EVIDENCE_MAX_BYTES", 5 * 1024 * 1024)
+    most = getattr(settings, "SWAP_EVIDENCE_MAX_FILES", 5)
+    files = list(files or ())
+    if len(files) > most:
+        raise refuse(errors.EVIDENCE_TOO_MANY, limit=most, count=len(files))
+    checked = []
+    for upload in files:
+        name = str(getattr(upload, "name", "file"))[:120]
+        if upload.size is None or upload.size > limit:
+            raise refuse(
+                errors.EVIDENCE_TOO_LARGE,
+                name=name,
+                size=_megabytes(upload.size or 0),
+                limit=_megabytes(limit),
+            )
+        whole = upload.read()
+        upload.seek(0)
+        kind = evidence_type(whole[:16], whole)
+        if kind is None:
+            raise refuse(errors.EVIDENCE_TYPE, name=name)
+        checked.append((upload, whole, kind))
+    return checked
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def dispute_open(*, swap: Swap, user: User, message: str, files=()) -> Dispute:
+    """A party opens a dispute about their swap, or adds a message (and evidence files) to
+    the open one. Files must be PNG, JPEG, GIF or WebP images or PDFs, by their content, at
+    most ``SWAP_EVIDENCE_MAX_BYTES`` each and ``SWAP_EVIDENCE_MAX_FILES`` per message; they
+    are stored privately (``SWAP_EVIDENCE_ROOT``). The other party is told.
+
+    Raises ``not_found``, ``message_required``, ``message_too_long``, ``dispute_resolved``,
+    ``evidence_too_many``, ``evidence_too_large``, ``evidence_type``."""
+    if swap.role_of(user) is None:
+        raise refuse(errors.NOT_FOUND)
+    message = _message_body(message)
+    checked = _evidence_checked(files)
     with transaction.atomic():
         dispute, created = Dispute.objects.select_for_update().get_or_create(
             swap=swap, defaults={"opened_by": user}
@@ -659,17 +743,70 @@ def dispute_open(*, swap: Swap, user: User, message: str) -> Dispute:
         if not created and dispute.status != Dispute.Status.OPEN:
             raise refuse(errors.DISPUTE_RESOLVED)
         DisputeMessage.objects.create(dispute=dispute, author=user, body=message)
+        for upload, whole, kind in checked:
+            DisputeEvidence.objects.create(
+                dispute=dispute,
+                uploaded_by=user,
+                file=upload,
+                name=str(getattr(upload, "name", "file"))[:120],
+                content_type=kind,
+                size=len(whole),
+                sha256=hashlib.sha256(whole).hexdigest(),
+            )
+        other = swap.maker if user.pk == swap.taker_id else swap.taker
         if created:
             reputation_refresh(user=user)
-            other = swap.maker if user.pk == swap.taker_id else swap.taker
             _notify(
                 other, swap, "dispute_opened", gettext_noop("The other party opened a dispute.")
             )
+        else:
+            _notify(
+                other,
+                swap,
+                "dispute_message",
+                gettext_noop("The other party added to the dispute on your swap."),
+            )
+        message_announce_on_commit(swap.pk, None)
     return dispute
 
 
+def dispute_reply(*, dispute: Dispute, staff: User, body: str) -> DisputeMessage:
+    """Staff write in a dispute (from the admin); both parties are told and read it on the
+    swap page. Raises ``message_required``, ``message_too_long``."""
+    body = _message_body(body)
+    with transaction.atomic():
+        message = DisputeMessage.objects.create(dispute=dispute, author=staff, body=body)
+        swap = dispute.swap
+        for party in (swap.taker, swap.maker):
+            _notify(
+                party,
+                swap,
+                "dispute_staff_reply",
+                gettext_noop("Staff wrote in the dispute on your swap; read it on the swap page."),
+            )
+        message_announce_on_commit(swap.pk, None)
+    return message
+
+
+# The decision as each party reads it; the reason is staff's own words.
+_OUTCOME_NOTICES = {
+    Dispute.Outcome.TAKER_AT_FAULT: gettext_noop(
+        "Staff decided the dispute: the buyer was at fault (this counts in the buyer's "
+        "reputation). Their reason: %(reason)s"
+    ),
+    Dispute.Outcome.MAKER_AT_FAULT: gettext_noop(
+        "Staff decided the dispute: the seller was at fault (this counts in the seller's "
+        "reputation). Their reason: %(reason)s"
+    ),
+    Dispute.Outcome.NO_FAULT: gettext_noop(
+        "Staff decided the dispute: neither party was at fault. Their reason: %(reason)s"
+    ),
+}
+
+
 def dispute_resolve(*, dispute: Dispute, staff: User, outcome: str, resolution: str) -> Dispute:
-    """Staff record the outcome of a dispute. No funds move: the contract cannot allow it."""
+    """Staff record the outcome of a dispute and the reason; both parties are told both. No
+    funds move: the contract cannot allow it."""
     if outcome not in Dispute.Outcome.values:
         raise refuse(errors.INVALID_OUTCOME)
     if not resolution.strip():
@@ -687,8 +824,13 @@ def dispute_resolve(*, dispute: Dispute, staff: User, outcome: str, resolution: 
         for party in (dispute.swap.taker, dispute.swap.maker):
             reputation_refresh(user=party)
             _notify(
-                party, dispute.swap, "dispute_resolved", gettext_noop("Staff resolved the dispute.")
+                party,
+                dispute.swap,
+                "dispute_resolved",
+                _OUTCOME_NOTICES[Dispute.Outcome(outcome)],
+                {"reason": dispute.resolution[:200]},
             )
+        message_announce_on_commit(dispute.swap_id, None)
     return dispute
 
 
@@ -754,7 +896,8 @@ def notification_email_send(*, notification_id: int) -> bool:
             .filter(pk=notification_id, emailed_at__isnull=True)
             .first()
         )
-        if note is None or not note.user.email:
+        address = selectors.verified_email(user=note.user) if note is not None else None
+        if note is None or not address:
             return False
         with translation.override(note.user.preferred_language or settings.LANGUAGE_CODE):
             text = note.text
@@ -763,10 +906,58 @@ def notification_email_send(*, notification_id: int) -> bool:
             subject=f"[P2P Swap] {text}",
             message=f"{text}\n\n{settings.SITE_URL}{link}",
             from_email=None,
-            recipient_list=[note.user.email],
+            recipient_list=[address],
         )
         Notification.objects.filter(pk=note.pk).update(emailed_at=timezone.now())
     return True
+
+
+def notification_push_send(*, notification_id: int) -> int:
+    """Push one notification to every browser its reader subscribed, in their language:
+    title, text and the page to open. A subscription the push service dropped is deleted.
+    Returns how many pushes were accepted. Raises ``OSError`` when no push service took it
+    (the task retries; a browser that got it twice shows it once: the tag replaces it)."""
+    note = Notification.objects.select_related("user").filter(pk=notification_id).first()
+    if note is None or not push.enabled():
+        return 0
+    with translation.override(note.user.preferred_language or settings.LANGUAGE_CODE):
+        payload = {
+            "title": translation.gettext("P2P Swap"),
+            "body": note.text,
+            "url": f"/notifications/{note.pk}/open",
+            "tag": f"swap-{note.swap_id or 'listing'}-{note.kind}",
+        }
+    sent = 0
+    failed: OSError | None = None
+    for sub in PushSubscription.objects.filter(user=note.user):
+        try:
+            push.send(endpoint=sub.endpoint, p256dh=sub.p256dh, auth=sub.auth, payload=payload)
+        except push.Gone:
+            sub.delete()
+            continue
+        except OSError as exc:
+            PushSubscription.objects.filter(pk=sub.pk).update(failures=F("failures") + 1)
+            failed = exc
+            continue
+        PushSubscription.objects.filter(pk=sub.pk).update(last_sent_at=timezone.now(), failures=0)
+        sent += 1
+    if failed is not None and not sent:
+        raise failed
+    return sent
+
+
+def push_subscribe(*, user: User, endpoint: str, p256dh: str, auth: str) -> PushSubscription:
+    """Store (or move to `user`) a browser's push subscription."""
+    sub, _created = PushSubscription.objects.update_or_create(
+        endpoint=endpoint, defaults={"user": user, "p256dh": p256dh, "auth": auth, "failures": 0}
+    )
+    return sub
+
+
+def push_unsubscribe(*, user: User, endpoint: str) -> bool:
+    """Forget `user`'s subscription at `endpoint`; False when there was none."""
+    deleted, _ = PushSubscription.objects.filter(user=user, endpoint=endpoint).delete()
+    return bool(deleted)
 
 
 def notifications_read_all(*, user: User) -> int:

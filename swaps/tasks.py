@@ -23,3 +23,15 @@ def reconcile() -> None:
 def send_notification_email(notification_id: int) -> None:
     """E-mail one notification, at most once (``services.notification_email_send``)."""
     services.notification_email_send(notification_id=notification_id)
+
+
+@shared_task(
+    name="swaps.send_notification_push",
+    ignore_result=True,
+    autoretry_for=(OSError,),
+    retry_backoff=5,
+    max_retries=3,
+)
+def send_notification_push(notification_id: int) -> None:
+    """Push one notification to its reader's browsers (``services.notification_push_send``)."""
+    services.notification_push_send(notification_id=notification_id)

@@ -5,6 +5,8 @@
 // leaves inside the redeem transaction, which the wallet sends to the chain, never to us.
 import { connectLive } from "./live.js";
 import { WalletError, connect, runWithStatus, sendPrepared } from "./wallet.js";
+import { swapApi } from "./swap-api.js";
+import { renderTimes } from "./swap-times.js";
 
 // redeem(bytes32,bytes32): the taker encodes it with the secret, which never leaves here.
 const REDEEM_SELECTOR = "0xb31597ad";
@@ -42,16 +44,68 @@ const storedSecret = () => storage("getItem", `swap-secret:${hashlock}`) || "";
 
 if (secretInput && !secretInput.value) secretInput.value = storedSecret();
 
-// The secret is still needed: offer its backup, and warn before the page is left.
-const backup = document.getElementById("secret-backup");
-if (secretNeeded && storedSecret() && backup) {
-  const body = JSON.stringify({ swap: swapId, hashlock, secret: storedSecret() }, null, 2);
-  const link = document.getElementById("secret-download");
-  link.href = URL.createObjectURL(new Blob([body], { type: "application/json" }));
-  link.download = `swap-${swapId}-secret.json`;
-  backup.hidden = false;
+// The recovery kit (from the server, without the secret): this browser adds the secret and
+// the redeem call data of the seller's lock, then offers the file. It lets a party redeem or
+// refund with any wallet, on the recovery page or with `manage.py swap_recover`, without us.
+const kit = JSON.parse(document.getElementById("recovery-kit")?.textContent || "null");
+const kitLink = document.getElementById("recovery-download");
+
+export function kitWithSecret(base, secret) {
+  const full = structuredClone(base);
+  if (secret && full.role === "taker") {
+    full.secret = secret;
+    const leg = full.legs.maker;
+    leg.redeem.data = REDEEM_SELECTOR + leg.lock_id.slice(2) + secret.slice(2);
+  }
+  return full;
+}
+
+function offerKit() {
+  if (!kit || !kitLink) return;
+  const body = JSON.stringify(kitWithSecret(kit, storedSecret()), null, 2);
+  if (kitLink.href.startsWith("blob:")) URL.revokeObjectURL(kitLink.href);
+  kitLink.href = URL.createObjectURL(new Blob([body], { type: "application/json" }));
+  kitLink.download = `swap-${swapId}.recovery.json`;
+  kitLink.hidden = false;
+}
+offerKit();
+
+// A fresh browser has no secret: say so, and take it from the recovery file.
+const missing = document.getElementById("secret-missing");
+if (secretNeeded && !storedSecret() && missing) {
+  missing.hidden = false;
+  document.getElementById("secret-file")?.addEventListener("change", async (event) => {
+    const file = event.target.files?.[0];
+    let secret = "";
+    try {
+      const loaded = JSON.parse(await file.text());
+      secret = String(loaded.secret || "").toLowerCase();
+    } catch {
+      secret = "";
+    }
+    const status = document.getElementById("next-status");
+    if (!SECRET_RE.test(secret) || (await sha256Hex(secret)) !== hashlock) {
+      status.hidden = false;
+      status.dataset.walletState = "error";
+      status.textContent = text("not_a_kit");
+      return;
+    }
+    storage("setItem", `swap-secret:${hashlock}`, secret);
+    if (secretInput) secretInput.value = secret;
+    missing.hidden = true;
+    status.hidden = false;
+    status.dataset.walletState = "done";
+    status.textContent = text("secret_loaded");
+    offerKit();
+  });
 }
 let reloading = false;
+// This page's own forms (cancel, dispute) come back to it: no warning for those.
+for (const form of document.querySelectorAll("#cancel-button, #dispute-form")) {
+  (form.form ?? form).addEventListener("submit", () => {
+    reloading = true;
+  });
+}
 window.addEventListener("beforeunload", (event) => {
   if (secretNeeded && !reloading) {
     event.preventDefault();
@@ -124,6 +178,46 @@ button?.addEventListener("click", async () => {
   if (stale) reload();
 });
 
+// Messages between the parties: sent through the API, shown at once; the other party's
+// arrive over the WebSocket (and so do ours, once: each is shown by its id).
+const chat = document.getElementById("chat");
+const messageForm = document.getElementById("message-form");
+
+function showMessage(m) {
+  if (!chat || chat.querySelector(`[data-id="${m.id}"]`)) return;
+  document.getElementById("chat-empty")?.remove();
+  const when = document.createElement("time");
+  when.setAttribute("datetime", m.created_at);
+  when.dataset.local = "";
+  when.textContent = m.created_at;
+  const who = document.createElement("span");
+  who.className = "who";
+  who.textContent = m.mine ? text("you") : m.author;
+  const body = document.createElement("p");
+  body.textContent = m.body;
+  const item = document.createElement("li");
+  item.dataset.id = String(m.id);
+  item.dataset.mine = String(Boolean(m.mine));
+  const small = document.createElement("small");
+  small.className = "muted";
+  small.append(when);
+  item.append(who, " ", small, body);
+  chat.append(item);
+  renderTimes(item);
+}
+
+messageForm?.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const sendButton = document.getElementById("message-send");
+  runWithStatus(sendButton, document.getElementById("message-status"), async () => {
+    const body = messageForm.elements.body.value.trim();
+    const m = await swapApi(`/api/v1/swaps/${swapId}/messages`, { body });
+    showMessage(m);
+    messageForm.elements.body.value = "";
+    document.getElementById("message-status").hidden = true;
+  });
+});
+
 const LIVE_TEXT = { live: "live_on", reconnecting: "live_reconnecting", offline: "live_offline", refused: "live_refused" };
 
 if (swapId) {
@@ -134,6 +228,15 @@ if (swapId) {
       liveBadge.textContent = text(LIVE_TEXT[state]);
     },
     onMessage(update) {
+      if (update.type === "message") {
+        showMessage(update.message);
+        return;
+      }
+      if (update.type === "dispute" && !reloading) {
+        if (button?.getAttribute("aria-busy") === "true") stale = true;
+        else reload();
+        return;
+      }
       if (update.type !== "swap" || update.swap.state === shownState || reloading) return;
       if (button?.getAttribute("aria-busy") === "true") stale = true;
       else reload();

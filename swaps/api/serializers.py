@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from chains import selectors as chain_selectors
-from core.decimals import format_fixed, format_plain
+from core.decimals import CTX, format_fixed, format_plain, quantize
 from swaps import selectors
 from swaps.models import Dispute, Notification, Swap, SwapEvent
+from swaps.quotes import Quote, timeline
 
 
 class SwapCreateInput(serializers.Serializer):
@@ -79,6 +82,9 @@ NextActionOutput = inline_serializer(
         "from": serializers.CharField(required=False, help_text="the address to send from"),
         "function": serializers.CharField(required=False, help_text="redeem, for the taker"),
         "lock_id": serializers.CharField(required=False),
+        "late": serializers.BooleanField(
+            required=False, help_text="the seller's deadline passed: a lock still counts late"
+        ),
     },
 )
 
@@ -162,6 +168,29 @@ class DisputeInput(serializers.Serializer):
     message = serializers.CharField(max_length=4000, trim_whitespace=True)
 
 
+class MessageInput(serializers.Serializer):
+    body = serializers.CharField(max_length=4000, trim_whitespace=True)
+
+
+class MessageOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    author = serializers.CharField()
+    mine = serializers.BooleanField(help_text="written by you")
+    staff = serializers.BooleanField(help_text="written by staff (in a dispute)")
+    body = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class PushKeysInput(serializers.Serializer):
+    p256dh = serializers.CharField(max_length=120)
+    auth = serializers.CharField(max_length=40)
+
+
+class PushSubscriptionInput(serializers.Serializer):
+    endpoint = serializers.URLField(max_length=1000)
+    keys = PushKeysInput()
+
+
 class NotificationOutput(serializers.ModelSerializer):
     message = serializers.CharField(
         source="text", help_text="In the request's language, with its times filled in."
@@ -177,3 +206,169 @@ def swap_detail_data(swap: Swap, *, user) -> dict:
     history and dispute, and their next step, computed once by the selector."""
     next_action = selectors.swap_next_action(swap=swap, role=swap.role_of(user) or "")
     return SwapDetailOutput(swap, context={"user": user, "next_action": next_action}).data
+
+
+class SwapQuoteInput(serializers.Serializer):
+    listing = serializers.IntegerField(min_value=1)
+    amount = serializers.CharField(max_length=80)
+    taker_address = serializers.CharField(
+        max_length=64, help_text="The wallet you would receive at and pay from."
+    )
+    hashlock = serializers.CharField(
+        max_length=66, required=False, help_text="Ignored: a quote needs no secret."
+    )
+
+
+_money = {"amount": serializers.CharField(), "symbol": serializers.CharField()}
+QuoteOutput = inline_serializer(
+    name="SwapQuote",
+    fields={
+        "listing": serializers.IntegerField(),
+        "can_take": serializers.BooleanField(),
+        "refusals": inline_serializer(
+            name="QuoteRefusal",
+            fields={"code": serializers.CharField(), "detail": serializers.CharField()},
+            many=True,
+        ),
+        "you_get": inline_serializer(
+            name="QuoteLeg",
+            fields={
+                **_money,
+                "network": serializers.CharField(),
+                "address": serializers.CharField(),
+            },
+        ),
+        "you_pay": inline_serializer(
+            name="QuoteLegPay",
+            fields={**_money, "network": serializers.CharField()},
+        ),
+        "price": serializers.CharField(),
+        "oracle_price": serializers.CharField(allow_null=True),
+        "price_vs_oracle_pct": serializers.CharField(
+            allow_null=True, help_text="(price / oracle - 1) x 100, 2 decimals"
+        ),
+        "value_usd": serializers.CharField(),
+        "fees": inline_serializer(
+            name="QuoteFee",
+            fields={
+                "step": serializers.ChoiceField(["approve", "lock", "redeem"]),
+                "network": serializers.CharField(),
+                "gas": serializers.IntegerField(help_text="upper bound (docs/gas.md ceilings)"),
+                "gas_price_wei": serializers.CharField(),
+                **_money,
+                "usd": serializers.CharField(allow_null=True),
+            },
+            many=True,
+        ),
+        "fees_usd": serializers.CharField(allow_null=True),
+        "platform_fee": serializers.CharField(help_text="always 0: the platform charges none"),
+        "balances": inline_serializer(
+            name="QuoteBalance",
+            fields={
+                "kind": serializers.ChoiceField(["asset", "gas"]),
+                "network": serializers.CharField(),
+                "symbol": serializers.CharField(),
+                "needed": serializers.CharField(),
+                "available": serializers.CharField(),
+                "sufficient": serializers.BooleanField(),
+            },
+            many=True,
+        ),
+        "times": inline_serializer(
+            name="QuoteTimes",
+            fields={
+                name: serializers.DateTimeField()
+                for name in (
+                    "lock_by",
+                    "maker_lock_by",
+                    "redeem_by",
+                    "maker_refund_at",
+                    "taker_refund_at",
+                )
+            },
+        ),
+        "windows": inline_serializer(
+            name="QuoteWindows",
+            fields={
+                "maker_response_seconds": serializers.IntegerField(),
+                "taker_redeem_seconds": serializers.IntegerField(),
+                "margin_seconds": serializers.IntegerField(),
+            },
+        ),
+        "taker_timelock": serializers.IntegerField(),
+        "maker_timelock": serializers.IntegerField(),
+    },
+)
+
+
+def quote_data(quote: Quote) -> dict:
+    """A ``swaps.quotes.Quote`` as the API and the take form show it."""
+    terms = quote.terms
+    listing = terms.listing
+    base, quote_asset = listing.base_asset, listing.quote_asset
+    distance = None
+    if terms.oracle_price:
+        ratio = CTX.divide(terms.price, terms.oracle_price) - 1
+        distance = format_plain(quantize(CTX.multiply(ratio, 100), 2, rounding="ROUND_HALF_UP"))
+    fees_usd = None
+    if quote.fees and all(f.usd is not None for f in quote.fees):
+        fees_usd = format_fixed(
+            sum((f.usd for f in quote.fees if f.usd is not None), Decimal(0)), 2
+        )
+    return {
+        "listing": listing.pk,
+        "can_take": quote.can_take,
+        "refusals": [
+            {"code": exc.get_codes(), "detail": str(exc.detail)} for exc in quote.refusals
+        ],
+        "you_get": {
+            "amount": format_plain(terms.amount, base.decimals),
+            "symbol": base.symbol,
+            "network": base.network,
+            "address": quote.taker_address,
+        },
+        "you_pay": {
+            "amount": format_plain(terms.quote_amount, quote_asset.decimals),
+            "symbol": quote_asset.symbol,
+            "network": quote_asset.network,
+        },
+        "price": format_plain(terms.price, quote_asset.decimals),
+        "oracle_price": format_plain(terms.oracle_price) if terms.oracle_price else None,
+        "price_vs_oracle_pct": distance,
+        "value_usd": format_fixed(terms.value_usd, 2),
+        "fees": [
+            {
+                "step": f.step,
+                "network": f.network,
+                "gas": f.gas,
+                "gas_price_wei": str(f.gas_price),
+                "amount": format_plain(quantize(f.amount, 10, rounding="ROUND_UP")),
+                "symbol": f.symbol,
+                "usd": format_fixed(f.usd, 2),
+            }
+            for f in quote.fees
+        ],
+        "fees_usd": fees_usd,
+        "platform_fee": "0",
+        "balances": [
+            {
+                "kind": b.kind,
+                "network": b.network,
+                "symbol": b.symbol,
+                "needed": format_plain(
+                    quantize(b.needed, min(b.decimals, 10), rounding="ROUND_UP")
+                ),
+                "available": format_plain(quantize(b.available, min(b.decimals, 10))),
+                "sufficient": b.missing <= 0,
+            }
+            for b in quote.funds
+        ],
+        "times": {name: moment.isoformat() for name, moment in timeline(terms).items()},
+        "windows": {
+            "maker_response_seconds": terms.schedule.maker_response,
+            "taker_redeem_seconds": terms.schedule.taker_redeem,
+            "margin_seconds": terms.schedule.margin,
+        },
+        "taker_timelock": terms.taker_timelock,
+        "maker_timelock": terms.maker_timelock,
+    }

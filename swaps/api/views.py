@@ -4,26 +4,39 @@ from __future__ import annotations
 
 from typing import cast
 
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
-from rest_framework import status
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    inline_serializer,
+)
+from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
+from chains.interface import ChainUnavailable
 from core.api.refusals import by_status, refusal_response
 from core.api.schema import UNAUTHENTICATED
 from core.api.throttling import ScopedThrottle, UserThrottle
 from core.decimals import parse_decimal
 from marketplace import errors as listing_errors
-from swaps import errors, selectors, services
+from swaps import errors, push, quotes, recovery, selectors, services
 from swaps.api.serializers import (
     DisputeInput,
+    MessageInput,
+    MessageOutput,
     NotificationOutput,
+    PushSubscriptionInput,
+    QuoteOutput,
     SwapCreateInput,
     SwapDetailOutput,
     SwapOutput,
+    SwapQuoteInput,
+    quote_data,
     swap_detail_data,
 )
 from swaps.models import Swap
@@ -126,6 +139,51 @@ def _detail(request: Request, swap_id) -> dict:
     return swap_detail_data(_own_swap(request, swap_id), user=_user(request))
 
 
+class SwapQuoteView(APIView):
+    @extend_schema(
+        operation_id="swaps_quote",
+        summary="What taking a listing would mean: terms, fees, times, balance check",
+        description=(
+            "The same body as creating a swap (`hashlock` is optional and ignored); nothing is "
+            "reserved or written. Answers the amounts and networks each way, the price and "
+            "its distance from the oracle, the network fee of each of your steps (gas x the "
+            "network's fee now, in its coin and in USD), the platform fee (none), each "
+            "deadline and timelock as a time, your wallet's balances of what the swap needs, "
+            "and `refusals`: every refusal creating this swap would give now, each with its "
+            "`code` and a sentence saying what to do (`can_take` is false when there is any)."
+        ),
+        request=SwapQuoteInput,
+        responses={
+            200: QuoteOutput,
+            401: UNAUTHENTICATED,
+            **_documented(
+                "No quote can be made.",
+                errors.INVALID_AMOUNT,
+                errors.INVALID_ADDRESS,
+                errors.LISTING_NOT_FOUND,
+                errors.PAIR_UNPRICED,
+                errors.PAIR_HALTED,
+                errors.PRICE_UNAVAILABLE,
+                errors.NETWORK_UNAVAILABLE,
+                errors.CHAIN_UNAVAILABLE,
+            ),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = SwapQuoteInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        amount = parse_decimal(data.validated_data["amount"])
+        if amount is None or amount <= 0:
+            raise errors.refuse(errors.INVALID_AMOUNT)
+        quote = quotes.swap_quote(
+            taker=_user(request),
+            listing_id=data.validated_data["listing"],
+            amount=amount,
+            taker_address=data.validated_data["taker_address"],
+        )
+        return Response(quote_data(quote))
+
+
 class SwapDetailView(APIView):
     @extend_schema(
         operation_id="swaps_retrieve",
@@ -134,6 +192,75 @@ class SwapDetailView(APIView):
     )
     def get(self, request: Request, swap_id) -> Response:
         return Response(_detail(request, swap_id))
+
+
+class SwapRecoveryView(APIView):
+    @extend_schema(
+        operation_id="swaps_recovery",
+        summary="Your recovery kit: everything to redeem or refund this swap without us",
+        description=(
+            "Per lock (`legs.taker`: the buyer's payment; `legs.maker`: the seller's coins): "
+            "network, chain id, a public RPC URL, the HTLC contract, the lock id, token, "
+            "amount (and in base units), sender, recipient, timelock (Unix and UTC), and the "
+            "exact call data of `refund`, and of `redeem` once the secret is public. The "
+            "taker's client adds its secret and the redeem call data before saving the file. "
+            "`python manage.py swap_recover FILE --rpc URL --key-env VAR` and `/swaps/recover/` "
+            "read it."
+        ),
+        responses={
+            200: OpenApiTypes.OBJECT,
+            401: UNAUTHENTICATED,
+            404: NOT_FOUND,
+            **_documented("A chain of this swap is not known now.", errors.CHAIN_UNAVAILABLE),
+        },
+    )
+    def get(self, request: Request, swap_id) -> Response:
+        swap = _own_swap(request, swap_id)
+        try:
+            kit = recovery.kit(swap, role=swap.role_of(_user(request)) or "")
+        except ChainUnavailable as exc:
+            raise errors.refuse(errors.CHAIN_UNAVAILABLE) from exc
+        return Response(kit)
+
+
+class SwapMessagesView(APIView):
+    def get_throttles(self):
+        if self.request.method == "POST":
+            self.throttle_scope = SWAP_WRITE
+            return [UserThrottle(), ScopedThrottle()]
+        return super().get_throttles()
+
+    @extend_schema(
+        operation_id="swaps_messages_list",
+        summary="The conversation between the swap's two parties, oldest first",
+        responses={200: MessageOutput(many=True), 401: UNAUTHENTICATED, 404: NOT_FOUND},
+    )
+    def get(self, request: Request, swap_id) -> Response:
+        swap = _own_swap(request, swap_id)
+        return Response(selectors.swap_message_list(swap=swap, user=_user(request)))
+
+    @extend_schema(
+        operation_id="swaps_messages_create",
+        summary="Write to the other party (they get it live and a notice)",
+        request=MessageInput,
+        responses={
+            201: MessageOutput,
+            401: UNAUTHENTICATED,
+            404: NOT_FOUND,
+            **_documented("The message was refused.", *errors.MESSAGE),
+        },
+    )
+    def post(self, request: Request, swap_id) -> Response:
+        swap = _own_swap(request, swap_id)
+        data = MessageInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        message = services.swap_message_post(
+            swap=swap, user=_user(request), body=data.validated_data["body"]
+        )
+        found = selectors.swap_message_get(
+            swap_id=swap.pk, message_id=message.pk, user=_user(request)
+        )
+        return Response(found, status=status.HTTP_201_CREATED)
 
 
 class SwapCancelView(APIView):
@@ -163,7 +290,12 @@ class SwapDisputeView(APIView):
 
     @extend_schema(
         operation_id="swaps_dispute",
-        summary="Open a dispute on your swap, or add a message to it",
+        summary="Open a dispute on your swap, or add a message (and evidence files) to it",
+        description=(
+            'JSON `{"message"}`, or multipart with `message` and up to '
+            "SWAP_EVIDENCE_MAX_FILES `evidence` files (PNG, JPEG, GIF, WebP or PDF, checked by "
+            "content, at most SWAP_EVIDENCE_MAX_BYTES each), private to the parties and staff."
+        ),
         request=DisputeInput,
         responses={
             200: SwapDetailOutput,
@@ -177,7 +309,10 @@ class SwapDisputeView(APIView):
         data = DisputeInput(data=request.data)
         data.is_valid(raise_exception=True)
         services.dispute_open(
-            swap=swap, user=_user(request), message=data.validated_data["message"]
+            swap=swap,
+            user=_user(request),
+            message=data.validated_data["message"],
+            files=request.FILES.getlist("evidence"),
         )
         return Response(_detail(request, swap_id))
 
@@ -204,3 +339,68 @@ class NotificationReadView(APIView):
         if not services.notification_read(user=_user(request), notification_id=notification_id):
             raise errors.refuse(errors.NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PushKeyView(APIView):
+    @extend_schema(
+        operation_id="push_key",
+        summary="This site's VAPID public key, for PushManager.subscribe",
+        responses={
+            200: inline_serializer(
+                name="PushKey",
+                fields={
+                    "enabled": serializers.BooleanField(),
+                    "public_key": serializers.CharField(help_text="base64url P-256 point"),
+                },
+            )
+        },
+    )
+    def get(self, request: Request) -> Response:
+        return Response({"enabled": push.enabled(), "public_key": push.public_key()})
+
+
+class PushSubscriptionView(APIView):
+    @extend_schema(
+        operation_id="push_subscribe",
+        summary="Receive the notices that need action as Web Push in this browser",
+        description="The body is the browser's `PushSubscription.toJSON()`.",
+        request=PushSubscriptionInput,
+        responses={201: None, 401: UNAUTHENTICATED},
+    )
+    def post(self, request: Request) -> Response:
+        data = PushSubscriptionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.push_subscribe(
+            user=_user(request),
+            endpoint=data.validated_data["endpoint"],
+            p256dh=data.validated_data["keys"]["p256dh"],
+            auth=data.validated_data["keys"]["auth"],
+        )
+        return Response(status=status.HTTP_201_CREATED)
+
+
+class PushUnsubscribeView(APIView):
+    @extend_schema(
+        operation_id="push_unsubscribe",
+        summary="Stop pushing to this browser",
+        request=inline_serializer(
+            name="PushEndpoint", fields={"endpoint": serializers.URLField(max_length=1000)}
+        ),
+        responses={204: None, 401: UNAUTHENTICATED},
+    )
+    def post(self, request: Request) -> Response:
+        services.push_unsubscribe(user=_user(request), endpoint=str(request.data.get("endpoint")))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class NotificationReadAllView(APIView):
+    @extend_schema(
+        operation_id="notifications_read_all",
+        summary="Mark all your notifications read",
+        request=None,
+        responses={
+            200: inline_serializer(name="ReadAll", fields={"read": serializers.IntegerField()})
+        },
+    )
+    def post(self, request: Request) -> Response:
+        return Response({"read": services.notifications_read_all(user=_user(request))})

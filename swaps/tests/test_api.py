@@ -219,9 +219,16 @@ def test_a_swap_nobody_locked_for_expires_and_releases_the_listing(swap_env, set
     assert services.swaps_expire_due(now=later) == 0  # idempotent
 
 
+def _confirmed(user) -> None:
+    from allauth.account.models import EmailAddress
+
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+
+
 def test_parties_with_an_address_get_each_step_by_mail(swap_env, mailoutbox):
-    # given: the maker has an e-mail address
+    # given: the maker has a confirmed e-mail address
     swap, *_ = make_swap()
+    _confirmed(swap.maker)
     # when: the taker's e-mail task runs for the maker's "taken" notice (eager in tests)
     note = Notification.objects.get(user=swap.maker, kind="taken")
     from swaps.tasks import send_notification_email
@@ -250,6 +257,7 @@ def test_next_action_waits_while_the_sent_lock_is_unconfirmed(api, swap_env):
 
 def test_notification_mail_is_in_the_readers_language(swap_env, mailoutbox):
     swap, *_ = make_swap()
+    _confirmed(swap.maker)
     swap.maker.preferred_language = "bn"
     swap.maker.save(update_fields=["preferred_language"])
     from swaps.tasks import send_notification_email

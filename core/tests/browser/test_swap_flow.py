@@ -179,13 +179,38 @@ def test_two_browsers_complete_a_swap_on_two_chains(live, browser, chains, setti
 
     # when: the taker opens it from the book and takes 1.5 ETH
     taker.goto(f"{live.url}/market/ETH-TEST/")
-    taker.get_by_role("link", name=f"#{listing_id} ETH-TEST").click()
+    taker.get_by_role("link", name=re.compile(rf"^#{listing_id} ETH")).click()
     taker.wait_for_url(listing_url)
     form = taker.locator("#take-form")
     assert taker_wallet.address in form.get_by_label("Receive at").inner_text()
-    _shoot(taker, "swap-flow-listing-take-form")
     form.get_by_label("Amount of ETH").fill("1.5")
-    form.get_by_role("button", name="Take offer").click()
+    # then: before "Take offer", the summary for 1.5 ETH: both legs, the price against the
+    # market, each step's network fee, no platform fee, every deadline as a local time, what
+    # happens if a side stops, and the balances the wallet holds
+    summary = taker.locator("#take-summary [data-can-take=true]")
+    summary.wait_for(timeout=STEP_MS)
+    taker.locator("#take-summary", has_text="1.5 ETH").wait_for(timeout=STEP_MS)
+    text = taker.locator("#take-summary").inner_text()
+    for words in (
+        "You get",
+        "1.5 ETH",
+        "You pay",
+        "3.75 TEST",
+        "2.5 TEST per ETH",
+        "Platform fee",
+        "charges nothing",
+        "Lock your payment (local-b)",
+        "Redeem your coins (local-a)",
+        "If either side stops",
+        "you hold",
+    ):
+        assert words in text, words
+    assert taker.locator("#take-summary time[data-local]").count() == 5
+    assert "UTC" not in taker.locator("#take-summary time").first.inner_text()  # local time
+    take = form.get_by_role("button", name="Take offer")
+    assert take.is_enabled()
+    _shoot(taker, "swap-flow-listing-take-form")
+    take.click()
     taker.wait_for_url(re.compile(rf"{live.url}/swaps/{UUID}/$"))
     swap_url = taker.url
     swap_id = swap_url.rstrip("/").rsplit("/", 1)[1]
@@ -198,12 +223,24 @@ def test_two_browsers_complete_a_swap_on_two_chains(live, browser, chains, setti
     assert any(hashlock in body for url, body in requests if url.endswith("/api/v1/swaps/"))
     _state(taker, "created")
     assert "1.5 ETH on local-a for 3.75 TEST on local-b" in taker.inner_text("main")
-    backup = taker.locator("#secret-download")
-    assert backup.is_visible() and backup.get_attribute("download") == f"swap-{swap_id}-secret.json"
+    backup = taker.locator("#recovery-download")
+    assert backup.is_visible()
+    assert backup.get_attribute("download") == f"swap-{swap_id}.recovery.json"
     with taker.expect_download() as download:
         backup.click()
     saved = json.loads(Path(download.value.path()).read_text())
-    assert saved == {"swap": swap_id, "hashlock": hashlock, "secret": secret}
+    assert (saved["swap"], saved["hashlock"], saved["secret"]) == (swap_id, hashlock, secret)
+    maker_leg = saved["legs"]["maker"]
+    assert maker_leg["redeem"]["data"] == "0xb31597ad" + maker_leg["lock_id"][2:] + secret[2:]
+    assert saved["legs"]["taker"]["refund"]["data"].startswith("0x7249fbb6")
+    # and each deadline and timelock ticks down in local time
+    countdown = taker.locator("[data-deadline=taker_lock] time[data-countdown]")
+    first = countdown.inner_text()
+    assert " left" in first and "UTC" not in first
+    taker.wait_for_function(
+        "(t) => document.querySelector('[data-deadline=taker_lock] time').textContent !== t",
+        arg=first,
+    )
     assert taker.evaluate(LEAVING_IS_WARNED) is True
     _shoot(taker, "swap-flow-1-created-taker")
 
@@ -213,6 +250,17 @@ def test_two_browsers_complete_a_swap_on_two_chains(live, browser, chains, setti
     maker.wait_for_url(swap_url)
     _state(maker, "created")
     assert maker.get_by_role("button", name=SEND).is_hidden()
+
+    # when: they write to each other on the swap page
+    taker.get_by_label("Your message").fill("Locking my TEST now.")
+    taker.get_by_role("button", name="Send message").click()
+    # then: each message reaches the other page live, without a reload
+    maker.locator("#chat li", has_text="Locking my TEST now.").wait_for(timeout=STEP_MS)
+    maker.get_by_label("Your message").fill("Ready to lock my ETH.")
+    maker.get_by_role("button", name="Send message").click()
+    taker.locator("#chat li", has_text="Ready to lock my ETH.").wait_for(timeout=STEP_MS)
+    assert taker.locator("#chat li[data-mine=true]").count() == 1
+    _shoot(maker, "swap-flow-messages-maker")
 
     balances = {
         "maker_eth": _eth(chains, CHAIN_A, maker_wallet.address),
@@ -236,6 +284,7 @@ def test_two_browsers_complete_a_swap_on_two_chains(live, browser, chains, setti
     _state(taker, "taker_locked")
     _state(maker, "taker_locked")
     assert "Lock 1.5 ETH on local-a" in maker.locator("#next-message").inner_text()
+    assert " left" in maker.locator("[data-deadline=maker_lock] time").inner_text()
     _shoot(maker, "swap-flow-2-taker-locked-maker")
 
     # when: the maker locks 1.5 ETH on local-a
@@ -263,6 +312,10 @@ def test_two_browsers_complete_a_swap_on_two_chains(live, browser, chains, setti
         assert all(kind in ("navigate", "reload") for kind in _navigations(page))
         assert page.get_by_role("button", name=SEND).is_hidden()
     assert taker.locator("#secret-backup").count() == 0  # no longer needed
+    # and each page says where each coin went and who paid each fee
+    money = taker.locator("#swap-money").inner_text()
+    assert "Redeemed: paid to" in money and "our relayer paid its fee" in money
+    assert "Done: you received 1.5 ETH on local-a" in taker.locator("#swap-status").inner_text()
     assert taker.evaluate(LEAVING_IS_WARNED) is False
     assert any(hashlock in body for _, body in before_redeem)  # the recorder saw the bodies
     leaked = [url for url, body in before_redeem if secret[2:] in body.lower()]
@@ -327,7 +380,17 @@ _TEMPLATE_CODE = re.compile(
 
 
 @pytest.mark.parametrize(
-    "name", ["swaps/detail.html", "swaps/_take.html", "swaps/_step.html", "swaps/_state.html"]
+    "name",
+    [
+        "swaps/detail.html",
+        "swaps/_take.html",
+        "swaps/_step.html",
+        "swaps/_state.html",
+        "swaps/_quote.html",
+        "swaps/_recover_body.html",
+        "swaps/notifications.html",
+        "swaps/_unread_badge.html",
+    ],
 )
 def test_every_text_of_the_swap_pages_is_marked_for_translation(name):
     # given
