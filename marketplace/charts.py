@@ -12,7 +12,7 @@ from decimal import Decimal
 from django.utils.translation import gettext as _
 
 from marketplace.selectors import DepthLevel
-from oracle.charts import HEIGHT, PLOT, WIDTH, Hover, Tick, label, nice_ticks, y_axis, y_pixel
+from oracle.charts import EDGE, HEIGHT, PLOT, WIDTH, Hover, Tick, label, nice_ticks, y_axis, y_pixel
 from oracle.numbers import human
 
 # Offers further than this factor from the middle price are left off the chart (one far-off
@@ -91,7 +91,7 @@ def depth_chart(
     x_ticks = [
         Tick(at=round(x(v) / WIDTH * 100, 2), label=label(v, step))
         for v in values
-        if left <= v <= right
+        if left + (right - left) * EDGE <= v <= right - (right - left) * EDGE
     ]
     hovers = []
     for side, levels in ((_("sell"), asks), (_("buy"), bids)):

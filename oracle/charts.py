@@ -25,6 +25,7 @@ HEIGHT = 220  # pixels of the whole chart
 AXIS = 24  # pixels under the plot for the time or price labels
 PLOT = HEIGHT - AXIS
 PAD = 14  # pixels kept free above the highest value
+EDGE = 0.04  # no time label closer than this share of the width to either end
 
 
 @dataclass(frozen=True)
@@ -130,8 +131,9 @@ def time_ticks(start: datetime, end: datetime, most: int = 6) -> list[Tick]:
     while at <= end.timestamp():
         moment = datetime.fromtimestamp(at, tz=start.tzinfo or timezone.get_current_timezone())
         share = (at - start.timestamp()) / (span.total_seconds() or 1)
-        text = localize_digits(dateformat.format(timezone.localtime(moment), fmt))
-        ticks.append(Tick(at=round(share * 100, 2), label=text))
+        if EDGE <= share <= 1 - EDGE:  # a label on the very edge would be cut in half
+            text = localize_digits(dateformat.format(timezone.localtime(moment), fmt))
+            ticks.append(Tick(at=round(share * 100, 2), label=text))
         at += seconds
     return ticks
 
