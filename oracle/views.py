@@ -8,7 +8,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from oracle.charts import price_chart
-from oracle.selectors import CHART_RANGES, DEFAULT_CHART_RANGE, price_history, price_list
+from oracle.selectors import (
+    CHART_RANGES,
+    DEFAULT_CHART_RANGE,
+    fixed_prices,
+    price_history,
+    price_list,
+)
 
 
 @require_safe
@@ -18,7 +24,8 @@ def home(request: HttpRequest) -> HttpResponse:
     ``?chart=PAIR&range=1h|6h|1d|7d|30d`` chooses the chart; ``part=chart`` answers the
     chart alone (htmx swaps it in when the pair or range changes)."""
     prices = price_list()
-    chartable = [p.pair for p in prices if not p.fixed]
+    fixed = fixed_prices()  # configured test prices: a flat line, no chart
+    chartable = [p.pair for p in prices if p.pair not in fixed]
     pair = request.GET.get("chart", "").upper()
     pair = pair if pair in chartable else (chartable[0] if chartable else "")
     range_key = request.GET.get("range", "")

@@ -262,3 +262,50 @@ def test_market_in_dark_mode_follows_the_system(live, browser, market, label, vi
     assert background == "rgb(13, 17, 23)" and text == "rgb(230, 237, 243)"
     assert page.evaluate(SMOKE_CHECK) == []
     context.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "bn"])
+@pytest.mark.parametrize(("label", "viewport"), [("desktop", DESKTOP), ("phone", PHONE)])
+def test_home_chart_has_axes_and_changes_range_in_place(
+    live, browser, market, label, viewport, lang
+):
+    # given
+    context, page = _open(
+        browser, live, market, viewport=viewport, lang=lang, path="/?chart=ETH-USD"
+    )
+    svg = page.locator("#home-chart [data-price-chart]")
+    assert svg.locator("[data-y-tick]").count() >= 3 and svg.locator("[data-x-tick]").count() >= 3
+    page.screenshot(path=SCREENSHOTS / f"home-chart-{lang}-{label}.png", full_page=True)
+    # when: a shorter range (htmx swaps the chart alone)
+    page.locator("#chart-range").select_option("1h")
+    page.locator("#home-chart [data-chart-range] option[value='1h'][selected]").wait_for(
+        state="attached"
+    )
+    # then: minutes on the time axis, in the page's digits
+    ticks = page.locator("#home-chart [data-x-tick]").all_text_contents()
+    digits = r"[0-9]" if lang == "en" else r"[০-৯]"
+    assert ticks and all(re.fullmatch(rf"{digits}{{2}}:{digits}{{2}}", t) for t in ticks), ticks
+    assert page.evaluate(SMOKE_CHECK) == []
+    context.close()
+    assert browser.console_errors == []
+
+
+@pytest.mark.parametrize(("label", "viewport"), [("desktop", DESKTOP), ("phone", PHONE)])
+def test_form_errors_sit_beside_their_fields(live, browser, market, label, viewport):
+    # given
+    context, page = _open(browser, live, market, viewport=viewport, path="/listings/new/")
+    # when: nothing filled in
+    page.get_by_role("button", name="Create listing").click()
+    page.locator(".errorlist").first.wait_for()
+    page.screenshot(path=SCREENSHOTS / f"form-errors-{label}.png", full_page=True)
+    # then: each error is in its field's own group, right above the field, linked to it
+    amount = page.locator("#id_amount")
+    error = page.locator("#id_amount_error")
+    assert amount.get_attribute("aria-invalid") == "true"
+    assert error.get_attribute("id") in amount.get_attribute("aria-describedby")
+    field, message = amount.bounding_box(), error.bounding_box()
+    assert 0 <= field["y"] - (message["y"] + message["height"]) < 16
+    group = page.locator("[data-field=amount]")
+    assert group.evaluate("(el) => getComputedStyle(el).borderLeftStyle") == "solid"
+    assert page.evaluate(SMOKE_CHECK) == []
+    context.close()
