@@ -309,3 +309,20 @@ def test_form_errors_sit_beside_their_fields(live, browser, market, label, viewp
     assert group.evaluate("(el) => getComputedStyle(el).borderLeftStyle") == "solid"
     assert page.evaluate(SMOKE_CHECK) == []
     context.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "bn"])
+@pytest.mark.parametrize(("label", "viewport"), [("desktop", DESKTOP), ("phone", PHONE)])
+def test_listing_and_market_list_pages(live, browser, market, label, viewport, lang):
+    for name, path in (("listing", f"/listings/{market['asks'][0]}/"), ("markets", "/market/")):
+        # when
+        context, page = _open(browser, live, market, viewport=viewport, lang=lang, path=path)
+        page.screenshot(path=SCREENSHOTS / f"{name}-{lang}-{label}.png", full_page=True)
+        # then
+        assert page.evaluate(SMOKE_CHECK) == [], f"{path} at {label} in {lang}"
+        if name == "listing":
+            assert page.locator("#take-form").is_visible()
+            maker = page.get_by_role("link", name="Alice Rahman")
+            assert maker.get_attribute("href") == f"/u/{market['alice']}/"
+        context.close()
+    assert browser.console_errors == []
