@@ -126,16 +126,18 @@ def _price_chart(market: _Market, range_key: str) -> dict[str, Any]:
 
 def _selected(request: HttpRequest, market: _Market, sides: list[list[BookEntry]]):
     """The offer the take panel shows: the one asked for (`?take=ID`) when it is takeable and
-    in this market, else the best ask, else the best bid."""
+    in this market, else the best ask, else the best bid; someone else's before the viewer's
+    own (which they cannot take)."""
+    user = _user(request)
     wanted = request.GET.get("take", "")
     if wanted.isdigit():
-        listing = selectors.listing_get_for(listing_id=int(wanted), viewer=_user(request))
+        listing = selectors.listing_get_for(listing_id=int(wanted), viewer=user)
         if listing is not None and listing.is_takeable() and market.holds(listing):
             return listing
-    for entries in sides:
-        if entries:
-            return entries[0].listing
-    return None
+    entries = [entry for side in sides for entry in side]
+    best = next((e for e in entries if user is None or e.listing.maker_id != user.pk), None)
+    best = best or (entries[0] if entries else None)
+    return best.listing if best is not None else None
 
 
 def _market_page(request: HttpRequest, market: _Market) -> HttpResponse:

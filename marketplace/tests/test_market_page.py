@@ -183,3 +183,15 @@ def test_market_page_in_bengali_writes_bengali_digits(client, settings):
     # then
     assert '<data class="num" value="1999.5" title="1999.5">১,৯৯৯.৫</data>' in html
     assert "বিক্রির অফার" in html
+
+
+def test_the_take_panel_prefers_someone_elses_offer(client, settings):
+    # given: the viewer's own offer is the cheapest
+    publish_prices(settings, {"ETH-USD": "2000", "TEST-USD": "1"})
+    mine = ListingFactory(price=Decimal("1900"))
+    theirs = ListingFactory(price=Decimal("2000"))
+    client.force_login(mine.maker)
+    # when
+    html = client.get(MARKET).content.decode()
+    # then
+    assert f'<tr data-listing="{theirs.pk}" data-side="ask" aria-current="true">' in html
