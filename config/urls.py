@@ -4,6 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts import ii_views
+from chains import faucet
 from core import views as core_views
 
 urlpatterns = [
@@ -19,6 +20,7 @@ urlpatterns = [
     path("", include("marketplace.urls")),
     path("", include("swaps.urls")),
     path("", include("escrow.urls")),
+    path("faucet/", faucet.page, name="faucet"),  # DEBUG only: 404 otherwise
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_router")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -171,3 +171,35 @@ class BookFilterForm(forms.Form):
             "maker_kyc": data.get("maker_kyc") or None,
             "text": data.get("q") or None,
         }
+
+
+class MarketFilterForm(BookFilterForm):
+    """Filters of a market page, one inline row over both sides of the book. Prices are in
+    the market's terms (quote per base) on both sides; "at least" is what a buyer wants."""
+
+    ordering = forms.ChoiceField(
+        label=_("Sort by"),
+        required=False,
+        choices=[
+            ("price", _("Best price first")),
+            ("newest", _("Newest")),
+            ("reputation", _("Maker reputation")),
+        ],
+    )
+
+    def __init__(self, *args: Any, base: str = "", quote: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if base:
+            self.fields["min_amount"].label = _("Buy at least (%(base)s)") % {"base": base}
+        if base and quote:
+            unit = _("%(quote)s per %(base)s") % {"quote": quote, "base": base}
+            self.fields["price_min"].label = _("Lowest price (%(unit)s)") % {"unit": unit}
+            self.fields["price_max"].label = _("Highest price (%(unit)s)") % {"unit": unit}
+        for field in self.fields.values():
+            field.widget.attrs.setdefault("class", "input-sm")
+
+    def search_filters(self) -> dict[str, Any]:
+        filters = super().search_filters()
+        chosen = self.cleaned_data.get("ordering")
+        filters["ordering"] = chosen if chosen in ("newest", "reputation") else "price"
+        return filters

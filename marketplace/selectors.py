@@ -433,3 +433,125 @@ def market_assets(base_label: str, quote_label: str) -> tuple[Asset, Asset] | No
         found.append(asset)
     base, quote = found
     return (base, quote) if base.pk != quote.pk else None
+
+
+# --------------------------------------------------------------------------- both sides
+
+ASK, BID = "ask", "bid"
+
+
+@dataclass(frozen=True)
+class BookEntry:
+    """One offer on one side of a market, in the market's own terms (base and quote).
+
+    An ask sells the base asset: its listing's price and remaining amount as they are. A bid
+    is a listing of the reverse market (it sells the quote asset for the base asset), read as
+    buying the base: ``price`` is the inverse of its own price (quote per base), ``amount`` the
+    base it pays for everything left (its remaining times its own price). ``own_price`` is
+    the listing's price as its maker set it, the exact figure behind both.
+    """
+
+    listing: Listing
+    side: str
+    price: Decimal | None
+    amount: Decimal | None
+    own_price: Decimal | None
+
+
+@dataclass(frozen=True)
+class DepthLevel:
+    """All offers of one side at one price, and the running total from the best price."""
+
+    price: Decimal
+    amount: Decimal
+    total: Decimal
+
+
+@dataclass(frozen=True)
+class BookSide:
+    entries: list[BookEntry]
+    count: int
+
+
+def _entry(listing: Listing, side: str, own_price: Decimal | None) -> BookEntry:
+    if side == ASK:
+        return BookEntry(listing, ASK, own_price, listing.remaining, own_price)
+    if own_price is None or own_price <= 0:
+        return BookEntry(listing, BID, None, None, own_price)
+    return BookEntry(
+        listing,
+        BID,
+        CTX.divide(1, own_price),
+        CTX.multiply(listing.remaining, own_price),
+        own_price,
+    )
+
+
+def _inverse(value: Decimal | None) -> Decimal | None:
+    return CTX.divide(1, value) if value is not None and value > 0 else None
+
+
+def market_side(
+    *,
+    side: str,
+    where: dict[str, Any],
+    limit: int,
+    ordering: str = "price",
+    price_min: Decimal | None = None,
+    price_max: Decimal | None = None,
+    **filters: Any,
+) -> BookSide:
+    """The first `limit` offers of one side of a market and how many there are.
+
+    `where` selects the listings (``pair=`` or ``base_asset_id=``/``quote_asset_id=``, the
+    reverse market's for bids); `price_min`/`price_max` are in the market's terms (quote per
+    base) and are inverted for bids. ``ordering="price"`` is best first on both sides: asks
+    cheapest first, bids paying most first (their own price lowest first). Other filters as
+    ``listing_search``. Three queries with a price ordering or range, two otherwise.
+    """
+    if side == BID:
+        price_min, price_max = _inverse(price_max), _inverse(price_min)
+    results = listing_search(
+        **where, ordering=ordering, price_min=price_min, price_max=price_max, **filters
+    )
+    listings = results[:limit]
+    prices = listing_prices(listings, oracle=results.oracle)
+    entries = [_entry(listing, side, prices.get(listing.pk)) for listing in listings]
+    count = len(entries) if len(entries) < limit else results.count()
+    return BookSide(entries=entries, count=count)
+
+
+def market_depth(entries: list[BookEntry]) -> list[DepthLevel]:
+    """Price levels of one side's `entries` (best first, as ``market_side`` orders them),
+    each with the amount offered at it and the running total. Unpriced offers are left out."""
+    levels: dict[Decimal, Decimal] = {}
+    for entry in entries:
+        if entry.price is None or entry.amount is None or entry.amount <= 0:
+            continue
+        levels[entry.price] = CTX.add(levels.get(entry.price, Decimal(0)), entry.amount)
+    if not entries:
+        return []
+    descending = entries[0].side == BID
+    out, total = [], Decimal(0)
+    for price in sorted(levels, reverse=descending):
+        total = CTX.add(total, levels[price])
+        out.append(DepthLevel(price=price, amount=levels[price], total=total))
+    return out
+
+
+def maker_get(*, user_id: int) -> User | None:
+    """A user who may have a public page: active and not deleted, with their reputation."""
+    return (
+        User.objects.select_related("reputation")
+        .filter(pk=user_id, is_active=True, deleted_at__isnull=True)
+        .first()
+    )
+
+
+def listing_list_public_for_maker(*, maker: User, limit: int = 50) -> list[Listing]:
+    """`maker`'s listings in the offer book (``visible``), newest first, at most `limit`."""
+    return list(
+        _with_relations(Listing.objects.visible().filter(maker=maker)).order_by(
+            "-created_at", "-pk"
+        )[:limit]
+    )

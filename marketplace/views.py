@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
@@ -10,21 +11,35 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from rest_framework.exceptions import ValidationError as ApiValidationError
 
 from accounts.models import User
 from accounts.selectors import public_reputation, wallet_list
+from chains.models import Asset
 from core.decimals import format_plain
 from marketplace import selectors, services
+from marketplace.charts import depth_chart
 from marketplace.errors import ListingError
-from marketplace.forms import BookFilterForm, ListingForm
+from marketplace.forms import ListingForm, MarketFilterForm
 from marketplace.models import Listing
-from oracle.selectors import price_get, price_pair
+from marketplace.selectors import ASK, BID, BookEntry, BookSide
+from oracle.charts import price_chart
+from oracle.selectors import (
+    CHART_RANGES,
+    DEFAULT_CHART_RANGE,
+    price_get,
+    price_history,
+    price_pair,
+)
 
 PAIR_RE = re.compile(r"^[A-Z0-9.]{1,16}-[A-Z0-9.]{1,16}$")
 PAGE_SIZE = 20
+BOOK_ROWS = 25  # offers listed per side of a market page
+DEPTH_ROWS = 100  # offers per side the depth chart sums up
 
 
 def _user(request: HttpRequest) -> User | None:
@@ -60,48 +75,203 @@ def pairs(request: HttpRequest) -> HttpResponse:
     return render(request, "marketplace/pairs.html", {"markets": selectors.market_list()})
 
 
-def _book(request: HttpRequest, *, title: str, oracle_pair: str | None, **where) -> HttpResponse:
-    form = BookFilterForm(request.GET or None)
-    filters = form.search_filters() if form.is_valid() else {"ordering": "newest"}
-    results: Any = selectors.listing_search(**where, **filters)
-    paginator = Paginator(results, PAGE_SIZE)
-    page = paginator.get_page(request.GET.get("page"))
+@dataclass(frozen=True)
+class _Market:
+    """What a market page shows: its title, the two sides' listings, the oracle's pair."""
+
+    title: str
+    base: str  # symbols, for units
+    quote: str
+    oracle_pair: str
+    asks_where: dict[str, Any]
+    bids_where: dict[str, Any]
+    reverse_url: str
+    base_places: int | None = None
+    quote_places: int | None = None
+    base_asset: Asset | None = None
+    quote_asset: Asset | None = None
+
+    def holds(self, listing: Listing) -> bool:
+        """Whether `listing` is on either side of this market."""
+        if self.base_asset is not None and self.quote_asset is not None:
+            pair = {listing.base_asset_id, listing.quote_asset_id}
+            return pair == {self.base_asset.pk, self.quote_asset.pk}
+        return {listing.base_asset.symbol, listing.quote_asset.symbol} == {self.base, self.quote}
+
+
+def _query(request: HttpRequest, **changes: str | None) -> str:
+    """The page's query string with `changes` (None removes a key), for links that keep the
+    filters, the chosen offer and the chart's range."""
     query = request.GET.copy()
-    query.pop("page", None)
-    context = {
-        "pair": title,
-        "oracle": price_get(oracle_pair) if oracle_pair else None,
-        "form": form,
-        "page": page,
-        "rows": _rows(list(page.object_list), oracle=results.oracle),
-        "query": query.urlencode(),
-    }
+    for key, value in changes.items():
+        query.pop(key, None)
+        if value is not None:
+            query[key] = value
+    return query.urlencode()
+
+
+def _price_chart(market: _Market, range_key: str) -> dict[str, Any]:
+    now = timezone.now()
+    _interval, span = CHART_RANGES[range_key]
+    candles = price_history(pair=market.oracle_pair, range_key=range_key, now=now)
+    chart = price_chart(
+        candles,
+        start=now - span,
+        end=now,
+        pair=f"{market.base}/{market.quote}",
+        places=market.quote_places,
+    )
+    return {"chart": chart, "range": range_key, "ranges": list(CHART_RANGES)}
+
+
+def _selected(request: HttpRequest, market: _Market, sides: list[list[BookEntry]]):
+    """The offer the take panel shows: the one asked for (`?take=ID`) when it is takeable and
+    in this market, else the best ask, else the best bid; someone else's before the viewer's
+    own (which they cannot take)."""
+    user = _user(request)
+    wanted = request.GET.get("take", "")
+    if wanted.isdigit():
+        listing = selectors.listing_get_for(listing_id=int(wanted), viewer=user)
+        if listing is not None and listing.is_takeable() and market.holds(listing):
+            return listing
+    entries = [entry for side in sides for entry in side]
+    best = next((e for e in entries if user is None or e.listing.maker_id != user.pk), None)
+    best = best or (entries[0] if entries else None)
+    return best.listing if best is not None else None
+
+
+def _market_page(request: HttpRequest, market: _Market) -> HttpResponse:
+    """Both sides of a market with their depth, the price chart, and the take form."""
+    range_key = request.GET.get("range", "")
+    range_key = range_key if range_key in CHART_RANGES else DEFAULT_CHART_RANGE
+    context: dict[str, Any] = {"market": market, **_price_chart(market, range_key)}
+    context["range_query"] = {key: _query(request, range=key, part=None) for key in CHART_RANGES}
+    if request.GET.get("part") == "chart":  # the chart alone, for htmx's range buttons
+        return render(request, "marketplace/_price_chart.html", context)
+    form = MarketFilterForm(request.GET or None, base=market.base, quote=market.quote)
+    filters = form.search_filters() if form.is_valid() else {"ordering": "price"}
+    min_amount = filters.pop("min_amount", None)
+    # The depth chart reads the whole book, best prices first, whatever the tables' filters.
+    depth_asks = selectors.market_side(side=ASK, where=market.asks_where, limit=DEPTH_ROWS)
+    depth_bids = selectors.market_side(side=BID, where=market.bids_where, limit=DEPTH_ROWS)
+    filtered = (
+        min_amount is not None
+        or filters["ordering"] != "price"
+        or any(filters.get(key) for key in ("price_min", "price_max", "maker_kyc", "text"))
+    )
+    if filtered:
+        asks = selectors.market_side(
+            side=ASK, where=market.asks_where, limit=BOOK_ROWS, min_amount=min_amount, **filters
+        )
+        bids = selectors.market_side(side=BID, where=market.bids_where, limit=BOOK_ROWS, **filters)
+    else:
+        asks = BookSide(depth_asks.entries[:BOOK_ROWS], depth_asks.count)
+        bids = BookSide(depth_bids.entries[:BOOK_ROWS], depth_bids.count)
+    oracle = price_get(market.oracle_pair)
+    mid = oracle.price if oracle is not None and oracle.tradeable else None
+    selected = _selected(request, market, [asks.entries, bids.entries])
+    user = _user(request)
+    context.update(
+        {
+            "pair": market.title,
+            "oracle": oracle,
+            "form": form,
+            "filtered": filtered,
+            "asks": asks,
+            "bids": bids,
+            "book_rows": BOOK_ROWS,
+            "depth": depth_chart(
+                asks=selectors.market_depth(depth_asks.entries),
+                bids=selectors.market_depth(depth_bids.entries),
+                mid=mid,
+                base_places=market.base_places,
+                quote_places=market.quote_places,
+                base=market.base,
+                quote=market.quote,
+            ),
+            "selected": selected,
+            "take_query": {
+                entry.listing.pk: _query(request, take=str(entry.listing.pk), part=None)
+                for entry in asks.entries + bids.entries
+            },
+        }
+    )
+    if selected is not None:
+        context.update(_take_context(selected, user))
     return render(request, "marketplace/book.html", context)
+
+
+def _take_context(listing: Listing, user: User | None) -> dict[str, Any]:
+    """What the take form (``swaps/_take.html``) needs, on a listing's page and on a market
+    page alike."""
+    return {
+        "listing": listing,
+        "row": _rows([listing])[0],
+        "is_maker": user is not None and user.pk == listing.maker_id,
+        # the taker's own wallets: where the bought coins may be received
+        "take_wallets": list(wallet_list(user=user)) if user is not None else [],
+    }
 
 
 @require_GET
 def book(request: HttpRequest, pair: str) -> HttpResponse:
-    """Every listing of two symbols, on any networks (each row names its networks)."""
+    """Every listing of two symbols, on any networks (each row names its networks), and the
+    reverse market's as the other side."""
     pair = pair.upper()
     if not PAIR_RE.match(pair):
         raise Http404
-    return _book(request, title=pair, oracle_pair=pair, pair=pair)
+    base, _sep, quote = pair.partition("-")
+    market = _Market(
+        title=f"{base} / {quote}",
+        base=base,
+        quote=quote,
+        oracle_pair=pair,
+        asks_where={"pair": pair},
+        bids_where={"pair": f"{quote}-{base}"},
+        reverse_url=reverse("market-book", args=[f"{quote}-{base}"]),
+    )
+    return _market_page(request, market)
 
 
 @require_GET
 def market(request: HttpRequest, base: str, quote: str) -> HttpResponse:
-    """One market: the base asset on its network against the quote asset on its network."""
+    """One market: the base asset on its network against the quote asset on its network;
+    listings of the reverse market are its other side."""
     assets = selectors.market_assets(base, quote)
     if assets is None:
         raise Http404
     base_asset, quote_asset = assets
-    return _book(
-        request,
+    found = _Market(
         title=f"{base_asset.label} / {quote_asset.label}",
+        base=base_asset.symbol,
+        quote=quote_asset.symbol,
         oracle_pair=price_pair(base_asset.priced_as, quote_asset.priced_as),
-        base_asset_id=base_asset.pk,
-        quote_asset_id=quote_asset.pk,
+        asks_where={"base_asset_id": base_asset.pk, "quote_asset_id": quote_asset.pk},
+        bids_where={"base_asset_id": quote_asset.pk, "quote_asset_id": base_asset.pk},
+        reverse_url=reverse("market", args=[quote_asset.label, base_asset.label]),
+        base_places=base_asset.decimals,
+        quote_places=quote_asset.decimals,
+        base_asset=base_asset,
+        quote_asset=quote_asset,
     )
+    return _market_page(request, found)
+
+
+@require_GET
+def maker_profile(request: HttpRequest, user_id: int) -> HttpResponse:
+    """A maker's public page: their record (``accounts.selectors.public_reputation``) and
+    their listings in the offer book. Nothing private: no e-mail, wallet or document."""
+    maker = selectors.maker_get(user_id=user_id)
+    if maker is None:
+        raise Http404
+    listings = selectors.listing_list_public_for_maker(maker=maker)
+    context = {
+        "maker": maker,
+        "record": public_reputation(maker),
+        "rows": _rows(listings),
+        "is_self": request.user.is_authenticated and request.user.pk == maker.pk,
+    }
+    return render(request, "marketplace/maker.html", context)
 
 
 @require_GET
@@ -110,15 +280,10 @@ def detail(request: HttpRequest, listing_id: int) -> HttpResponse:
     listing = selectors.listing_get_for(listing_id=listing_id, viewer=user)
     if listing is None:
         raise Http404
-    is_maker = user is not None and user.pk == listing.maker_id
     context = {
-        "row": _rows([listing])[0],
-        "listing": listing,
-        "is_maker": is_maker,
+        **_take_context(listing, user),
         "maker_record": public_reputation(listing.maker),
         "oracle": price_get(listing.price_pair) if listing.is_market_relative else None,
-        # the taker's own wallets: where the bought coins may be received
-        "take_wallets": list(wallet_list(user=user)) if user is not None else [],
     }
     return render(request, "marketplace/detail.html", context)
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
+from core.decimals import CTX
 from oracle.aggregation import Aggregate, Status, as_of, cross, identity
+from oracle.charts import Candle
 from oracle.models import PairHalt, PriceCandle
 
 USD = "USD"
@@ -135,3 +137,106 @@ def candle_list(*, pair: str, interval: str, limit: int = 500) -> list[PriceCand
     """The latest `limit` candles of `pair`, oldest first."""
     rows = PriceCandle.objects.filter(pair=pair.upper(), interval=interval).order_by("-start")
     return list(reversed(rows[:limit]))
+
+
+# --------------------------------------------------------------------------- price history
+
+# Chart ranges: (candle interval read, time span). Candles are merged to at most
+# CHART_POINTS buckets, so a long range costs the page no more than a short one.
+CHART_RANGES: dict[str, tuple[str, timedelta]] = {
+    "1h": (PriceCandle.Interval.MINUTE, timedelta(hours=1)),
+    "6h": (PriceCandle.Interval.MINUTE, timedelta(hours=6)),
+    "1d": (PriceCandle.Interval.MINUTE, timedelta(days=1)),
+    "7d": (PriceCandle.Interval.HOUR, timedelta(days=7)),
+    "30d": (PriceCandle.Interval.HOUR, timedelta(days=30)),
+}
+DEFAULT_CHART_RANGE = "1d"
+CHART_POINTS = 120
+
+
+def _leg_history(pair: str, interval: str, since: datetime) -> list[Candle] | Decimal | None:
+    """A direct pair's candles since `since`, its fixed price, or None for a pair the oracle
+    does not fetch."""
+    fixed = fixed_prices().get(pair)
+    if fixed is not None:
+        return fixed
+    if pair not in market_pairs():
+        return None
+    rows = PriceCandle.objects.filter(pair=pair, interval=interval, start__gte=since).order_by(
+        "start"
+    )
+    return [Candle(r.start, r.open, r.high, r.low, r.close) for r in rows]
+
+
+def _cross(base: list[Candle] | Decimal, quote: list[Candle] | Decimal) -> list[Candle]:
+    """Base-in-USD over quote-in-USD, bucket by bucket (a fixed leg divides every bucket)."""
+
+    def by_start(leg: list[Candle] | Decimal) -> dict[datetime, Candle] | Decimal:
+        return leg if isinstance(leg, Decimal) else {c.start: c for c in leg}
+
+    def at(leg: dict[datetime, Candle] | Decimal, start: datetime) -> Candle | None:
+        if isinstance(leg, Decimal):
+            return Candle(start, leg, leg, leg, leg)
+        return leg.get(start)
+
+    timeline = base if isinstance(base, list) else quote
+    if not isinstance(timeline, list):
+        return []  # two fixed prices: a flat line, nothing to chart
+    bases, quotes = by_start(base), by_start(quote)
+    out = []
+    for start in (c.start for c in timeline):
+        b, q = at(bases, start), at(quotes, start)
+        if b is None or q is None or 0 in (q.open, q.high, q.low, q.close):
+            continue
+        out.append(
+            Candle(
+                start=start,
+                open=CTX.divide(b.open, q.open),
+                high=CTX.divide(b.high, q.low),
+                low=CTX.divide(b.low, q.high),
+                close=CTX.divide(b.close, q.close),
+            )
+        )
+    return out
+
+
+def _merge(candles: list[Candle], most: int) -> list[Candle]:
+    """At most `most` buckets: runs of neighbouring candles merged (open of the first,
+    close of the last, extremes of all)."""
+    if len(candles) <= most:
+        return candles
+    size = -(-len(candles) // most)
+    merged = []
+    for i in range(0, len(candles), size):
+        run = candles[i : i + size]
+        merged.append(
+            Candle(
+                start=run[0].start,
+                open=run[0].open,
+                high=max(c.high for c in run),
+                low=min(c.low for c in run),
+                close=run[-1].close,
+            )
+        )
+    return merged
+
+
+def price_history(*, pair: str, range_key: str, now: datetime | None = None) -> list[Candle]:
+    """`pair`'s candles over a chart range (``CHART_RANGES``), oldest first, at most
+    ``CHART_POINTS``. A cross pair is computed from its two USD legs bucket by bucket; one
+    coin against itself, a fixed test price and an unknown pair have no history ([]).
+    Two queries at most."""
+    interval, span = CHART_RANGES.get(range_key, CHART_RANGES[DEFAULT_CHART_RANGE])
+    since = (now or timezone.now()) - span
+    base, _, quote = pair.upper().partition("-")
+    if not base or not quote or base == quote:
+        return []
+    direct = _leg_history(f"{base}-{quote}", interval, since)
+    if isinstance(direct, list):
+        return _merge(direct, CHART_POINTS)
+    if direct is not None:
+        return []  # a fixed price
+    legs = [_leg_history(f"{symbol}-{USD}", interval, since) for symbol in (base, quote)]
+    if quote == USD or legs[0] is None or legs[1] is None:
+        return []
+    return _merge(_cross(legs[0], legs[1]), CHART_POINTS)

@@ -62,10 +62,12 @@ def test_offer_book_shows_listings_with_prices_and_the_oracle_price(client, sett
     assert page.status_code == 200
     assert "Market price now" in html
     assert html.index(f'data-listing="{fixed.pk}"') < html.index(f'data-listing="{market.pk}"')
-    # pages show exact amounts without trailing zeros (the API keeps the asset's places)
-    assert "<td data-price>1999.5</td>" in html
-    assert re.search(r"<td data-price>\s*2040\s*<", html), "market price 2000 + 2 %"
-    assert "<td>10 ETH</td>" in html
+    # pages show numbers for people (grouped, sensible places), the exact value on hover
+    assert '<data class="num" value="1999.5" title="1999.5">1,999.5</data>' in html
+    assert re.search(r'<data class="num" value="2040" title="2040">2,040</data>', html), (
+        "market price 2000 + 2 %"
+    )
+    assert '<data class="num" value="10" title="10">10</data>' in html
 
 
 def test_offer_book_shows_halted_market_listings_as_unavailable(client, settings):

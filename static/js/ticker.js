@@ -1,4 +1,6 @@
-// Live prices: follows /ws/prices/ (reconnecting after a drop) and draws a small chart.
+// Live prices: follows /ws/prices/ (reconnecting after a drop). The chart is drawn on the
+// server (templates/oracle/_chart.html) and changes pair or range through htmx.
+import { showNumber } from "./format.js";
 import { connectLive } from "./live.js";
 import { t } from "./messages.js";
 
@@ -15,6 +17,7 @@ function rowFor(pair) {
     head.textContent = pair;
     const price = document.createElement("td");
     price.dataset.price = "";
+    price.className = "n";
     const status = document.createElement("td");
     const badge = document.createElement("span");
     badge.dataset.status = "";
@@ -29,7 +32,7 @@ function rowFor(pair) {
 
 function show(price) {
   const row = rowFor(price.pair);
-  row.querySelector("[data-price]").textContent = price.price ?? "—";
+  showNumber(row.querySelector("[data-price]"), price.price);
   const status = row.querySelector("[data-status]");
   status.textContent = price.status;
   status.className = `status status-${price.status}`;
@@ -61,29 +64,4 @@ function connect() {
   });
 }
 
-async function drawChart(pair) {
-  const svg = ticker.querySelector("[data-chart]");
-  const empty = ticker.querySelector("[data-chart-empty]");
-  svg.replaceChildren();
-  if (!pair) return;
-  const response = await fetch(`/api/v1/prices/${encodeURIComponent(pair)}/history/?interval=1m&page_size=60`);
-  const candles = response.ok ? (await response.json()).results : [];
-  empty.hidden = candles.length > 1;
-  if (candles.length < 2) return;
-  // Plot coordinates only: prices stay strings everywhere else.
-  const closes = candles.map((c) => Number(c.close));
-  const low = Math.min(...closes);
-  const span = Math.max(...closes) - low || 1;
-  const points = closes.map((v, i) => `${(i / (closes.length - 1)) * 600},${150 - ((v - low) / span) * 140}`);
-  const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
-  line.setAttribute("points", points.join(" "));
-  line.setAttribute("class", "chart-line");
-  svg.append(line);
-}
-
-if (ticker) {
-  connect();
-  const select = ticker.querySelector("[data-chart-pair]");
-  select?.addEventListener("change", () => drawChart(select.value));
-  drawChart(select?.value);
-}
+if (ticker) connect();

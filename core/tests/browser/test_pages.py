@@ -21,6 +21,8 @@ PAGES = [
     ("create-listing", "/listings/new/", True),
     ("my-listings", "/listings/mine/", True),
     ("my-swaps", "/swaps/", True),
+    ("password-reset", "/accounts/password/reset/", False),  # allauth's own pages
+    ("email-addresses", "/accounts/email/", True),
 ]
 
 # Problems a person would meet: unnamed form fields, images without alt, not exactly one
