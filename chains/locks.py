@@ -52,6 +52,11 @@ def _new_lock(event: HtlcEvent) -> HtlcLock:
     )
 
 
+HTLC_EVENTS = frozenset(
+    {ChainEvent.Name.LOCKED, ChainEvent.Name.REDEEMED, ChainEvent.Name.REFUNDED}
+)
+
+
 def on_chain_event(events: Sequence[HtlcEvent]) -> None:
     """Apply a batch of confirmed events, or undo a batch that a reorg orphaned, in a
     constant number of queries: one read of the batch's recorded locks, then at most one
@@ -74,6 +79,8 @@ def on_chain_event(events: Sequence[HtlcEvent]) -> None:
     read = {key: (row.state, row.preimage) for key, row in found.items()}
     rows: dict[Key, HtlcLock | None] = dict(found)  # None: deleted by the batch
     for event in events:
+        if event.name not in HTLC_EVENTS:  # the Escrow's: escrow.chain keeps orders
+            continue
         key = (event.network, event.lock_id)
         row = rows.get(key)
         if event.name == ChainEvent.Name.LOCKED:

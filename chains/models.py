@@ -131,6 +131,12 @@ class ChainEvent(models.Model):
         LOCKED = "Locked"
         REDEEMED = "Redeemed"
         REFUNDED = "Refunded"
+        # The Escrow's events that carry an order id (stored as lock_id); escrow.chain.
+        ESCROW_DEPOSITED = "EscrowDeposited"
+        ESCROW_RELEASED = "EscrowReleased"
+        ESCROW_REFUNDED = "EscrowRefunded"
+        ESCROW_DISPUTED = "EscrowDisputed"
+        ESCROW_RESOLVED = "EscrowResolved"
 
     network = models.CharField(max_length=32)
     tx_hash = models.CharField(max_length=66)

@@ -61,6 +61,7 @@ from eth_abi import decode as abi_decode
 from web3 import Web3
 
 from chains import compiler, metrics, rpc
+from chains.escrow import ESCROW
 from chains.events import publish
 from chains.interface import HTLC, ChainUnavailable, HtlcEvent
 from chains.models import ChainCursor, ChainEvent, Deployment, ScannedBlock
@@ -177,8 +178,13 @@ def _record_failure(network: str, exc: Exception) -> None:
 # --- reading the chain ---------------------------------------------------------------------
 
 
+# The contracts whose events the watcher stores (their ChainEvent.Name events).
+WATCHED = (HTLC, ESCROW)
+
+
 def _htlc_addresses(network: str) -> list[str]:
-    addresses = Deployment.objects.filter(network=network, contract=HTLC).values_list(
+    """The watched contracts of `network`: every HTLC and Escrow it has had."""
+    addresses = Deployment.objects.filter(network=network, contract__in=WATCHED).values_list(
         "address", flat=True
     )
     return sorted({Web3.to_checksum_address(a) for a in addresses})
@@ -196,8 +202,8 @@ class _EventShape:
 
 @functools.cache
 def _event_shapes() -> dict[str, _EventShape]:
-    """The stored HTLC events keyed by topic 0 (lowercase 0x hex)."""
-    abi = compiler.compile_contract(HTLC).abi
+    """The stored HTLC and Escrow events keyed by topic 0 (lowercase 0x hex)."""
+    abi = [item for contract in WATCHED for item in compiler.compile_contract(contract).abi]
     shapes: dict[str, _EventShape] = {}
     for event in abi:
         if event.get("type") != "event" or event["name"] not in ChainEvent.Name.values:

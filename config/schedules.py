@@ -30,6 +30,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": RELAYER_INTERVAL,
         "options": {"expires": max(RELAYER_INTERVAL, 10.0)},
     },
+    "escrow-release-due": {
+        "task": "escrow.release_due",
+        "schedule": RELAYER_INTERVAL,
+        "options": {"expires": max(RELAYER_INTERVAL, 10.0)},
+    },
+    "escrow-expire": {"task": "escrow.expire", "schedule": 60.0, "options": {"expires": 60.0}},
     "oracle-refresh": {
         "task": "oracle.refresh",
         "schedule": ORACLE_REFRESH_SECONDS,

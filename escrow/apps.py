@@ -7,7 +7,7 @@ class EscrowConfig(AppConfig):
     name = "escrow"
 
     def ready(self) -> None:
-        from escrow import tasks  # noqa: F401 (registered by name)
+        from chains import events
+        from escrow import chain, tasks  # noqa: F401 (tasks: registered by name)
 
-        # escrow.chain.on_chain_event joins chains.events (order DOMAIN) once the watcher
-        # reads the Escrow's logs: see docs/escrow.md, "Wiring into the watcher".
+        events.subscribe("escrow.chain", chain.on_chain_events, order=events.Order.DOMAIN)

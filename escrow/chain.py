@@ -91,6 +91,13 @@ class Deposit:
         )
 
 
+def on_chain_events(events) -> None:
+    """The escrow's subscriber (``chains.events``, order DOMAIN): each event of a batch, in
+    chain order."""
+    for event in events:
+        on_chain_event(event)
+
+
 def on_chain_event(event: HtlcEvent) -> None:
     """Apply one confirmed Escrow event to its order, or undo it if orphaned (see the
     module docstring). Ignores every other contract's events."""

@@ -206,7 +206,9 @@ def product_image_add(*, product: Product, actor: User, upload: UploadedFile) ->
                 raise refuse(errors.FILE_TOO_LARGE)
             probe.load()
             image = probe.convert("RGB")
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:  # Pillow's own pixel cap, from the header
+        raise refuse(errors.FILE_TOO_LARGE) from exc
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise refuse(errors.INVALID_IMAGE) from exc
     image.thumbnail((IMAGE_MAX_SIDE, IMAGE_MAX_SIDE))
     clean = Image.new("RGB", image.size)

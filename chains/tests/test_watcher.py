@@ -182,6 +182,7 @@ def test_a_scanner_killed_mid_scan_blocks_the_network_for_one_short_lease_at_mos
     # given: a worker killed in the middle of a scan: its lease taken, never released
     lock_id = _lock(chain)
     chain.mine(2)
+    watcher._event_shapes()  # compiled before the clock starts: the lease is what is timed
     with override_settings(
         CHAIN_SCAN_LEASE_SECONDS=1,
         CHAIN_EVENT_HOOKS=["chains.tests.test_watcher.killed_hook"],
@@ -357,12 +358,19 @@ def test_every_subscriber_hears_an_event_after_the_lock_table_has_it(chain, netw
 def test_the_project_wires_its_subscribers_in_a_fixed_order(settings):
     # given: the apps as installed; one outside subscriber in settings
     settings.CHAIN_EVENT_HOOKS = ["chains.tests.test_watcher.recording_hook"]
-    # then: the lock table first, the relayer, the swaps, outside subscribers last
-    assert events.subscriber_names() == ["chains.locks", "chains.relayer", "swaps.chain"]
+    # then: the lock table first, the relayer, the swaps and the escrow (INSTALLED_APPS
+    # order within DOMAIN), outside subscribers last
+    assert events.subscriber_names() == [
+        "chains.locks",
+        "chains.relayer",
+        "swaps.chain",
+        "escrow.chain",
+    ]
     assert [f"{s.__module__}.{s.__name__}" for s in events.subscribers()] == [
         "chains.locks.on_chain_event",
         "chains.relayer.on_chain_event",
         "swaps.chain.on_chain_event",
+        "escrow.chain.on_chain_events",
         "chains.tests.test_watcher.recording_hook",
     ]
 

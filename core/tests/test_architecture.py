@@ -12,7 +12,7 @@ from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-DOMAIN_APPS = {"accounts", "marketplace", "swaps", "oracle", "chains"}
+DOMAIN_APPS = {"accounts", "marketplace", "swaps", "oracle", "chains", "escrow"}
 PACKAGES = {*DOMAIN_APPS, "core", "config", "ops", "testing"}
 # Which apps each app may import: each layer only from the layers below it.
 LAYERS = {
@@ -22,6 +22,7 @@ LAYERS = {
     "oracle": {"core", "chains"},
     "marketplace": {"core", "chains", "accounts", "oracle"},
     "swaps": {"core", "chains", "accounts", "oracle", "marketplace"},
+    "escrow": {"core", "chains", "accounts", "oracle"},
     "ops": {"core", *DOMAIN_APPS},  # operations (backup, alerts) read every app
     "config": {"core", "ops", *DOMAIN_APPS},  # the composition root wires everything
 }
