@@ -755,7 +755,10 @@ ESCROW_FILE_MAX_BYTES = env.int("ESCROW_FILE_MAX_BYTES", default=10 * 1024 * 102
 # ESCROW_FILE_ROOT: private directory for order files (never under a public URL); empty means
 # $VAR_DIR/private/escrow.
 ESCROW_FILE_ROOT = env.str("ESCROW_FILE_ROOT", default="")
-# The escrow order's states are one enum in the OpenAPI schema (beside the swap's).
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["EscrowOrderStateEnum"] = (  # type: ignore[index]
-    "escrow.models.Order.State"
+# The escrow order's states and a product's kind are named enums in the OpenAPI schema.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(  # type: ignore[attr-defined]
+    {
+        "EscrowOrderStateEnum": "escrow.models.Order.State",
+        "ProductKindEnum": "escrow.models.Product.Kind",
+    }
 )

@@ -84,7 +84,7 @@ class ShipInput(serializers.Serializer):
     files = serializers.ListField(child=serializers.FileField(), required=False, max_length=5)
 
 
-class MessageInput(serializers.Serializer):
+class OrderMessageInput(serializers.Serializer):
     message = serializers.CharField(max_length=4000, allow_blank=True)
     files = serializers.ListField(child=serializers.FileField(), required=False, max_length=5)
 
@@ -233,7 +233,7 @@ class ConditionOutput(serializers.ModelSerializer):
         fields = ["id", "text", "buyer_ok_at", "seller_ok_at", "met", "evidence"]
 
 
-class MessageOutput(serializers.ModelSerializer):
+class OrderMessageOutput(serializers.ModelSerializer):
     author = serializers.CharField(source="author.public_name")
     files = FileOutput(many=True)
 

@@ -34,8 +34,8 @@ from escrow.api.serializers import (
     EscrowChainOutput,
     ImageInput,
     ImageOutput,
-    MessageInput,
-    MessageOutput,
+    OrderMessageInput,
+    OrderMessageOutput,
     OrderCreateInput,
     OrderDetailOutput,
     OrderOutput,
@@ -554,7 +554,7 @@ class OrderDisputeView(APIView):
     @extend_schema(
         operation_id="escrow_orders_dispute",
         summary="Say what went wrong; the answer is the on-chain dispute transaction to send",
-        request=MessageInput,
+        request=OrderMessageInput,
         responses={
             200: None,
             401: UNAUTHENTICATED,
@@ -571,7 +571,7 @@ class OrderDisputeView(APIView):
     )
     def post(self, request: Request, order_id) -> Response:
         order = _own_order(request, order_id)
-        data = MessageInput(data=request.data)
+        data = OrderMessageInput(data=request.data)
         data.is_valid(raise_exception=True)
         services.order_dispute_open(
             order=order,
@@ -603,18 +603,18 @@ class OrderMessagesView(APIView):
     @extend_schema(
         operation_id="escrow_orders_messages",
         summary="The order's conversation",
-        responses={200: MessageOutput(many=True), 401: UNAUTHENTICATED, 404: NOT_FOUND},
+        responses={200: OrderMessageOutput(many=True), 401: UNAUTHENTICATED, 404: NOT_FOUND},
     )
     def get(self, request: Request, order_id) -> Response:
         order = _party_or_staff_order(request, order_id)
-        return Response(MessageOutput(order.messages.prefetch_related("files"), many=True).data)
+        return Response(OrderMessageOutput(order.messages.prefetch_related("files"), many=True).data)
 
     @extend_schema(
         operation_id="escrow_orders_message_add",
         summary="Write in the order's conversation (with files)",
-        request=MessageInput,
+        request=OrderMessageInput,
         responses={
-            201: MessageOutput,
+            201: OrderMessageOutput,
             401: UNAUTHENTICATED,
             404: NOT_FOUND,
             **_documented(
@@ -628,7 +628,7 @@ class OrderMessagesView(APIView):
     )
     def post(self, request: Request, order_id) -> Response:
         order = _party_or_staff_order(request, order_id)
-        data = MessageInput(data=request.data)
+        data = OrderMessageInput(data=request.data)
         data.is_valid(raise_exception=True)
         message = services.order_message_add(
             order=order,
@@ -636,7 +636,7 @@ class OrderMessagesView(APIView):
             body=data.validated_data["message"],
             files=data.validated_data.get("files", []),
         )
-        return Response(MessageOutput(message).data, status=status.HTTP_201_CREATED)
+        return Response(OrderMessageOutput(message).data, status=status.HTTP_201_CREATED)
 
 
 class OrderConditionTickView(APIView):

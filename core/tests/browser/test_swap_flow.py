@@ -179,7 +179,7 @@ def test_two_browsers_complete_a_swap_on_two_chains(live, browser, chains, setti
 
     # when: the taker opens it from the book and takes 1.5 ETH
     taker.goto(f"{live.url}/market/ETH-TEST/")
-    taker.get_by_role("link", name=re.compile(rf"^#{listing_id} ETH")).click()
+    taker.get_by_role("link", name=re.compile(rf"^Listing #{listing_id} ETH")).click()
     taker.wait_for_url(listing_url)
     form = taker.locator("#take-form")
     assert taker_wallet.address in form.get_by_label("Receive at").inner_text()

@@ -16,7 +16,7 @@ import pytest
 
 from chains.keys import anvil_dev_account
 
-from .conftest import CHAIN_B, orm
+from .conftest import CHAIN_B, accept_terms_on_first_sign_in, orm
 from .server import LiveAsgiServer
 from .test_swap_flow import STEP_MS, _bootstrap, _person, _scan, _send, _shoot, _state, _token
 from .wallet import rpc
@@ -55,7 +55,7 @@ def test_a_lock_is_refunded_from_the_saved_file_with_the_site_down(
         wallet, taker = _person(browser, chains, 2, requests)
         taker.goto(f"{server.url}/accounts/login/?next=/listings/{listing_id}/")
         taker.get_by_role("button", name="Sign in with Ethereum").click()
-        taker.wait_for_url(f"{server.url}/listings/{listing_id}/")
+        accept_terms_on_first_sign_in(taker, server, f"/listings/{listing_id}/")
         before = _token(chains, CHAIN_B, test_b, wallet.address)
 
         # when: the taker takes 1 ETH for 2.5 TEST, approves and locks on local-b

@@ -14,7 +14,15 @@ import re
 import pytest
 
 from chains.keys import anvil_dev_account
-from core.tests.browser.conftest import CHAIN_A, CHAIN_B, DESKTOP, PHONE, SCREENSHOTS, orm
+from core.tests.browser.conftest import (
+    CHAIN_A,
+    CHAIN_B,
+    DESKTOP,
+    PHONE,
+    SCREENSHOTS,
+    accept_terms_on_first_sign_in,
+    orm,
+)
 from core.tests.browser.test_pages import SMOKE_CHECK
 from core.tests.browser.wallet import TestWallet, rpc
 from escrow.tests.support import watcher_reads_escrow
@@ -76,7 +84,7 @@ def _person(browser, chains, index: int):
 def _sign_in(page, live, next_path: str) -> None:
     page.goto(f"{live.url}/accounts/login/?next={next_path}")
     page.get_by_role("button", name="Sign in with Ethereum").click()
-    page.wait_for_url(f"{live.url}{next_path}")
+    accept_terms_on_first_sign_in(page, live, next_path)
 
 
 def _shoot(page, name: str) -> None:
