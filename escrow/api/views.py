@@ -34,10 +34,10 @@ from escrow.api.serializers import (
     EscrowChainOutput,
     ImageInput,
     ImageOutput,
-    OrderMessageInput,
-    OrderMessageOutput,
     OrderCreateInput,
     OrderDetailOutput,
+    OrderMessageInput,
+    OrderMessageOutput,
     OrderOutput,
     ProductInput,
     ProductOutput,
@@ -607,7 +607,9 @@ class OrderMessagesView(APIView):
     )
     def get(self, request: Request, order_id) -> Response:
         order = _party_or_staff_order(request, order_id)
-        return Response(OrderMessageOutput(order.messages.prefetch_related("files"), many=True).data)
+        return Response(
+            OrderMessageOutput(order.messages.prefetch_related("files"), many=True).data
+        )
 
     @extend_schema(
         operation_id="escrow_orders_message_add",

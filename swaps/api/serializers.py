@@ -191,6 +191,10 @@ class PushSubscriptionInput(serializers.Serializer):
     keys = PushKeysInput()
 
 
+class PushEndpointInput(serializers.Serializer):
+    endpoint = serializers.URLField(max_length=1000)
+
+
 class NotificationOutput(serializers.ModelSerializer):
     message = serializers.CharField(
         source="text", help_text="In the request's language, with its times filled in."

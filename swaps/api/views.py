@@ -30,6 +30,7 @@ from swaps.api.serializers import (
     MessageInput,
     MessageOutput,
     NotificationOutput,
+    PushEndpointInput,
     PushSubscriptionInput,
     QuoteOutput,
     SwapCreateInput,
@@ -383,13 +384,13 @@ class PushUnsubscribeView(APIView):
     @extend_schema(
         operation_id="push_unsubscribe",
         summary="Stop pushing to this browser",
-        request=inline_serializer(
-            name="PushEndpoint", fields={"endpoint": serializers.URLField(max_length=1000)}
-        ),
+        request=PushEndpointInput,
         responses={204: None, 401: UNAUTHENTICATED},
     )
     def post(self, request: Request) -> Response:
-        services.push_unsubscribe(user=_user(request), endpoint=str(request.data.get("endpoint")))
+        data = PushEndpointInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.push_unsubscribe(user=_user(request), endpoint=data.validated_data["endpoint"])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

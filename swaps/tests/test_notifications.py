@@ -138,3 +138,43 @@ def test_a_push_signed_with_another_key_is_refused_by_the_endpoint(swap_env, vap
             services.notification_push_send(notification_id=note.pk)
         # then: the endpoint could not decrypt it and refused it
         assert service.received == [] and "InvalidTag" in service.errors[0]
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ([None, None], "invalid"),
+        ({"endpoint": None}, "null"),
+        ({}, "required"),
+        ({"endpoint": "not a url"}, "invalid"),
+    ],
+)
+def test_unsubscribing_with_a_malformed_body_is_a_400_with_a_stable_code(api, swap_env, body, code):
+    # given: a subscribed browser
+    maker, _ = party(1)
+    services.push_subscribe(
+        user=maker, endpoint="https://push.example/1", p256dh="k" * 87, auth="a" * 22
+    )
+    api.force_authenticate(maker)
+    # when
+    answer = api.post("/api/v1/push/subscriptions/delete", body, format="json")
+    # then: refused with a stable code, and the subscription is kept
+    assert answer.status_code == 400
+    assert answer.json()["code"] == code
+    assert PushSubscription.objects.filter(user=maker).count() == 1
+
+
+def test_unsubscribing_forgets_that_browser_only(api, swap_env):
+    maker, _ = party(1)
+    for n in (1, 2):
+        services.push_subscribe(
+            user=maker, endpoint=f"https://push.example/{n}", p256dh="k" * 87, auth="a" * 22
+        )
+    api.force_authenticate(maker)
+    answer = api.post(
+        "/api/v1/push/subscriptions/delete", {"endpoint": "https://push.example/1"}, format="json"
+    )
+    assert answer.status_code == 204
+    assert list(PushSubscription.objects.values_list("endpoint", flat=True)) == [
+        "https://push.example/2"
+    ]
