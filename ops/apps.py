@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class OpsConfig(AppConfig):
-    """Operations: backups and verified restores, Idempotency-Key replay, alert metrics,
+    """Operations: backups and verified restores, alert metrics,
     slow-query log, the guarded beat scheduler. The top layer: it may read every app."""
 
     name = "ops"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from ops import idempotency
+from core.api import idempotency
 
 
 @shared_task(name="ops.purge_idempotency_keys", ignore_result=True)

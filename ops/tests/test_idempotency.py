@@ -10,8 +10,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import UserFactory
-from ops.idempotency import idempotency_keys_purge
-from ops.models import BackupRun, IdempotencyKey
+from core.api.idempotency import idempotency_keys_purge
+from core.models import IdempotencyKey
+from ops.models import BackupRun
 from testing.support import race
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls("ops.tests.urls")]

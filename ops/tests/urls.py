@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.errors import ApiError
-from ops.idempotency import idempotent
+from core.api.idempotency import idempotent
 from ops.models import BackupRun
 
 

@@ -19,6 +19,8 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from chains.interface import ChainUnavailable
+from core.api import idempotency
+from core.api.idempotency import IDEMPOTENCY_KEY, idempotent
 from core.api.refusals import by_status, refusal_response
 from core.api.schema import UNAUTHENTICATED
 from core.api.throttling import ScopedThrottle, UserThrottle
@@ -86,6 +88,7 @@ class SwapListCreateView(ListAPIView):
             "transaction to sign (an ERC-20 `approve` when needed, else the lock)."
         ),
         request=SwapCreateInput,
+        parameters=[IDEMPOTENCY_KEY],
         examples=[
             OpenApiExample(
                 "Take 1.5 ETH",
@@ -106,9 +109,11 @@ class SwapListCreateView(ListAPIView):
                 *errors.CREATE,
                 *listing_errors.RESERVE,
                 errors.LISTING_NOT_FOUND,
+                *idempotency.REFUSALS,
             ),
         },
     )
+    @idempotent
     def post(self, request: Request) -> Response:
         data = SwapCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -272,13 +277,15 @@ class SwapCancelView(APIView):
         operation_id="swaps_cancel",
         summary="Cancel a swap before any lock (the taker only)",
         request=None,
+        parameters=[IDEMPOTENCY_KEY],
         responses={
             200: SwapDetailOutput,
             401: UNAUTHENTICATED,
             404: NOT_FOUND,
-            **_documented("The cancel was refused.", *errors.CANCEL),
+            **_documented("The cancel was refused.", *errors.CANCEL, *idempotency.REFUSALS),
         },
     )
+    @idempotent
     def post(self, request: Request, swap_id) -> Response:
         _own_swap(request, swap_id)
         services.swap_cancel(swap_id=swap_id, user=_user(request))
@@ -298,13 +305,15 @@ class SwapDisputeView(APIView):
             "content, at most SWAP_EVIDENCE_MAX_BYTES each), private to the parties and staff."
         ),
         request=DisputeInput,
+        parameters=[IDEMPOTENCY_KEY],
         responses={
             200: SwapDetailOutput,
             401: UNAUTHENTICATED,
             404: NOT_FOUND,
-            **_documented("The message was refused.", *errors.DISPUTE),
+            **_documented("The message was refused.", *errors.DISPUTE, *idempotency.REFUSALS),
         },
     )
+    @idempotent
     def post(self, request: Request, swap_id) -> Response:
         swap = _own_swap(request, swap_id)
         data = DisputeInput(data=request.data)

@@ -3,10 +3,11 @@
 Decorate a DRF view's handler::
 
     class SwapListCreateView(ListAPIView):
-        @extend_schema(parameters=[IDEMPOTENCY_KEY], responses={..., **IDEMPOTENCY_RESPONSES})
+        @extend_schema(parameters=[IDEMPOTENCY_KEY], responses=...)  # with REFUSALS
         @idempotent
         def post(self, request): ...
 
+``REFUSALS`` go in the view's documented refusals (grouped per status with its own).
 Without the header the handler runs as before. With it, per (user, key):
 
 - the first request runs, and its answer (status and JSON body) is stored **in the same
@@ -42,9 +43,27 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.refusals import by_status, refusal_response
-from ops import errors
-from ops.models import IdempotencyKey
+from core.api.errors import ApiError
+from core.api.refusals import Refusal
+from core.models import IdempotencyKey
+
+
+class IdempotencyError(ApiError):
+    """A request refused for its Idempotency-Key; ``code`` is stable for clients."""
+
+
+KEY_INVALID = Refusal(
+    "idempotency_key_invalid",
+    "Idempotency-Key must be 1 to 255 visible ASCII characters (a UUID is a good choice).",
+    400,
+)
+KEY_REUSED = Refusal(
+    "idempotency_key_reused",
+    "This Idempotency-Key was already used for a different request (another body or "
+    "endpoint). Use a new key for a new request.",
+    422,
+)
+REFUSALS = (KEY_INVALID, KEY_REUSED)
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -60,10 +79,6 @@ IDEMPOTENCY_KEY = OpenApiParameter(
         "the first answer (header `Idempotent-Replayed: true`) instead of running again."
     ),
 )
-IDEMPOTENCY_RESPONSES = {
-    status: refusal_response("The Idempotency-Key was refused.", *group)
-    for status, group in by_status(*errors.REFUSALS).items()
-}
 
 
 def _ttl() -> timedelta:
@@ -90,7 +105,7 @@ def fingerprint(request: Request) -> str:
 
 def _replay(record: IdempotencyKey, fingerprint_: str) -> Response:
     if record.fingerprint != fingerprint_:
-        raise errors.KEY_REUSED.error(errors.IdempotencyError)
+        raise KEY_REUSED.error(IdempotencyError)
     return Response(
         record.response_body, status=record.status_code, headers={REPLAYED_HEADER: "true"}
     )
@@ -111,7 +126,7 @@ def idempotent(handler):
         if key is None or user is None or not user.is_authenticated:
             return handler(view, request, *args, **kwargs)
         if not _VALID_KEY.match(key):
-            raise errors.KEY_INVALID.error(errors.IdempotencyError)
+            raise KEY_INVALID.error(IdempotencyError)
         fp = fingerprint(request)
         with transaction.atomic():
             try:
