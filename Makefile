@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PORT ?= 8000
 
-.PHONY: run test install deps-python deps-node assets messages static lint typecheck audit api-fuzz migrate pin clean bench-watcher chromium
+.PHONY: run test install deps-python deps-node assets messages static lint typecheck audit api-fuzz migrate pin clean bench-watcher chromium ops-deps
 
 run: install migrate  ## set up everything and start the whole system in the foreground
 	$(PY) manage.py seed_demo
@@ -60,6 +60,11 @@ assets: $(VENDOR)/.built  ## build the front-end packages into static/vendor/
 # Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
 chromium:  ## install Chromium for the browser tests (needs root; tests skip without it)
 	@{ test -x /usr/bin/chromium && dpkg -s fonts-noto-core >/dev/null 2>&1; } || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver fonts-noto-core; }
+
+# promtool (Debian's prometheus) checks and unit-tests deploy/prometheus; pg_dump and
+# pg_restore (postgresql-client) back up and restore. Their tests skip, saying so, without them.
+ops-deps:  ## install the operations tools the ops tests use (needs root)
+	@{ command -v promtool >/dev/null && command -v pg_dump >/dev/null; } || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus postgresql-client; }
 
 messages: deps-python  ## compile the translations (.mo files are never committed)
 	$(PY) manage.py compilemessages --ignore=.venv --ignore=node_modules -v 0
