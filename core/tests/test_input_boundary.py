@@ -98,15 +98,17 @@ def test_the_asgi_limit_refuses_a_streamed_body_before_the_app_stores_it(setting
 
 
 @pytest.mark.parametrize(
-    ("query", "field"),
+    ("query", "field", "code"),
     [
-        ("base_asset=99999999999999999999", "base_asset"),
-        ("price_min=1e308", "price_min"),
-        ("price_max=" + "9" * 100, "price_max"),
-        ("min_amount=1e308", "min_amount"),
+        ("base_asset=99999999999999999999", "base_asset", "out_of_range"),
+        # exponents are not plain decimal notation (core.decimals.parse_decimal): refused
+        # before any query, on every database
+        ("price_min=1e308", "price_min", "invalid_decimal"),
+        ("price_max=" + "9" * 100, "price_max", "out_of_range"),
+        ("min_amount=1e308", "min_amount", "invalid_decimal"),
     ],
 )
-def test_out_of_range_listing_filters_are_a_400_naming_the_field(api, query, field):
+def test_out_of_range_listing_filters_are_a_400_naming_the_field(api, query, field, code):
     # given
     ListingFactory()
     # when
@@ -118,8 +120,8 @@ def test_out_of_range_listing_filters_are_a_400_naming_the_field(api, query, fie
     if response.status_code == 400 or not settings.USING_POSTGRES:
         body = response.json()
         assert response.status_code == 400
-        assert body["code"] == "out_of_range"
-        assert field in body["fields"] and field in body["detail"]
+        assert body["code"] == code
+        assert field in body["fields"]
 
 
 @pytest.mark.parametrize("query", ["price_min=1e308", "min_amount=1e308", "price_max=" + "9" * 100])
