@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PORT ?= 8000
 
-.PHONY: run test install deps-python deps-node assets messages static lint typecheck audit api-fuzz migrate pin clean bench-watcher chromium ops-deps
+.PHONY: run test install deps-python deps-node assets messages static lint typecheck audit api-fuzz migrate pin clean bench-watcher chromium ops-deps prod
 
 run: install migrate  ## set up everything and start the whole system in the foreground
 	$(PY) manage.py seed_demo
@@ -62,9 +62,17 @@ chromium:  ## install Chromium for the browser tests (needs root; tests skip wit
 	@{ test -x /usr/bin/chromium && dpkg -s fonts-noto-core >/dev/null 2>&1; } || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver fonts-noto-core; }
 
 # promtool (Debian's prometheus) checks and unit-tests deploy/prometheus; pg_dump and
-# pg_restore (postgresql-client) back up and restore. Their tests skip, saying so, without them.
-ops-deps:  ## install the operations tools the ops tests use (needs root)
-	@{ command -v promtool >/dev/null && command -v pg_dump >/dev/null; } || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus postgresql-client; }
+# pg_restore (postgresql-client) back up and restore; nginx and supervisor run `make prod`.
+# Their tests skip, saying so, without them.
+OPS_PACKAGES := prometheus postgresql-client nginx supervisor
+ops-deps:  ## install the operations tools: promtool, pg_dump, nginx, supervisor (needs root)
+	@{ command -v promtool && command -v pg_dump && command -v nginx && command -v supervisord; } >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(OPS_PACKAGES); }
+
+# The production topology on this machine (README: "Production topology"): nginx, web
+# processes, workers and one beat under supervisor, with the prod settings; it refuses to
+# start without their required variables.
+prod: install  ## run the production topology in the foreground (needs nginx and supervisor)
+	$(PY) -m config.prodstack
 
 messages: deps-python  ## compile the translations (.mo files are never committed)
 	$(PY) manage.py compilemessages --ignore=.venv --ignore=node_modules -v 0

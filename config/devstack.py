@@ -129,6 +129,8 @@ def main() -> int:
                 "-A",
                 "config",
                 "worker",
+                "-Q",
+                "chain,mail",
                 "-l",
                 "INFO",
                 "--concurrency",

@@ -193,6 +193,15 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Two queues: "chain" (scans, reconciles, relayer sends, everything else) and "mail" (mail
+# and Web Push), so a slow mail server never delays chain work. A worker names its queues
+# with -Q (make run: both; make prod: one worker group each).
+CELERY_TASK_DEFAULT_QUEUE = "chain"
+CELERY_TASK_ROUTES = {
+    "swaps.send_notification_email": {"queue": "mail"},
+    "swaps.send_notification_push": {"queue": "mail"},
+    "escrow.notify": {"queue": "mail"},
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = schedules.CELERY_BEAT_SCHEDULE
 

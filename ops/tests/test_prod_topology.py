@@ -1,0 +1,276 @@
+"""`make prod` on this machine: Debian's nginx and supervisor in front of two web processes,
+two workers (chain and mail queues) and one beat, with the prod settings.
+
+Started once for the module (``python -m config.prodstack``, as ``make prod`` does) in a
+scratch folder, on free ports, against a scratch database (PostgreSQL when the run has one,
+else SQLite). Skips, saying why, without nginx or supervisor (``make ops-deps``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import secrets
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from django.conf import settings
+
+from config.prodstack import BASE_DIR
+from ops.tests.support import require_binary
+
+# The first test also waits for the start: migrations of a fresh database, then six
+# processes importing the app (seconds on an idle machine, minutes on a loaded one).
+START_TIMEOUT = 420.0
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(START_TIMEOUT + 120)]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _tls() -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # the stack's own self-signed certificate
+    return context
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def _get(url: str, headers: dict | None = None, data: bytes | None = None, method="GET"):
+    """(status, headers, body) without following redirects; errors are answers too."""
+    opener = urllib.request.build_opener(_NoRedirect, urllib.request.HTTPSHandler(context=_tls()))
+    request = urllib.request.Request(url, headers=headers or {}, data=data, method=method)
+    try:
+        with opener.open(request, timeout=15) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+class _Database:
+    """A scratch database for the stack: a PostgreSQL database of its own, or SQLite."""
+
+    def __init__(self, folder: Path):
+        self.name = f"prodstack_{secrets.token_hex(4)}"
+        self.admin_url = os.environ.get("DATABASE_URL", "") if settings.USING_POSTGRES else ""
+        if self.admin_url:
+            self.url = urlunsplit(urlsplit(self.admin_url)._replace(path=f"/{self.name}"))
+            self._execute(f'CREATE DATABASE "{self.name}"')
+        else:
+            self.url = f"sqlite:///{folder / 'prod.sqlite3'}"
+
+    def _execute(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.admin_url, autocommit=True) as connection:
+            connection.execute(sql)
+
+    def drop(self) -> None:
+        if self.admin_url:
+            self._execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+def _env(folder: Path, database: _Database, http: int, https: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST"))}
+    env.update(
+        PROD_DIR=str(folder / "prod"),
+        VAR_DIR=str(folder / "var"),
+        STATIC_ROOT=str(folder / "static"),
+        PROD_HTTP_PORT=str(http),
+        PROD_HTTPS_PORT=str(https),
+        WEB_PROCESSES="2",
+        WORKER_PROCESSES="2",
+        DATABASE_URL=database.url,
+        SECRET_KEY=secrets.token_urlsafe(64),
+        JWT_SIGNING_KEY=secrets.token_urlsafe(48),
+        METRICS_TOKEN=secrets.token_urlsafe(24),
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        SITE_URL=f"https://127.0.0.1:{https}",
+        EMAIL_URL="smtp://127.0.0.1:2525",
+        REDIS_KEY_PREFIX=f"prodtest-{secrets.token_hex(4)}",
+        STAFF_MFA_REQUIRED="true",
+    )
+    return env
+
+
+@pytest.fixture(scope="module")
+def stack():
+    require_binary("nginx", "nginx")
+    require_binary("supervisord", "supervisor")
+    folder = Path(tempfile.mkdtemp(prefix="prodstack-"))
+    folder.chmod(0o755)  # nginx's workers (www-data) read static files and sockets here
+    database = _Database(folder)
+    http, https = _free_port(), _free_port()
+    env = _env(folder, database, http, https)
+    log = (folder / "prodstack.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "config.prodstack"],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"https://127.0.0.1:{https}"
+    deadline = time.monotonic() + START_TIMEOUT
+    try:
+        while True:
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(
+                    "make prod did not come up:\n"
+                    + (folder / "prodstack.log").read_text(errors="replace")[-4000:]
+                )
+            try:
+                if _get(f"{base}/health/live")[0] == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.5)
+        yield {
+            "base": base,
+            "http": f"http://127.0.0.1:{http}",
+            "https_port": https,
+            "conf": folder / "prod" / "supervisord.conf",
+            "env": env,
+        }
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)  # supervisord stops its programs
+        try:
+            process.wait(timeout=45)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()
+        database.drop()
+
+
+def _status(stack) -> dict[str, tuple[str, str]]:
+    """supervisorctl status: {name: (state, pid text)}."""
+    out = subprocess.run(
+        ["supervisorctl", "-c", str(stack["conf"]), "status"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    ).stdout
+    rows = {}
+    for line in out.splitlines():
+        name, state, *rest = line.split(None, 2)
+        rows[name] = (state, rest[0] if rest else "")
+    return rows
+
+
+def _wait_running(stack, names: set[str], timeout: float = 60.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = _status(stack)
+        if all(rows.get(n, ("",))[0] == "RUNNING" for n in names):
+            return rows
+        if time.monotonic() > deadline:
+            pytest.fail(f"not all running: {rows}")
+        time.sleep(0.5)
+
+
+PROGRAMS = {
+    "web:web-0",
+    "web:web-1",
+    "worker-chain:worker-chain-0",
+    "worker-mail",
+    "beat",
+    "nginx",
+}
+
+
+def test_every_process_of_the_topology_runs_under_supervisor(stack):
+    rows = _wait_running(stack, PROGRAMS)
+    assert set(rows) == PROGRAMS
+
+
+def test_https_with_http2_and_plain_http_redirected(stack):
+    # then: TLS offers HTTP/2 (ALPN)
+    context = _tls()
+    context.set_alpn_protocols(["h2", "http/1.1"])
+    with socket.create_connection(("127.0.0.1", stack["https_port"]), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname="localhost") as tls:
+            assert tls.selected_alpn_protocol() == "h2"
+    # and the app answers through nginx, which tells it the request was https
+    status, _, body = _get(f"{stack['base']}/health/ready")
+    assert status == 200, body
+    # and plain http is sent to https
+    status, headers, _ = _get(f"{stack['http']}/market/")
+    assert status == 301
+    assert headers["Location"] == f"https://127.0.0.1:{stack['https_port']}/market/"
+
+
+def test_html_and_json_are_gzipped(stack):
+    for path in ("/", "/api/schema/?format=json"):
+        status, headers, body = _get(f"{stack['base']}{path}", {"Accept-Encoding": "gzip"})
+        assert status == 200, path
+        assert headers["Content-Encoding"] == "gzip", path
+        assert len(gzip.decompress(body)) > len(body)
+
+
+def test_a_body_over_the_limit_is_a_413_in_the_apis_shape(stack):
+    size = settings.REQUEST_MAX_BYTES + 1
+    status, headers, body = _get(
+        f"{stack['base']}/api/v1/swaps/",
+        {"Content-Type": "application/json"},
+        data=b" " * size,
+        method="POST",
+    )
+    assert status == 413
+    assert json.loads(body)["code"] == "request_too_large"
+
+
+def test_websockets_are_upgraded_through_nginx(stack):
+    from websockets.sync.client import connect
+
+    url = f"wss://127.0.0.1:{stack['https_port']}/ws/prices/"
+    with connect(url, ssl=_tls(), origin=stack["base"], open_timeout=15) as socket_:
+        first = json.loads(socket_.recv(timeout=15))
+    assert first["type"] == "snapshot"
+
+
+def test_a_killed_web_process_is_restarted_and_requests_keep_succeeding(stack):
+    # given
+    before = _wait_running(stack, {"web:web-0"})["web:web-0"][1]
+    pid = int(before.split(",")[0].removeprefix("pid "))
+    # when: kill -9, while requests keep coming
+    os.kill(pid, signal.SIGKILL)
+    statuses = [_get(f"{stack['base']}/health/live")[0] for _ in range(20)]
+    # then: nginx sent them to the other process; supervisor restarted the dead one
+    assert statuses == [200] * 20
+    after = _wait_running(stack, {"web:web-0"})["web:web-0"][1]
+    assert int(after.split(",")[0].removeprefix("pid ")) != pid
+
+
+def test_make_prod_refuses_without_its_required_variables(stack, tmp_path):
+    env = dict(stack["env"], PROD_DIR=str(tmp_path))
+    del env["SECRET_KEY"]
+    result = subprocess.run(
+        [sys.executable, "-m", "config.prodstack", "--render"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "SECRET_KEY must be set" in result.stderr
