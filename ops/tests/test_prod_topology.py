@@ -70,9 +70,12 @@ class _Database:
 
     def __init__(self, folder: Path):
         self.name = f"prodstack_{secrets.token_hex(4)}"
-        self.admin_url = os.environ.get("DATABASE_URL", "") if settings.USING_POSTGRES else ""
-        if self.admin_url:
-            self.url = urlunsplit(urlsplit(self.admin_url)._replace(path=f"/{self.name}"))
+        run_url = os.environ.get("DATABASE_URL", "") if settings.USING_POSTGRES else ""
+        self.admin_url = ""
+        if run_url:
+            # CREATE and DROP DATABASE from the server's maintenance database.
+            self.admin_url = urlunsplit(urlsplit(run_url)._replace(path="/postgres"))
+            self.url = urlunsplit(urlsplit(run_url)._replace(path=f"/{self.name}"))
             self._execute(f'CREATE DATABASE "{self.name}"')
         else:
             self.url = f"sqlite:///{folder / 'prod.sqlite3'}"
