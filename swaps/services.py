@@ -421,15 +421,6 @@ def _fault(swap: Swap, kind: str, role: str) -> bool:
     return True
 
 
-def swaps_for_event(*, network: str, lock_id: str, hashlock: str | None) -> list:
-    """Ids of swaps an HTLC event may concern: by its hashlock, else by its lock's."""
-    if hashlock is None:
-        hashlock = onchain.hashlock_of(network_name=network, lock_id=lock_id)
-        if hashlock is None:
-            return []
-    return list(Swap.objects.filter(hashlock=hashlock.lower()).values_list("pk", flat=True))
-
-
 # ------------------------------------------------------------------ people's moves
 
 
