@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PORT ?= 8000
 
-.PHONY: run test install deps-python deps-node assets messages static lint typecheck audit api-fuzz migrate pin clean bench-watcher chromium ops-deps prod
+.PHONY: run test install deps-python deps-node assets messages static lint typecheck audit api-fuzz migrate pin clean chromium ops-deps prod
 
 run: install migrate  ## set up everything and start the whole system in the foreground
 	$(PY) manage.py seed_demo
@@ -99,14 +99,27 @@ audit: deps-python deps-node
 api-fuzz: install
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m pytest core/tests/fuzz -p no:cacheprovider
 
+# Benchmarks (README "Performance"). Each creates and drops its own database next to the one
+# DATABASE_URL names (named BENCH_DB_PREFIX_<benchmark>_<pid>, prefix "bench" by default) and
+# prints its rows; `make bench` runs them all and prints one table. BENCH_ARGS="--quick" for a
+# short run while developing.
+.PHONY: bench bench-listings bench-server bench-watcher
+bench: install  ## every benchmark, then one table: figure, floor, ratio, goal (needs DATABASE_URL)
+	@test -n "$$DATABASE_URL" || { echo "make bench needs DATABASE_URL=postgres://..."; exit 1; }
+	$(PY) bench/all.py $(BENCH_ARGS)
+
 # Shapes LOCKSxPER_BLOCK (default 600x1,5000x10); e.g. BENCH_WATCHER_ARGS="--shapes 20000x50".
 bench-watcher: install  ## watcher catch-up events/s beside the RPC floor (add DATABASE_URL for PostgreSQL)
 	$(PY) bench/watcher.py $(BENCH_WATCHER_ARGS)
 
-.PHONY: bench-listings
-bench-listings: install  ## offer-book search p50/p95 with 100,000 listings (needs DATABASE_URL)
+bench-listings: install  ## offer-book search p50/p95 with 100,000 listings beside the SQL alone (needs DATABASE_URL)
 	@test -n "$$DATABASE_URL" || { echo "bench-listings needs DATABASE_URL=postgres://..."; exit 1; }
-	$(PY) bench/listings.py
+	$(PY) bench/listings.py $(BENCH_LISTINGS_ARGS)
+
+# The ASGI server as `make run` starts it, 2 processes, 32 keep-alive clients, 30 s per endpoint.
+bench-server: install  ## server requests/s and p95 per endpoint beside /health/live (needs DATABASE_URL)
+	@test -n "$$DATABASE_URL" || { echo "bench-server needs DATABASE_URL=postgres://..."; exit 1; }
+	$(PY) bench/server.py $(BENCH_SERVER_ARGS)
 
 pin: deps-python  ## re-pin requirements.txt after editing requirements.in
 	$(VENV)/bin/uv pip compile --quiet --python-version 3.11 requirements.in -o requirements.txt

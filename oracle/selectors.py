@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -42,8 +45,41 @@ def direct_pairs() -> list[str]:
     return market_pairs() + list(fixed_prices())
 
 
+@dataclass
+class _OneRead:
+    """What the first price read inside ``one_read`` took, for the later ones to reuse."""
+
+    direct: list[str] | None = None
+    halts: dict[str, str] = field(default_factory=dict)
+    aggregates: dict[str, Aggregate] = field(default_factory=dict)
+
+
+_one_read: ContextVar[_OneRead | None] = ContextVar("oracle_one_read", default=None)
+
+
+@contextmanager
+def one_read() -> Iterator[None]:
+    """Inside the block the oracle is read once: the first price read takes the direct pairs,
+    the halts and every direct pair's last aggregate (one cache round trip), and the later
+    reads reuse them, so every check of one operation (a swap's creation) sees one consistent
+    oracle. Prices still age at each read's time. Nested blocks share the outer one's read.
+    """
+    if _one_read.get() is not None:
+        yield
+        return
+    token = _one_read.set(_OneRead())
+    try:
+        yield
+    finally:
+        _one_read.reset(token)
+
+
 def cached_aggregate(pair: str) -> Aggregate | None:
-    """The last aggregate published for `pair`, as published (no read-time guards)."""
+    """The last aggregate published for `pair`, as published (no read-time guards); inside
+    ``one_read``, as its first read found it."""
+    taken = _one_read.get()
+    if taken is not None and taken.direct is not None:
+        return taken.aggregates.get(pair)
     return cache.get(cache_key(pair))
 
 
@@ -113,8 +149,17 @@ def price_list(*, pairs: list[str] | None = None, now: datetime | None = None) -
     configured cross pair (unknown ones left out). Two queries, whatever the number of pairs.
     """
     now = now or timezone.now()
-    direct = direct_pairs()
-    halts = dict(PairHalt.objects.values_list("pair", "reason"))
+    taken = _one_read.get()
+    if taken is not None and taken.direct is None:
+        taken.direct = direct_pairs()
+        taken.halts = dict(PairHalt.objects.values_list("pair", "reason"))
+        cached = cache.get_many([cache_key(p) for p in taken.direct])
+        taken.aggregates = {p: cached[cache_key(p)] for p in taken.direct if cache_key(p) in cached}
+    if taken is not None and taken.direct is not None:
+        direct, halts = taken.direct, taken.halts
+    else:
+        direct = direct_pairs()
+        halts = dict(PairHalt.objects.values_list("pair", "reason"))
     if pairs is not None:
         return [_price(p, now=now, direct=direct, halts=halts) for p in pairs]
     wanted = direct + [p for p in settings.ORACLE_CROSS_PAIRS if p not in direct]

@@ -23,6 +23,7 @@ from core.queue import enqueue_on_commit
 from marketplace import errors as listing_errors
 from marketplace import selectors as market_selectors
 from marketplace import services as market_services
+from oracle import selectors as oracle_selectors
 from swaps import errors, machine, onchain, push, quotes, selectors
 from swaps.errors import SwapError, refuse
 from swaps.live import announce_on_commit, message_announce_on_commit
@@ -104,13 +105,26 @@ def swap_create(
     (``suspended``), the taker's caps on open and on unlocked swaps; the listing itself
     refuses what it cannot sell (see ``marketplace.services.listing_reserve``). Takes the
     taker's user row lock (the caps) and then the listing's. The maker is notified on
-    commit.
+    commit. Reads the oracle once (``oracle.selectors.one_read``).
 
     Raises SwapError or marketplace ListingError.
     """
     if not isinstance(hashlock, str) or not HASHLOCK_RE.match(hashlock):
         raise refuse(errors.INVALID_HASHLOCK)
-    hashlock = hashlock.lower()
+    # Every check below prices from one read of the oracle: one consistent view, one query.
+    with oracle_selectors.one_read():
+        return _swap_create(
+            taker=taker,
+            listing_id=listing_id,
+            amount=amount,
+            hashlock=hashlock.lower(),
+            taker_address=taker_address,
+        )
+
+
+def _swap_create(
+    *, taker: User, listing_id: int, amount: Decimal, hashlock: str, taker_address: str
+) -> Swap:
     quotes.check_address(taker=taker, taker_address=taker_address)
     if market_selectors.listing_get(listing_id=listing_id) is None:
         raise refuse(errors.LISTING_NOT_FOUND)
@@ -419,15 +433,6 @@ def _fault(swap: Swap, kind: str, role: str) -> bool:
     reputation_refresh(user=user)
     logger.info("swap fault", extra={"swap": str(swap.pk), "kind": kind, "role": role})
     return True
-
-
-def swaps_for_event(*, network: str, lock_id: str, hashlock: str | None) -> list:
-    """Ids of swaps an HTLC event may concern: by its hashlock, else by its lock's."""
-    if hashlock is None:
-        hashlock = onchain.hashlock_of(network_name=network, lock_id=lock_id)
-        if hashlock is None:
-            return []
-    return list(Swap.objects.filter(hashlock=hashlock.lower()).values_list("pk", flat=True))
 
 
 # ------------------------------------------------------------------ people's moves

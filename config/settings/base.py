@@ -123,6 +123,19 @@ if DATABASE_URL:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # DB_POOL_MAX: PostgreSQL connections each process pools (psycopg_pool, Django's
+    # OPTIONS["pool"]), shared by its threads; 0: one persistent connection per thread instead.
+    # The ASGI server runs each request in a thread of its own, so without a pool every request
+    # opens a connection (and keeps it DB_CONN_MAX_AGE seconds): README "Performance".
+    DB_POOL_MAX = env.int("DB_POOL_MAX", default=0)
+    if DB_POOL_MAX > 0 and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django refuses a pool with persistent ones
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": DB_POOL_MAX,
+            # DB_POOL_TIMEOUT: seconds a request waits for a free pooled connection, then fails.
+            "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+        }
 else:
     DATABASES = {
         "default": {

@@ -1,0 +1,1 @@
+"""Benchmarks: one module per benchmark, each a command (Makefile `bench*`), and `common`."""
