@@ -28,6 +28,7 @@ from string import Template
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEPLOY = BASE_DIR / "deploy"
+DEFAULT_POOL_MAX = 10
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,10 @@ def render(topology: Topology, *, static_root: Path, max_body: int) -> Path:
         "upstream_servers": upstream,
         "web_processes": str(topology.web_processes),
         "chain_workers": str(topology.chain_workers),
+        # Web processes pool their PostgreSQL connections (README "Production topology":
+        # the size against max_connections) instead of one per request thread. Celery's
+        # children are single-threaded and forked: one plain connection each.
+        "web_pool_max": os.environ.get("DB_POOL_MAX") or str(DEFAULT_POOL_MAX),
     }
     nginx_conf = root / "nginx" / "nginx.conf"
     template = (DEPLOY / "nginx" / "nginx.conf.template").read_text()
