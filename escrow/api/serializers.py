@@ -335,15 +335,6 @@ class ResolutionOutput(serializers.Serializer):
     tx_hash = serializers.CharField()
 
 
-class EscrowChainOutput(serializers.Serializer):
-    name = serializers.CharField()
-    chain_id = serializers.IntegerField()
-    escrow_address = serializers.CharField(allow_null=True)
-    escrow_abi = serializers.ListField(child=serializers.DictField())
-    treasury_address = serializers.CharField(allow_null=True)
-    arbiter_address = serializers.CharField(allow_null=True)
-
-
 class CartOutput(serializers.Serializer):
     seller = SellerOutput()
     items = serializers.ListField(child=serializers.DictField())
