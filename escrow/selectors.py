@@ -18,6 +18,7 @@ from escrow.models import (
     Category,
     Order,
     OrderEvent,
+    OrderMessage,
     Product,
     Review,
 )
@@ -181,6 +182,23 @@ def order_list(*, user: User, role: str = "", state: str = "") -> QuerySet[Order
 def order_get(*, order_id, user: User) -> Order | None:
     """An order of which `user` is a party, or None (so that others get a 404)."""
     return order_list(user=user).filter(pk=order_id).first()
+
+
+def order_state_get(*, order_id, user: User) -> str | None:
+    """The state of an order of which `user` is a party (one small query), or None."""
+    return order_list(user=user).filter(pk=order_id).values_list("state", flat=True).first()
+
+
+def order_message_get(*, order_id, message_id: int, user: User) -> OrderMessage | None:
+    """A message of an order of which `user` is a party, with its author and files."""
+    if not order_list(user=user).filter(pk=order_id).exists():
+        return None
+    return (
+        OrderMessage.objects.select_related("author")
+        .prefetch_related("files")
+        .filter(order_id=order_id, pk=message_id)
+        .first()
+    )
 
 
 def order_get_for_staff(*, order_id) -> Order | None:

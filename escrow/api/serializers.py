@@ -320,6 +320,14 @@ class OrderDetailOutput(OrderOutput):
         return self.context.get("next_action") or {}
 
 
+def order_detail_data(order: Order, *, user) -> dict:
+    """`user`'s whole view of their `order` (API and WebSocket alike): its fields, history,
+    conditions and their next step, computed once by the selector."""
+    role = order.role_of(user)
+    next_action = selectors.order_next_action(order=order, role=role) if role else {}
+    return OrderDetailOutput(order, context={"role": role, "next_action": next_action}).data
+
+
 class ReviewOutput(serializers.ModelSerializer):
     buyer = serializers.CharField(source="buyer.public_name")
 

@@ -46,6 +46,7 @@ from escrow.api.serializers import (
     ReviewOutput,
     ShipInput,
     TickInput,
+    order_detail_data,
 )
 from escrow.models import Order, Product
 
@@ -381,10 +382,7 @@ def _own_order(request: Request, order_id) -> Order:
 
 
 def _detail(request: Request, order_id, order: Order | None = None) -> dict:
-    order = order or _own_order(request, order_id)
-    role = order.role_of(_user(request))
-    next_action = selectors.order_next_action(order=order, role=role) if role else {}
-    return OrderDetailOutput(order, context={"role": role, "next_action": next_action}).data
+    return order_detail_data(order or _own_order(request, order_id), user=_user(request))
 
 
 class OrderListCreateView(ListAPIView):
