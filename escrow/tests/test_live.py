@@ -5,19 +5,16 @@ the network has no RPC configured, so next_action answers without reading one)."
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.testing.websocket import WebsocketCommunicator
-from django.utils import timezone
 
 from accounts.services import jwt_pair_issue
 from escrow import services
 from escrow.models import Order
-from escrow.tests.factories import UserFactory, asset
+from escrow.tests.factories import UserFactory, order_without_chain
 
 # Channels closes connections around database_sync_to_async: needs real transactions.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,24 +28,7 @@ def no_chains(settings):
 
 
 def _order() -> Order:
-    # given: terms as checkout fixes them (order_create needs a chain's clock)
-    order = Order(
-        buyer=UserFactory(),
-        seller=UserFactory(),
-        asset=asset(),
-        subtotal=Decimal("1.5"),
-        shipping_fee=Decimal("0"),
-        fee=Decimal("0.015"),
-        total=Decimal("1.515"),
-        fee_bps=100,
-        buyer_address="0x" + "11" * 20,
-        seller_address="0x" + "22" * 20,
-        ref="0x" + uuid.uuid4().hex * 2,
-        release_at=2_000_000_000,
-        pay_by=timezone.now() + timedelta(hours=1),
-    )
-    order.save(force_insert=True)
-    return order
+    return order_without_chain()
 
 
 def connect(path: str, user=None, *, token: str | None = None):
