@@ -44,21 +44,23 @@ class ProductFactory(factory.django.DjangoModelFactory):
 def order_without_chain(**extra) -> Order:
     """An order in ``created`` with terms as checkout fixes them, for tests that need no
     chain (``order_create`` reads the chain's clock); move it on with ``order_transition``."""
-    order = Order(
-        buyer=extra.pop("buyer", None) or UserFactory(),
-        seller=extra.pop("seller", None) or UserFactory(),
-        asset=asset(),
-        subtotal=Decimal("1.5"),
-        shipping_fee=Decimal("0"),
-        fee=Decimal("0.015"),
-        total=Decimal("1.515"),
-        fee_bps=100,
-        buyer_address="0x" + "11" * 20,
-        seller_address="0x" + "22" * 20,
-        ref="0x" + uuid.uuid4().hex * 2,
-        release_at=2_000_000_000,
-        pay_by=timezone.now() + timedelta(hours=1),
+    fields = {
+        "asset": asset(),
+        "subtotal": Decimal("1.5"),
+        "shipping_fee": Decimal("0"),
+        "fee": Decimal("0.015"),
+        "total": Decimal("1.515"),
+        "fee_bps": 100,
+        "buyer_address": "0x" + "11" * 20,
+        "seller_address": "0x" + "22" * 20,
+        "ref": "0x" + uuid.uuid4().hex * 2,
+        "release_at": 2_000_000_000,
+        "pay_by": timezone.now() + timedelta(hours=1),
         **extra,
-    )
+    }
+    for party in ("buyer", "seller"):
+        if party not in fields:
+            fields[party] = UserFactory()
+    order = Order(**fields)
     order.save(force_insert=True)
     return order
