@@ -11,6 +11,7 @@ the consumer also looks at the order's state every few seconds (one small query)
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -21,6 +22,7 @@ from escrow import selectors
 from escrow.api.serializers import OrderMessageOutput, order_detail_data
 from escrow.services import live_group
 
+logger = logging.getLogger(__name__)
 POLL_SECONDS = 2.0
 # Close codes: 4401 not signed in, 4404 not a party to this order (or no such order).
 UNAUTHENTICATED, NOT_FOUND = 4401, 4404
@@ -71,11 +73,16 @@ class OrderConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "message", "message": found})
 
     async def _poll(self):
-        while True:
-            await asyncio.sleep(POLL_SECONDS)
-            state = await self._state()
-            if state is not None and state != self.last_state:
-                await self._send_view()
+        try:
+            while True:
+                await asyncio.sleep(POLL_SECONDS)
+                state = await self._state()
+                if state is not None and state != self.last_state:
+                    await self._send_view()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the client left mid-send (each server has its own error): stop
+            logger.debug("order poll ended", exc_info=True)
 
     async def _send_view(self):
         view = await self._view()

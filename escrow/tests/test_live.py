@@ -5,6 +5,7 @@ the network has no RPC configured, so next_action answers without reading one)."
 from __future__ import annotations
 
 import uuid
+from unittest import mock
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -13,6 +14,7 @@ from channels.testing.websocket import WebsocketCommunicator
 
 from accounts.services import jwt_pair_issue
 from escrow import services
+from escrow.consumers import POLL_SECONDS
 from escrow.models import Order
 from escrow.tests.factories import UserFactory, order_without_chain
 
@@ -74,6 +76,25 @@ def test_a_party_gets_the_order_then_each_state_change_and_message():
     assert shipped["order"]["next_action"]["action"] == "wait"
     assert [h["to_state"] for h in shipped["order"]["history"]][-1] == "shipped"
     assert message["type"] == "message" and message["message"]["body"] == "Thanks!"
+
+
+def test_a_change_made_in_another_process_arrives_by_polling():
+    # given: the in-memory layer cannot hear a worker; here the push is lost on purpose
+    order = _order()
+    ws = connect(f"/ws/orders/{order.pk}/", order.buyer)
+
+    async def scenario():
+        await ws.connect()
+        await ws.receive_json_from(timeout=5)
+        with mock.patch.object(services, "group_send_on_commit"):
+            await database_sync_to_async(services.order_transition)(
+                order_id=order.pk, to=S.FUNDED, cause="deposit_confirmed"
+            )
+        polled = await ws.receive_json_from(timeout=POLL_SECONDS * 3)
+        await ws.disconnect()
+        return polled
+
+    assert async_to_sync(scenario)()["order"]["state"] == "funded"
 
 
 def test_nothing_is_pushed_for_a_write_that_rolls_back():
