@@ -78,8 +78,9 @@ def test_a_party_gets_the_order_then_each_state_change_and_message():
     assert message["type"] == "message" and message["message"]["body"] == "Thanks!"
 
 
-def test_a_change_made_in_another_process_arrives_by_polling():
+def test_a_change_made_in_another_process_arrives_by_polling(settings):
     # given: the in-memory layer cannot hear a worker; here the push is lost on purpose
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     order = _order()
     ws = connect(f"/ws/orders/{order.pk}/", order.buyer)
 
