@@ -3,6 +3,7 @@
 from django.urls import path
 
 from core.consumers import PingConsumer
+from escrow.consumers import OrderConsumer
 from oracle.consumers import PricesConsumer
 from swaps.consumers import SwapConsumer
 
@@ -10,4 +11,5 @@ websocket_urlpatterns = [
     path("ws/ping/", PingConsumer.as_asgi()),
     path("ws/prices/", PricesConsumer.as_asgi()),
     path("ws/swaps/<uuid:swap_id>/", SwapConsumer.as_asgi()),
+    path("ws/orders/<uuid:order_id>/", OrderConsumer.as_asgi()),
 ]

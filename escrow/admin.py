@@ -16,7 +16,7 @@ from django.shortcuts import render
 
 from accounts.models import User
 from core.api.errors import ApiError
-from escrow import services
+from escrow import selectors, services
 from escrow.models import (
     Category,
     Order,
@@ -135,9 +135,15 @@ class DisputedFilter(admin.SimpleListFilter):
     parameter_name = "queue"
 
     def lookups(self, request, model_admin):
-        return [("open", "Disputed, not decided"), ("flagged", "Flagged")]
+        return [
+            ("open", "Disputed, not decided"),
+            ("flagged", "Flagged"),
+            ("overdue", "Automatic release overdue"),
+        ]
 
     def queryset(self, request, queryset):
+        if self.value() == "overdue":
+            return queryset.filter(pk__in=selectors.orders_release_overdue().values("pk"))
         if self.value() == "open":
             return queryset.filter(state=Order.State.DISPUTED, resolution__isnull=True)
         if self.value() == "flagged":

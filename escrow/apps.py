@@ -8,6 +8,8 @@ class EscrowConfig(AppConfig):
 
     def ready(self) -> None:
         from chains import events
-        from escrow import chain, tasks  # noqa: F401 (tasks: registered by name)
+        from escrow import chain, metrics, tasks  # noqa: F401 (tasks: registered by name)
+
+        metrics.register()
 
         events.subscribe("escrow.chain", chain.on_chain_events, order=events.Order.DOMAIN)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Avg, Count, Prefetch, Q, QuerySet
 
@@ -18,6 +20,7 @@ from escrow.models import (
     Category,
     Order,
     OrderEvent,
+    OrderMessage,
     Product,
     Review,
 )
@@ -183,8 +186,44 @@ def order_get(*, order_id, user: User) -> Order | None:
     return order_list(user=user).filter(pk=order_id).first()
 
 
+def order_state_get(*, order_id, user: User) -> str | None:
+    """The state of an order of which `user` is a party (one small query), or None."""
+    return order_list(user=user).filter(pk=order_id).values_list("state", flat=True).first()
+
+
+def order_message_get(*, order_id, message_id: int, user: User) -> OrderMessage | None:
+    """A message of an order of which `user` is a party, with its author and files."""
+    if not order_list(user=user).filter(pk=order_id).exists():
+        return None
+    return (
+        OrderMessage.objects.select_related("author")
+        .prefetch_related("files")
+        .filter(order_id=order_id, pk=message_id)
+        .first()
+    )
+
+
 def order_get_for_staff(*, order_id) -> Order | None:
     return _orders().filter(pk=order_id).first()
+
+
+def orders_release_overdue(*, now: float | None = None) -> QuerySet[Order]:
+    """Held, undisputed orders still not released ``ESCROW_RELEASE_OVERDUE_SECONDS`` after
+    their release time: the relayer's automatic release (``escrow.release_due``) was not
+    sent (``release_sent_tx`` empty: no key, chain down) or is not confirmed (sent, stuck).
+    Measured by the server's clock, which a chain's follows (not on a time-travelled anvil).
+    """
+    now = time.time() if now is None else now
+    return _orders().filter(
+        state__in=[S.FUNDED, S.SHIPPED, S.DELIVERED],
+        release_at__lte=int(now) - settings.ESCROW_RELEASE_OVERDUE_SECONDS,
+    )
+
+
+def order_state_counts() -> dict[str, int]:
+    """Number of orders per state (one grouped query)."""
+    rows = Order.objects.values_list("state").annotate(n=Count("pk")).values_list("state", "n")
+    return dict(rows)
 
 
 def arbitration_queue() -> QuerySet[Order]:

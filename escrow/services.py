@@ -14,16 +14,25 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 from PIL import Image, UnidentifiedImageError
 
+from accounts import notices
 from accounts.models import User
 from chains import selectors as chain_selectors
 from chains.interface import ChainUnavailable, EventRef
-from core.decimals import CTX, base_units, decimal_places, from_base_units, quantize
+from core.decimals import (
+    CTX,
+    base_units,
+    decimal_places,
+    format_plain,
+    from_base_units,
+    quantize,
+)
 from core.live import group_send_on_commit
 from core.queue import enqueue_on_commit
 from escrow import errors, onchain
@@ -584,6 +593,15 @@ def order_message_add(
                     order=order, uploader=author, purpose=OrderFile.Purpose.MESSAGE, upload=upload
                 )
             )
+        for reader in (order.buyer, order.seller):
+            if reader.pk != author.pk:
+                notices.notify(
+                    user=reader,
+                    kind="order_message",
+                    message=gettext_noop("New message on order %(order)s."),
+                    params={"order": str(order.pk)[:8], "message": message.pk},
+                    link=reverse("shop-order", args=[order.pk]),
+                )
     group_send_on_commit(live_group(order.pk), {"type": "order.message", "id": message.pk})
     return message
 
@@ -780,19 +798,78 @@ def orders_release_due() -> int:
     return sent
 
 
+# What each party is told when an order ends a pass in a state: (buyer, seller) notices,
+# English and marked for translation; None tells that party nothing (they did it).
+NOTICES: dict[str, tuple[str | None, str | None]] = {
+    S.FUNDED: (
+        gettext_noop("Your payment for order %(order)s is held in the escrow."),
+        gettext_noop("Order %(order)s is paid into the escrow: send it, then mark it shipped."),
+    ),
+    S.SHIPPED: (
+        gettext_noop("Order %(order)s was shipped: confirm it when it has arrived."),
+        None,
+    ),
+    S.DELIVERED: (
+        None,
+        gettext_noop("The buyer confirmed the delivery of order %(order)s."),
+    ),
+    S.RELEASED: (
+        gettext_noop("Order %(order)s is complete: the payment went to the seller."),
+        gettext_noop("Order %(order)s is released: %(amount)s to your payout address."),
+    ),
+    S.REFUNDED: (
+        gettext_noop("Order %(order)s was refunded to you."),
+        gettext_noop("Order %(order)s was refunded to the buyer."),
+    ),
+    S.DISPUTED: (
+        gettext_noop("A dispute is open on order %(order)s: staff will decide it."),
+        gettext_noop("A dispute is open on order %(order)s: staff will decide it."),
+    ),
+    S.RESOLVED: (
+        gettext_noop(
+            "The dispute on order %(order)s was decided: %(buyer_pct)s%% to the buyer. "
+            "Why: %(reason)s"
+        ),
+        gettext_noop(
+            "The dispute on order %(order)s was decided: %(buyer_pct)s%% to the buyer. "
+            "Why: %(reason)s"
+        ),
+    ),
+    S.CANCELLED: (
+        gettext_noop("Order %(order)s was cancelled before payment."),
+        gettext_noop("Order %(order)s was cancelled before payment."),
+    ),
+}
+
+
 def notify_parties(*, order_id, state: str) -> None:
-    """E-mail both parties that the order is now in `state` (the task ``escrow.notify``)."""
-    order = Order.objects.select_related("buyer", "seller").filter(pk=order_id).first()
-    if order is None or order.state != state:
-        return  # moved on: the later state has its own notice
-    label = Order.State(state).label
-    for user in (order.buyer, order.seller):
-        if user.email:
-            send_mail(
-                f"Order {str(order.pk)[:8]}: {label}",
-                f"Your order {order.pk} is now: {label}.\n"
-                f"{settings.SITE_URL}/shop/orders/{order.pk}/",
-                None,
-                [user.email],
-                fail_silently=True,
-            )
+    """Tell the parties that the order is now in `state` (the task ``escrow.notify``): an
+    in-app notice each (``accounts.notices``: the notification list, and e-mail to a
+    verified address in the reader's language, as a swap's), except for the party whose own
+    step it was. Nothing when the order has moved on (the later state has its notice);
+    a notice already given for the same transition is not given again (a retried task)."""
+    order = Order.objects.select_related("buyer", "seller", "asset").filter(pk=order_id).first()
+    if order is None or order.state != state or state not in NOTICES:
+        return
+    event = order.events.filter(to_state=state).order_by("-created_at", "-pk").first()
+    params: dict = {"order": str(order.pk)[:8], "event": event.pk if event else 0}
+    if state == S.RELEASED:
+        params["amount"] = (
+            f"{format_plain(order.total - order.fee, order.asset.decimals)} {order.asset.symbol}"
+        )
+    if state == S.RESOLVED:
+        resolution = Resolution.objects.filter(order=order).first()
+        params["buyer_pct"] = format_plain(
+            Decimal(resolution.buyer_share_bps if resolution else 0) / 100, 2
+        )
+        params["reason"] = resolution.reason if resolution else ""
+    for user, message in zip((order.buyer, order.seller), NOTICES[state], strict=True):
+        if message is None or (event is not None and event.actor_id == user.pk):
+            continue
+        notices.notify(
+            user=user,
+            kind=f"order_{state}",
+            message=message,
+            params=params,
+            link=reverse("shop-order", args=[order.pk]),
+        )

@@ -263,6 +263,8 @@ class Notification(models.Model):
     # `params` (e.g. a time), so each reader gets their language.
     message = models.CharField(max_length=300)
     params = models.JSONField(default=dict, blank=True)
+    # The page it opens when it is about no swap (e.g. an escrow order); a path on this site.
+    link = models.CharField(max_length=200, blank=True, default="")
     read_at = models.DateTimeField(null=True, blank=True)
     emailed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

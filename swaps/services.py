@@ -318,14 +318,20 @@ PUSH_KINDS = {
 
 
 def _notify(
-    user: User, swap: Swap | None, kind: str, message: str, params: dict | None = None
+    user: User,
+    swap: Swap | None,
+    kind: str,
+    message: str,
+    params: dict | None = None,
+    *,
+    link: str = "",
 ) -> None:
     """An in-app notice now, and an e-mail on commit when the user has an address.
 
     `message` is stored in English (marked with gettext_noop) and translated when shown or
     mailed, into the reader's language, then filled with `params`."""
     note = Notification.objects.create(
-        user=user, swap=swap, kind=kind, message=message, params=params or {}
+        user=user, swap=swap, kind=kind, message=message, params=params or {}, link=link
     )
     if not user.is_active:
         return
@@ -335,6 +341,15 @@ def _notify(
         enqueue_on_commit("swaps.send_notification_email", note.pk)
     if kind in PUSH_KINDS and push.enabled() and user.push_subscriptions.exists():
         enqueue_on_commit("swaps.send_notification_push", note.pk)
+
+
+def notice_create(*, user: User, kind: str, message: str, params: dict, link: str) -> None:
+    """A notice from another app (``accounts.notices.notify``; registered in ``ready()``),
+    opening `link`: stored, mailed and pushed as a swap's. The same notice (user, kind, link
+    and params) is stored once, so a retried task tells nobody twice."""
+    if Notification.objects.filter(user=user, kind=kind, link=link, params=params).exists():
+        return
+    _notify(user, None, kind, message, params, link=link)
 
 
 # ------------------------------------------------------------------ chain facts
@@ -906,7 +921,7 @@ def notification_email_send(*, notification_id: int) -> bool:
             return False
         with translation.override(note.user.preferred_language or settings.LANGUAGE_CODE):
             text = note.text
-        link = f"/swaps/{note.swap_id}/" if note.swap_id else "/listings/mine/"
+        link = note.link or (f"/swaps/{note.swap_id}/" if note.swap_id else "/listings/mine/")
         send_mail(
             subject=f"[P2P Swap] {text}",
             message=f"{text}\n\n{settings.SITE_URL}{link}",
@@ -930,7 +945,7 @@ def notification_push_send(*, notification_id: int) -> int:
             "title": translation.gettext("P2P Swap"),
             "body": note.text,
             "url": f"/notifications/{note.pk}/open",
-            "tag": f"swap-{note.swap_id or 'listing'}-{note.kind}",
+            "tag": note.link or f"swap-{note.swap_id or 'listing'}-{note.kind}",
         }
     sent = 0
     failed: OSError | None = None

@@ -279,6 +279,8 @@ def notification_open(request: HttpRequest, notification_id: int) -> HttpRespons
     services.notification_read(user=cast(User, request.user), notification_id=note.pk)
     if note.swap_id:
         return redirect("swap-page", swap_id=note.swap_id)
+    if note.link.startswith("/") and not note.link.startswith("//"):  # a path here, only
+        return redirect(note.link)
     return redirect("listings-mine")
 
 

@@ -1,7 +1,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from chains import selectors
+from chains import escrow, selectors
 from chains.models import Asset
 
 
@@ -19,6 +19,13 @@ class NetworkSerializer(serializers.Serializer):
     native_symbol = serializers.CharField()
     htlc_address = serializers.SerializerMethodField()
     htlc_abi = serializers.SerializerMethodField()
+    escrow_address = serializers.SerializerMethodField(
+        help_text="The active Escrow (goods and services); null where the network has none."
+    )
+    escrow_abi = serializers.SerializerMethodField()
+    treasury_address = serializers.SerializerMethodField(
+        help_text="Where the Escrow pays its fee on a release; null without an Escrow."
+    )
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_htlc_address(self, network) -> str | None:
@@ -28,6 +35,22 @@ class NetworkSerializer(serializers.Serializer):
     @extend_schema_field(serializers.ListField(child=serializers.DictField()))
     def get_htlc_abi(self, network) -> list[dict]:
         return selectors.htlc_abi()
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_escrow_address(self, network) -> str | None:
+        return self.context["escrows"].get(network.name)
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_escrow_abi(self, network) -> list[dict]:
+        return escrow.escrow_abi()
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_treasury_address(self, network) -> str | None:
+        # The configured treasury is the deployed one: deploy_contracts redeploys the
+        # Escrow when it changes (chains.services.escrow_bootstrap). No RPC here.
+        if network.name not in self.context["escrows"]:
+            return None
+        return escrow.treasury_address(network.name)
 
 
 class AssetSerializer(serializers.ModelSerializer):

@@ -2,11 +2,11 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
 from rest_framework.permissions import AllowAny
 
-from chains import selectors
+from chains import escrow, selectors
 from chains.api.serializers import AssetSerializer, NetworkSerializer
 
 
-@extend_schema(tags=["chains"], summary="Networks, with the HTLC address and ABI on each")
+@extend_schema(tags=["chains"], summary="Networks, with the HTLC and Escrow addresses and ABIs")
 class NetworkListView(generics.ListAPIView):
     """Every enabled network. Public: clients build their transactions from it."""
 
@@ -20,6 +20,7 @@ class NetworkListView(generics.ListAPIView):
         return {
             **super().get_serializer_context(),
             "deployments": selectors.htlc_deployments_by_network(),
+            "escrows": escrow.escrow_addresses(),
         }
 
 

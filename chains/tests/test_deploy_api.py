@@ -4,6 +4,7 @@ from django.core.management.base import CommandError
 from django.test import override_settings
 from rest_framework.test import APIClient
 
+from chains.keys import anvil_dev_account
 from chains.models import Asset, ChainCursor, Deployment
 from chains.tests.support import network_config, start_chain
 
@@ -111,6 +112,22 @@ def test_chains_api_gives_what_clients_build_transactions_from(local_a):
     assert {"lock", "lockToken", "redeem", "refund", "getLock", "Locked"} <= names
 
 
+@override_settings(ESCROW_TREASURY_ADDRESS="")
+def test_chains_api_gives_the_escrow_its_abi_and_the_deployed_treasury(local_a):
+    # given
+    call_command("deploy_contracts", "--network", "local-a")
+    deployment = Deployment.objects.get(contract="Escrow", active=True)
+    # when
+    (network,) = APIClient().get("/api/v1/chains/").json()["results"]
+    # then: the address and treasury are the ones the contract on chain holds
+    assert network["escrow_address"] == deployment.address
+    contract = local_a.w3.eth.contract(address=deployment.address, abi=network["escrow_abi"])
+    assert network["treasury_address"] == contract.functions.treasury().call()
+    assert network["treasury_address"] == anvil_dev_account(7).address
+    names = {item.get("name") for item in network["escrow_abi"]}
+    assert {"deposit", "release", "refund", "dispute", "resolve", "EscrowDeposited"} <= names
+
+
 def test_chains_api_never_shows_the_servers_private_rpc_url():
     # given: a server RPC with an API key, and a separate public URL
     config = {
@@ -124,6 +141,8 @@ def test_chains_api_never_shows_the_servers_private_rpc_url():
     assert body["results"][0]["rpc_url"] == "https://public.example"
     assert "SECRET-KEY" not in str(body)
     assert body["results"][0]["htlc_address"] is None
+    assert body["results"][0]["escrow_address"] is None
+    assert body["results"][0]["treasury_address"] is None
 
 
 def test_assets_api_lists_assets_with_their_chain(local_a):

@@ -768,6 +768,9 @@ ESCROW_RELEASE_SECONDS = env.json(
 # ESCROW_PAYMENT_WINDOW_SECONDS: an order not funded this long after checkout is cancelled and
 # its stock returned (a deposit that still arrives later is honoured and flagged for the seller).
 ESCROW_PAYMENT_WINDOW_SECONDS = env.int("ESCROW_PAYMENT_WINDOW_SECONDS", default=1800)
+# ESCROW_RELEASE_OVERDUE_SECONDS: an order still held this long after its release time (no
+# dispute) counts as a stuck automatic release: metric escrow_releases_overdue, admin filter.
+ESCROW_RELEASE_OVERDUE_SECONDS = env.int("ESCROW_RELEASE_OVERDUE_SECONDS", default=600)
 # ESCROW_IMAGE_MAX_BYTES / _MAX_PIXELS / _PER_PRODUCT: product image limits.
 ESCROW_IMAGE_MAX_BYTES = env.int("ESCROW_IMAGE_MAX_BYTES", default=5 * 1024 * 1024)
 ESCROW_IMAGE_MAX_PIXELS = env.int("ESCROW_IMAGE_MAX_PIXELS", default=25_000_000)

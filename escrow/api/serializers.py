@@ -320,6 +320,14 @@ class OrderDetailOutput(OrderOutput):
         return self.context.get("next_action") or {}
 
 
+def order_detail_data(order: Order, *, user) -> dict:
+    """`user`'s whole view of their `order` (API and WebSocket alike): its fields, history,
+    conditions and their next step, computed once by the selector."""
+    role = order.role_of(user)
+    next_action = selectors.order_next_action(order=order, role=role) if role else {}
+    return OrderDetailOutput(order, context={"role": role, "next_action": next_action}).data
+
+
 class ReviewOutput(serializers.ModelSerializer):
     buyer = serializers.CharField(source="buyer.public_name")
 
@@ -333,15 +341,6 @@ class ResolutionOutput(serializers.Serializer):
     buyer_share_bps = serializers.IntegerField()
     reason = serializers.CharField()
     tx_hash = serializers.CharField()
-
-
-class EscrowChainOutput(serializers.Serializer):
-    name = serializers.CharField()
-    chain_id = serializers.IntegerField()
-    escrow_address = serializers.CharField(allow_null=True)
-    escrow_abi = serializers.ListField(child=serializers.DictField())
-    treasury_address = serializers.CharField(allow_null=True)
-    arbiter_address = serializers.CharField(allow_null=True)
 
 
 class CartOutput(serializers.Serializer):

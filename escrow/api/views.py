@@ -1,4 +1,5 @@
-"""Escrow API under /api/v1/escrow/: the catalogue, the cart, orders and arbitration.
+"""Escrow API at the paths issue 17 names under /api/v1/ (categories/, products/, cart/,
+orders/, ...): the catalogue, the cart, orders and arbitration.
 
 One view per operation; each parses input, calls one service or selector, shapes output.
 Another user's order is a 404 everywhere.
@@ -20,8 +21,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
-from chains import selectors as chain_selectors
-from chains.escrow import escrow_abi, escrow_addresses, treasury_address
 from core.api.refusals import by_status, refusal_response
 from core.api.schema import UNAUTHENTICATED
 from core.decimals import format_fixed, parse_decimal
@@ -31,7 +30,6 @@ from escrow.api.serializers import (
     CartOutput,
     CategoryOutput,
     CheckoutInput,
-    EscrowChainOutput,
     ImageInput,
     ImageOutput,
     OrderCreateInput,
@@ -48,6 +46,7 @@ from escrow.api.serializers import (
     ReviewOutput,
     ShipInput,
     TickInput,
+    order_detail_data,
 )
 from escrow.models import Order, Product
 
@@ -74,31 +73,6 @@ def _decimal(text: str | None, refusal=errors.INVALID_PRICE) -> Decimal:
 
 
 # ------------------------------------------------------------------ chains and catalogue
-
-
-class EscrowChainsView(APIView):
-    permission_classes = [AllowAny]
-
-    @extend_schema(
-        operation_id="escrow_chains",
-        summary="Where the escrow is on each network, its ABI and treasury",
-        responses={200: EscrowChainOutput(many=True)},
-    )
-    def get(self, request: Request) -> Response:
-        addresses = escrow_addresses()
-        deployments = chain_selectors.network_list()
-        abi = escrow_abi()
-        body = [
-            {
-                "name": n.name,
-                "chain_id": n.chain_id,
-                "escrow_address": addresses.get(n.name),
-                "escrow_abi": abi,
-                "treasury_address": treasury_address(n.name) if n.name in addresses else None,
-            }
-            for n in deployments
-        ]
-        return Response(EscrowChainOutput(body, many=True).data)
 
 
 class CategoryListView(ListAPIView):
@@ -408,10 +382,7 @@ def _own_order(request: Request, order_id) -> Order:
 
 
 def _detail(request: Request, order_id, order: Order | None = None) -> dict:
-    order = order or _own_order(request, order_id)
-    role = order.role_of(_user(request))
-    next_action = selectors.order_next_action(order=order, role=role) if role else {}
-    return OrderDetailOutput(order, context={"role": role, "next_action": next_action}).data
+    return order_detail_data(order or _own_order(request, order_id), user=_user(request))
 
 
 class OrderListCreateView(ListAPIView):

@@ -17,7 +17,7 @@ def test_admin_queue_lists_undecided_disputes_and_the_decision_resolves_on_chain
     # given a disputed order
     b, buyer, _, buyer_api, _, order = _paid_order(escrow_env)
     step = buyer_api.post(
-        f"/api/v1/escrow/orders/{order['id']}/dispute", {"message": "Not what was agreed."}
+        f"/api/v1/orders/{order['id']}/dispute", {"message": "Not what was agreed."}
     ).json()["next_action"]
     feed(b, "local-b", send(b, buyer, step))
     staff = UserFactory(is_staff=True, is_superuser=True)
@@ -50,7 +50,7 @@ def test_admin_queue_lists_undecided_disputes_and_the_decision_resolves_on_chain
     assert (resolution.buyer_share_bps, resolution.decided_by) == (3000, staff)
     feed(b, "local-b", wait(b, resolution.tx_hash))
     assert Order.objects.get(pk=order["id"]).state == Order.State.RESOLVED
-    messages = buyer_api.get(f"/api/v1/escrow/orders/{order['id']}/messages").json()
+    messages = buyer_api.get(f"/api/v1/orders/{order['id']}/messages").json()
     assert "Half the order was the wrong variety." in messages[-1]["body"]
     assert _detail(buyer_api, order["id"])["history"][-1]["to_state"] == "resolved"
     # and the order leaves the queue

@@ -10,6 +10,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import resolve
 from PIL import Image
 from rest_framework.test import APIClient
 
@@ -75,7 +76,7 @@ def _png(size=(64, 48), *, exif: bool = False, fmt: str = "PNG") -> bytes:
 
 def test_categories_are_seeded_and_listed_by_the_api():
     # when
-    body = APIClient().get("/api/v1/escrow/categories/").json()
+    body = APIClient().get("/api/v1/categories/").json()
     # then the issue's seven, with id and name
     assert [c["name"] for c in body] == [
         "Grains",
@@ -87,6 +88,28 @@ def test_categories_are_seeded_and_listed_by_the_api():
         "Other",
     ]
     assert set(body[0]) == {"id", "name"}
+
+
+@pytest.mark.parametrize(
+    "path, view",
+    [
+        ("/api/v1/categories/", "CategoryListView"),
+        ("/api/v1/products/", "ProductListCreateView"),
+        ("/api/v1/products/7/", "ProductDetailView"),
+        ("/api/v1/orders/", "OrderListCreateView"),
+        ("/api/v1/orders/00000000-0000-0000-0000-000000000001/", "OrderDetailView"),
+        ("/api/v1/orders/00000000-0000-0000-0000-000000000001/ship", "OrderShipView"),
+        ("/api/v1/orders/00000000-0000-0000-0000-000000000001/confirm", "OrderConfirmView"),
+        ("/api/v1/orders/00000000-0000-0000-0000-000000000001/dispute", "OrderDisputeView"),
+        ("/api/v1/orders/00000000-0000-0000-0000-000000000001/messages", "OrderMessagesView"),
+        ("/api/v1/orders/00000000-0000-0000-0000-000000000001/resolve", "OrderResolveView"),
+    ],
+)
+def test_the_api_answers_at_the_paths_the_issue_names(path, view):
+    # then: issue 17's paths are a contract; nothing is left under /api/v1/escrow/
+    assert resolve(path).func.view_class.__name__ == view
+    old = resolve(path.replace("/api/v1/", "/api/v1/escrow/")).func
+    assert getattr(old, "view_class", None) is None  # the API's catch-all 404
 
 
 # ------------------------------------------------------------------ products
@@ -151,10 +174,10 @@ def test_products_api_create_and_read_with_the_contract_field_names():
         "conditions": ["Field ploughed to 20 cm"],
     }
     # when
-    created = api.post("/api/v1/escrow/products/", body, format="json")
+    created = api.post("/api/v1/products/", body, format="json")
     # then
     assert created.status_code == 201, created.content
-    got = APIClient().get(f"/api/v1/escrow/products/{created.json()['id']}/").json()
+    got = APIClient().get(f"/api/v1/products/{created.json()['id']}/").json()
     for name in (
         "id",
         "title",
@@ -176,7 +199,7 @@ def test_products_api_refuses_a_float_price():
     api = APIClient()
     api.force_authenticate(UserFactory())
     answer = api.post(
-        "/api/v1/escrow/products/",
+        "/api/v1/products/",
         {
             "title": "x",
             "category": 1,
@@ -192,7 +215,7 @@ def test_products_api_refuses_a_float_price():
 
 
 def test_products_api_anonymous_write_needs_sign_in():
-    assert APIClient().post("/api/v1/escrow/products/", {}, format="json").status_code == 401
+    assert APIClient().post("/api/v1/products/", {}, format="json").status_code == 401
 
 
 # ------------------------------------------------------------------ images
@@ -307,12 +330,12 @@ def test_search_api_list_query_count_does_not_grow_with_products():
         ProductFactory()
     api = APIClient()
     with CaptureQueriesContext(connection) as few:
-        api.get("/api/v1/escrow/products/")
+        api.get("/api/v1/products/")
     for _ in range(10):
         ProductFactory()
     # when
     with CaptureQueriesContext(connection) as many:
-        body = api.get("/api/v1/escrow/products/").json()
+        body = api.get("/api/v1/products/").json()
     # then
     assert body["count"] == 13
     assert len(many) == len(few)
@@ -323,7 +346,7 @@ def test_seller_sees_own_inactive_products_with_mine():
     ProductFactory(seller=seller, active=False, title="Draft")
     api = APIClient()
     api.force_authenticate(seller)
-    assert [
-        p["title"] for p in api.get("/api/v1/escrow/products/?mine=true").json()["results"]
-    ] == ["Draft"]
-    assert APIClient().get("/api/v1/escrow/products/").json()["count"] == 0
+    assert [p["title"] for p in api.get("/api/v1/products/?mine=true").json()["results"]] == [
+        "Draft"
+    ]
+    assert APIClient().get("/api/v1/products/").json()["count"] == 0

@@ -48,13 +48,13 @@ def _product(seller_api, seller, network="local-b", **extra) -> dict:
         "region": "Rajshahi",
         **extra,
     }
-    answer = seller_api.post("/api/v1/escrow/products/", body, format="json")
+    answer = seller_api.post("/api/v1/products/", body, format="json")
     assert answer.status_code == 201, answer.content
     return answer.json()
 
 
 def _detail(api, order_id) -> dict:
-    answer = api.get(f"/api/v1/escrow/orders/{order_id}/")
+    answer = api.get(f"/api/v1/orders/{order_id}/")
     assert answer.status_code == 200, answer.content
     return answer.json()
 
@@ -67,7 +67,7 @@ def _paid_order(escrow_env, quantity=2):
     buyer_api, seller_api = sign_in(buyer), sign_in(seller)
     product = _product(seller_api, seller)
     answer = buyer_api.post(
-        "/api/v1/escrow/orders/",
+        "/api/v1/orders/",
         {"product": product["id"], "quantity": quantity, "refund_address": buyer.address},
         format="json",
     )
@@ -93,7 +93,7 @@ def test_e2e_two_units_in_test_shipped_confirmed_released_pays_seller_and_treasu
     buyer_api, seller_api = sign_in(buyer), sign_in(seller)
     product = _product(seller_api, seller)
     answer = buyer_api.post(
-        "/api/v1/escrow/orders/",
+        "/api/v1/orders/",
         {"product": product["id"], "quantity": 2, "refund_address": buyer.address},
         format="json",
     )
@@ -123,7 +123,7 @@ def test_e2e_two_units_in_test_shipped_confirmed_released_pays_seller_and_treasu
 
     # when the seller ships with tracking details and a file
     shipped = seller_api.post(
-        f"/api/v1/escrow/orders/{order['id']}/ship",
+        f"/api/v1/orders/{order['id']}/ship",
         {
             "tracking": "Sundarban Courier 12345",
             "files": [SimpleUploadedFile("receipt.pdf", b"%PDF-1.4 courier receipt")],
@@ -133,7 +133,7 @@ def test_e2e_two_units_in_test_shipped_confirmed_released_pays_seller_and_treasu
     assert shipped.status_code == 200, shipped.content
     assert shipped.json()["state"] == "shipped"
     # and the buyer confirms; the answer is the release to send
-    confirmed = buyer_api.post(f"/api/v1/escrow/orders/{order['id']}/confirm")
+    confirmed = buyer_api.post(f"/api/v1/orders/{order['id']}/confirm")
     assert confirmed.status_code == 200, confirmed.content
     step = confirmed.json()["next_action"]
     assert confirmed.json()["state"] == "delivered" and step["action"] == "release"
@@ -155,10 +155,10 @@ def test_e2e_two_units_in_test_shipped_confirmed_released_pays_seller_and_treasu
     assert token.functions.balanceOf(TREASURY).call() - treasury_before == 60_000
     # and the buyer may review the seller, once
     review = buyer_api.post(
-        f"/api/v1/escrow/orders/{order['id']}/review", {"rating": 5, "text": "Good rice"}
+        f"/api/v1/orders/{order['id']}/review", {"rating": 5, "text": "Good rice"}
     )
     assert review.status_code == 201, review.content
-    again = buyer_api.post(f"/api/v1/escrow/orders/{order['id']}/review", {"rating": 4})
+    again = buyer_api.post(f"/api/v1/orders/{order['id']}/review", {"rating": 4})
     assert again.json()["code"] == "already_reviewed"
 
 
@@ -194,7 +194,7 @@ def test_e2e_dispute_resolved_30_70_by_staff_pays_exactly(escrow_env):
     treasury_before = token.functions.balanceOf(TREASURY).call()
     # when the buyer disputes: the message is recorded, the answer is the transaction
     answer = buyer_api.post(
-        f"/api/v1/escrow/orders/{order['id']}/dispute", {"message": "Half the rice is wet."}
+        f"/api/v1/orders/{order['id']}/dispute", {"message": "Half the rice is wet."}
     )
     assert answer.status_code == 200, answer.content
     step = answer.json()["next_action"]
@@ -205,7 +205,7 @@ def test_e2e_dispute_resolved_30_70_by_staff_pays_exactly(escrow_env):
     staff_api = APIClient()
     staff_api.force_authenticate(UserFactory(is_staff=True))
     decided = staff_api.post(
-        f"/api/v1/escrow/orders/{order['id']}/resolve",
+        f"/api/v1/orders/{order['id']}/resolve",
         {"buyer_share_pct": "30", "reason": "Photos show a third of the sacks wet."},
         format="json",
     )
@@ -222,7 +222,7 @@ def test_e2e_dispute_resolved_30_70_by_staff_pays_exactly(escrow_env):
     )
     assert token.functions.balanceOf(TREASURY).call() == treasury_before
     # and both parties see the decision and its reason in the conversation
-    messages = seller_api.get(f"/api/v1/escrow/orders/{order['id']}/messages").json()
+    messages = seller_api.get(f"/api/v1/orders/{order['id']}/messages").json()
     assert messages[-1]["staff"] is True and "30% to the buyer" in messages[-1]["body"]
 
 
@@ -230,21 +230,19 @@ def test_e2e_resolve_refused_to_parties_and_hidden_from_strangers(escrow_env):
     # given a disputed order
     b, buyer, _, buyer_api, _, order = _paid_order(escrow_env)
     step = buyer_api.post(
-        f"/api/v1/escrow/orders/{order['id']}/dispute", {"message": "Wrong variety."}
+        f"/api/v1/orders/{order['id']}/dispute", {"message": "Wrong variety."}
     ).json()["next_action"]
     feed(b, "local-b", send(b, buyer, step))
     stranger_api = sign_in(dev_account(3))
     body = {"buyer_share_pct": "100", "reason": "mine"}
     # when / then a party is refused, a stranger does not learn the order exists
     assert (
-        buyer_api.post(f"/api/v1/escrow/orders/{order['id']}/resolve", body, format="json").json()[
-            "code"
-        ]
+        buyer_api.post(f"/api/v1/orders/{order['id']}/resolve", body, format="json").json()["code"]
         == "staff_only"
     )
-    answer = stranger_api.post(f"/api/v1/escrow/orders/{order['id']}/resolve", body, format="json")
+    answer = stranger_api.post(f"/api/v1/orders/{order['id']}/resolve", body, format="json")
     assert answer.status_code == 404
-    assert stranger_api.get(f"/api/v1/escrow/orders/{order['id']}/").status_code == 404
+    assert stranger_api.get(f"/api/v1/orders/{order['id']}/").status_code == 404
 
 
 def test_e2e_the_real_watcher_with_the_hook_up_drives_the_order(escrow_env):
@@ -254,7 +252,7 @@ def test_e2e_the_real_watcher_with_the_hook_up_drives_the_order(escrow_env):
     buyer_api, seller_api = sign_in(buyer), sign_in(seller)
     product = _product(seller_api, seller, network="local-a")
     order = buyer_api.post(
-        "/api/v1/escrow/orders/",
+        "/api/v1/orders/",
         {"product": product["id"], "quantity": 1, "refund_address": buyer.address},
         format="json",
     ).json()
@@ -269,7 +267,7 @@ def test_e2e_the_real_watcher_with_the_hook_up_drives_the_order(escrow_env):
         assert funded["state"] == "funded"
         assert funded["history"][-1]["tx_hash"] == deposit["transactionHash"].to_0x_hex()
         # when the buyer confirms and releases, and the watcher scans again
-        step = buyer_api.post(f"/api/v1/escrow/orders/{order['id']}/confirm").json()
+        step = buyer_api.post(f"/api/v1/orders/{order['id']}/confirm").json()
         release = send(a, buyer, step["next_action"])
         _scan(a, network)
     # then released, with the release as evidence
@@ -287,8 +285,8 @@ def _scan(chain, network) -> None:
 def test_e2e_reorg_orphaning_the_release_steps_the_order_back(escrow_env):
     # given a paid, delivered and released order
     b, buyer, seller, buyer_api, seller_api, order = _paid_order(escrow_env)
-    seller_api.post(f"/api/v1/escrow/orders/{order['id']}/ship", {"tracking": "by hand"})
-    step = buyer_api.post(f"/api/v1/escrow/orders/{order['id']}/confirm").json()["next_action"]
+    seller_api.post(f"/api/v1/orders/{order['id']}/ship", {"tracking": "by hand"})
+    step = buyer_api.post(f"/api/v1/orders/{order['id']}/confirm").json()["next_action"]
     receipt = send(b, buyer, step)
     feed(b, "local-b", receipt)
     assert _detail(buyer_api, order["id"])["state"] == "released"

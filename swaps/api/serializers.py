@@ -202,7 +202,7 @@ class NotificationOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Notification
-        fields = ["id", "swap", "kind", "message", "read_at", "created_at"]
+        fields = ["id", "swap", "kind", "message", "link", "read_at", "created_at"]
 
 
 def swap_detail_data(swap: Swap, *, user) -> dict:

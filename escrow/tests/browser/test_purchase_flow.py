@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from chains.keys import anvil_dev_account
 from core.tests.browser.conftest import (
@@ -105,8 +107,19 @@ def _send(page) -> None:
 
 
 def _state(page, state: str) -> None:
-    page.reload()
-    page.locator(f"#order-state[data-state={state}]").wait_for(timeout=STEP_MS)
+    """The page shows `state`. It reloads itself when the order's WebSocket pushes a change;
+    a reload here covers a push that came before the page had subscribed."""
+    target = page.locator(f"#order-state[data-state={state}]")
+    try:
+        target.wait_for(timeout=3000)
+        return
+    except PlaywrightTimeoutError:
+        pass
+    try:
+        page.reload()
+    except PlaywrightError:  # the page's own live reload won the race; it loads anyway
+        page.wait_for_load_state("load")
+    target.wait_for(timeout=STEP_MS)
 
 
 def test_two_browsers_buy_two_units_in_test_ship_confirm_and_release(live, browser, chains):
