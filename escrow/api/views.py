@@ -21,6 +21,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
+from core.api import idempotency
+from core.api.idempotency import IDEMPOTENCY_KEY, idempotent
 from core.api.refusals import by_status, refusal_response
 from core.api.schema import UNAUTHENTICATED
 from core.decimals import format_fixed, parse_decimal
@@ -342,12 +344,14 @@ class CheckoutView(APIView):
         operation_id="escrow_checkout",
         summary="Order your cart items from one seller (one order per seller)",
         request=CheckoutInput,
+        parameters=[IDEMPOTENCY_KEY],
         responses={
             201: OrderDetailOutput,
             401: UNAUTHENTICATED,
-            **_documented("The order was refused.", *errors.ORDER_CREATE),
+            **_documented("The order was refused.", *errors.ORDER_CREATE, *idempotency.REFUSALS),
         },
     )
+    @idempotent
     def post(self, request: Request) -> Response:
         data = CheckoutInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -414,6 +418,7 @@ class OrderListCreateView(ListAPIView):
             "you deposit; `next_action` is an ERC-20 `approve` when needed, then `deposit`."
         ),
         request=OrderCreateInput,
+        parameters=[IDEMPOTENCY_KEY],
         examples=[
             OpenApiExample(
                 "Two units",
@@ -428,9 +433,10 @@ class OrderListCreateView(ListAPIView):
         responses={
             201: OrderDetailOutput,
             401: UNAUTHENTICATED,
-            **_documented("The order was refused.", *errors.ORDER_CREATE),
+            **_documented("The order was refused.", *errors.ORDER_CREATE, *idempotency.REFUSALS),
         },
     )
+    @idempotent
     def post(self, request: Request) -> Response:
         data = OrderCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -458,11 +464,12 @@ def _step_schema(operation_id: str, summary: str, request, *refusals) -> dict:
         "operation_id": operation_id,
         "summary": summary,
         "request": request,
+        "parameters": [IDEMPOTENCY_KEY],
         "responses": {
             200: OrderDetailOutput,
             401: UNAUTHENTICATED,
             404: NOT_FOUND,
-            **_documented("Refused.", *errors.STEP, *refusals),
+            **_documented("Refused.", *errors.STEP, *refusals, *idempotency.REFUSALS),
         },
     }
 
@@ -473,6 +480,7 @@ class OrderCancelView(APIView):
             "escrow_orders_cancel", "Cancel an order not yet paid", None, errors.CHAIN_UNAVAILABLE
         )
     )
+    @idempotent
     def post(self, request: Request, order_id) -> Response:
         order = services.order_cancel(order=_own_order(request, order_id), actor=_user(request))
         return Response(_detail(request, order.pk))
@@ -491,6 +499,7 @@ class OrderShipView(APIView):
             errors.INVALID_FILE,
         )
     )
+    @idempotent
     def post(self, request: Request, order_id) -> Response:
         own = _own_order(request, order_id)
         data = ShipInput(data=request.data)
@@ -512,6 +521,7 @@ class OrderConfirmView(APIView):
             None,
         )
     )
+    @idempotent
     def post(self, request: Request, order_id) -> Response:
         order = services.order_confirm_delivery(
             order=_own_order(request, order_id), actor=_user(request)
@@ -526,6 +536,7 @@ class OrderDisputeView(APIView):
         operation_id="escrow_orders_dispute",
         summary="Say what went wrong; the answer is the on-chain dispute transaction to send",
         request=OrderMessageInput,
+        parameters=[IDEMPOTENCY_KEY],
         responses={
             200: None,
             401: UNAUTHENTICATED,
@@ -537,9 +548,11 @@ class OrderDisputeView(APIView):
                 errors.MESSAGE_REQUIRED,
                 errors.MESSAGE_TOO_LONG,
                 errors.CHAIN_UNAVAILABLE,
+                *idempotency.REFUSALS,
             ),
         },
     )
+    @idempotent
     def post(self, request: Request, order_id) -> Response:
         order = _own_order(request, order_id)
         data = OrderMessageInput(data=request.data)
@@ -623,6 +636,7 @@ class OrderConditionTickView(APIView):
             errors.CONDITION_UNKNOWN,
         )
     )
+    @idempotent
     def post(self, request: Request, order_id, condition_id: int) -> Response:
         order = _own_order(request, order_id)
         data = TickInput(data=request.data)

@@ -489,3 +489,24 @@ def test_a_transition_tells_the_other_party_by_email_on_commit(
     assert sent.to == [product.seller.email]
     assert "was cancelled before payment" in sent.subject
     assert f"/shop/orders/{order.pk}/" in sent.body
+
+
+def test_a_retried_order_with_its_idempotency_key_takes_the_stock_once(escrow_env):
+    # given: a buyer whose first "order 2 kg" answer was lost on the way
+    product = _product()
+    api = _api(UserFactory())
+    api.credentials(HTTP_IDEMPOTENCY_KEY="order-5d1c")
+    body = {"product": product.pk, "quantity": 2, "refund_address": BUYER.address}
+    first = api.post("/api/v1/orders/", body, format="json")
+    assert first.status_code == 201, first.content
+    # when: the app retries with the same key and body
+    retry = api.post("/api/v1/orders/", body, format="json")
+    # then: the same order, replayed; 2 kg taken once
+    assert retry.status_code == 201 and retry["Idempotent-Replayed"] == "true"
+    assert retry.json()["id"] == first.json()["id"]
+    assert Order.objects.count() == 1
+    product.refresh_from_db()
+    assert product.quantity_available == 3
+    # and the same key for another quantity is refused
+    other = api.post("/api/v1/orders/", {**body, "quantity": 1}, format="json")
+    assert (other.status_code, other.json()["code"]) == (422, "idempotency_key_reused")
