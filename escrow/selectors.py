@@ -12,6 +12,7 @@ from django.db import connection
 from django.db.models import Avg, Count, Prefetch, Q, QuerySet
 
 from accounts.models import User
+from accounts.profile_sections import Section
 from chains.interface import ChainUnavailable, TxRequest
 from core.decimals import format_plain
 from escrow import onchain
@@ -135,6 +136,26 @@ def seller_ratings(seller_ids: set[int]) -> dict[int, SellerRating]:
 
 def review_list(*, seller_id: int) -> QuerySet[Review]:
     return Review.objects.filter(seller_id=seller_id).select_related("buyer")
+
+
+PROFILE_REVIEWS = 5  # the latest reviews a seller's public page shows
+
+
+def seller_public_section(user: User) -> Section | None:
+    """The shop part of `user`'s public page: rating, review count, the latest reviews and
+    a link to their products; nothing for someone who never sold here."""
+    rating = seller_rating(user.pk)
+    has_products = Product.objects.filter(seller_id=user.pk).exists()
+    if rating.count == 0 and not has_products:
+        return None
+    return Section(
+        "escrow/_seller_section.html",
+        {
+            "seller": user,
+            "rating": rating,
+            "reviews": list(review_list(seller_id=user.pk)[:PROFILE_REVIEWS]),
+        },
+    )
 
 
 # ------------------------------------------------------------------ cart

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from rest_framework.exceptions import ValidationError as ApiValidationError
 
 from accounts.models import User
+from accounts.profile_sections import public_sections
 from accounts.selectors import public_reputation, wallet_list
 from chains.models import Asset
 from core.decimals import format_plain
@@ -270,6 +271,7 @@ def maker_profile(request: HttpRequest, user_id: int) -> HttpResponse:
         "record": public_reputation(maker),
         "rows": _rows(listings),
         "is_self": request.user.is_authenticated and request.user.pk == maker.pk,
+        "sections": public_sections(maker),  # e.g. shop reviews (accounts.profile_sections)
     }
     return render(request, "marketplace/maker.html", context)
 

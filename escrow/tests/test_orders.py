@@ -510,3 +510,21 @@ def test_a_retried_order_with_its_idempotency_key_takes_the_stock_once(escrow_en
     # and the same key for another quantity is refused
     other = api.post("/api/v1/orders/", {**body, "quantity": 1}, format="json")
     assert (other.status_code, other.json()["code"]) == (422, "idempotency_key_reused")
+
+
+def test_a_sellers_public_page_shows_their_shop_rating_and_latest_reviews(escrow_env, client):
+    # given: a seller with one released order, rated 4 with a text
+    seller = UserFactory()
+    product = _product(seller=seller)
+    buyer = UserFactory()
+    order = _order(buyer, product, 1)
+    Order.objects.filter(pk=order.pk).update(state=S.RELEASED)  # as the chain would have it
+    order.refresh_from_db()
+    services.review_create(order=order, buyer=buyer, rating=4, text="Sweet mangoes")
+    # when
+    page = client.get(f"/u/{seller.pk}/").content.decode()
+    # then
+    assert 'data-rating="4.0" data-review-count="1"' in page
+    assert "Sweet mangoes" in page and buyer.public_name in page
+    # and someone who never sold in the shop gets no shop section
+    assert "data-seller-reviews" not in client.get(f"/u/{buyer.pk}/").content.decode()
