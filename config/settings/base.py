@@ -81,6 +81,8 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "core.middleware.SessionIdleMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # Sets the language cookie to the profile's language on a sign-in's response.
+    "accounts.language.SignInLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
