@@ -6,6 +6,7 @@ from allauth.account.adapter import DefaultAccountAdapter
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
+from accounts.language import active_language
 from core.client_ip import client_ip
 
 
@@ -16,3 +17,9 @@ class AccountAdapter(DefaultAccountAdapter):
         if not ip:
             raise PermissionDenied("Unable to determine client IP address")
         return ip
+
+    def new_user(self, request: HttpRequest):
+        """A new account starts in the language it signed up in."""
+        user = super().new_user(request)
+        user.preferred_language = active_language()
+        return user

@@ -115,11 +115,19 @@ class Wallet(models.Model):
     address = models.CharField(max_length=42)
     chain_id = models.PositiveBigIntegerField(help_text="Chain the address first signed in on.")
     created_at = models.DateTimeField(auto_now_add=True)
+    # The address the user chose for new offers and swaps (accounts.selectors.wallet_list
+    # lists it first); with none chosen the oldest comes first. At most one per user.
+    is_default = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["created_at", "pk"]
         constraints = [
             models.UniqueConstraint(Lower("address"), name="accounts_wallet_address_unique_ci"),
+            models.UniqueConstraint(
+                "user",
+                condition=models.Q(is_default=True),
+                name="accounts_wallet_one_default_per_user",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -151,6 +159,7 @@ class AuditEvent(models.Model):
         SIGN_IN_FAILED = "sign_in_failed", "Sign-in failed"
         SIGN_UP = "sign_up", "Signed up"
         WALLET_LINKED = "wallet_linked", "Wallet linked"
+        WALLET_UNLINKED = "wallet_unlinked", "Wallet unlinked"
         ICP_LINKED = "icp_linked", "ICP principal linked"
         LOGOUT = "logout", "Signed out"
         KYC_SUBMITTED = "kyc_submitted", "KYC document submitted"

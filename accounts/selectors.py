@@ -27,8 +27,27 @@ def kyc_limit_usd(user: User) -> Decimal:
 
 
 def wallet_list(*, user: User) -> QuerySet[Wallet]:
-    """``user``'s linked wallets, oldest first."""
-    return Wallet.objects.filter(user=user).order_by("created_at", "pk")
+    """``user``'s linked wallets: the default one first (so forms that pick the first
+    address pick it), then oldest first."""
+    return Wallet.objects.filter(user=user).order_by("-is_default", "created_at", "pk")
+
+
+def sign_in_method_count(*, user: User) -> int:
+    """How many independent ways ``user`` can sign in: each linked wallet (SIWE), a
+    proven ICP principal (Internet Identity), and a usable password with a verified
+    e-mail address (``ACCOUNT_EMAIL_VERIFICATION`` is mandatory, so an unverified address
+    cannot sign in)."""
+    from allauth.account.models import EmailAddress
+
+    count = Wallet.objects.filter(user=user).count()
+    if user.icp_principal and user.icp_principal_proven_at is not None:
+        count += 1
+    if (
+        user.has_usable_password()
+        and EmailAddress.objects.filter(user=user, verified=True).exists()
+    ):
+        count += 1
+    return count
 
 
 def wallet_owner_get(address: str) -> User | None:
@@ -46,6 +65,8 @@ class PrincipalEntry:
     address: str
     chain_id: int
     created_at: datetime
+    # A principal is never the default: offers and swaps on EVM networks need an address.
+    is_default: bool = False
 
 
 def icp_principal_entry(*, user: User) -> PrincipalEntry | None:

@@ -1,11 +1,12 @@
-"""Audit rows for Django's sign-in signals (allauth's e-mail sign-in and SIWE both log in)."""
+"""Audit rows for Django's sign-in signals (allauth's e-mail sign-in and SIWE both log in),
+and the profile's language applied on sign-in."""
 
 from __future__ import annotations
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
-from accounts import lockout, services
+from accounts import language, lockout, services
 from accounts.models import AuditEvent
 from core.client_ip import client_ip
 
@@ -15,6 +16,8 @@ def _on_login(sender, request, user, **kwargs) -> None:
     method = getattr(request, "sign_in_method", "password")
     lockout.clear_account(user.email)
     lockout.clear_account(user.username)
+    if request is not None:
+        language.apply_on_sign_in(request, user.preferred_language)
     services.audit_record(
         event=AuditEvent.Kind.SIGN_IN, user=user, ip=client_ip(request), detail={"method": method}
     )

@@ -9,6 +9,8 @@ urlpatterns = [
     path("_allauth/", include("allauth.headless.urls")),
     path("profile/", views.profile, name="accounts-profile"),
     path("profile/wallets/", views.wallets, name="accounts-wallets"),
+    path("profile/wallets/unlink/", views.wallet_unlink, name="accounts-wallet-unlink"),
+    path("profile/wallets/default/", views.wallet_default, name="accounts-wallet-default"),
     path("profile/kyc/", views.kyc, name="accounts-kyc"),
     path("profile/delete/", views.delete, name="accounts-delete"),
     path("avatars/<int:user_id>", views.avatar, name="accounts-avatar"),

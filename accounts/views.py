@@ -67,6 +67,39 @@ def wallets(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_POST
+def wallet_unlink(request: HttpRequest) -> HttpResponse:
+    """Unlink the posted address; the refusal (last sign-in method) is shown on the page."""
+    user = request.user
+    assert isinstance(user, User)
+    address = request.POST.get("address", "")
+    try:
+        services.wallet_unlink(user=user, address=address, ip=client_ip(request))
+    except ApiError as exc:
+        messages.error(request, str(exc.detail))
+    else:
+        messages.success(request, _("%(address)s was unlinked.") % {"address": address})
+    return redirect("accounts-wallets")
+
+
+@login_required
+@require_POST
+def wallet_default(request: HttpRequest) -> HttpResponse:
+    """Make the posted address the default one."""
+    user = request.user
+    assert isinstance(user, User)
+    try:
+        wallet = services.wallet_default_set(user=user, address=request.POST.get("address", ""))
+    except ApiError as exc:
+        messages.error(request, str(exc.detail))
+    else:
+        messages.success(
+            request, _("%(address)s is now your default wallet.") % {"address": wallet.address}
+        )
+    return redirect("accounts-wallets")
+
+
+@login_required
 @require_http_methods(["GET", "POST"])
 def kyc(request: HttpRequest) -> HttpResponse:
     user = request.user

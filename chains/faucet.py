@@ -33,9 +33,6 @@ from core.decimals import base_units
 logger = logging.getLogger(__name__)
 
 FAUCET_ACCOUNT_INDEX = 8
-# What one request sends on each local network (FAUCET_ETH and FAUCET_TEST may override).
-DEFAULT_ETH = Decimal("1")
-DEFAULT_TEST = Decimal("1000")
 RECEIPT_TIMEOUT = 20.0
 
 
@@ -61,8 +58,8 @@ def faucet_networks() -> list[Network]:
 
 def _amounts() -> tuple[Decimal, Decimal]:
     return (
-        Decimal(str(getattr(settings, "FAUCET_ETH", DEFAULT_ETH))),
-        Decimal(str(getattr(settings, "FAUCET_TEST", DEFAULT_TEST))),
+        Decimal(str(settings.FAUCET_ETH)),
+        Decimal(str(settings.FAUCET_TEST)),
     )
 
 

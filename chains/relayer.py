@@ -58,7 +58,7 @@ def _htlc(network: Network):
 
 
 def _lock_filter_allows(network: str, lock_id: str) -> bool:
-    path = getattr(settings, "RELAYER_LOCK_FILTER", None)
+    path = settings.RELAYER_LOCK_FILTER
     return True if not path else bool(import_string(path)(network=network, lock_id=lock_id))
 
 

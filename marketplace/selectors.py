@@ -26,7 +26,8 @@ from django.db.models.functions import Cast, Ceil, Coalesce, Greatest, Least
 
 from accounts.models import User
 from chains.models import Asset
-from core.decimals import CTX, places, round_up
+from core.api.refusals import Refusal
+from core.decimals import CTX, decimal_places, places, round_up
 from core.fields import ExactDecimalField
 from marketplace import errors
 from marketplace.models import Listing
@@ -59,6 +60,34 @@ def listing_get_for(*, listing_id: int, viewer: User | None) -> Listing | None:
     None: deleted ones for nobody, hidden ones for their maker only."""
     listing = listing_get(listing_id=listing_id)
     return listing if listing is not None and listing.is_visible_to(viewer) else None
+
+
+def listing_take_refusal(
+    *, listing: Listing, taker: User, amount: Decimal
+) -> tuple[Refusal, dict[str, Any]] | None:
+    """Why ``taker`` may not take ``amount`` of ``listing`` now, as the refusal and its
+    message's parameters, or None. The one rule both ``services.listing_reserve`` (on the
+    locked row) and the swap quote (without a lock) apply. No query.
+
+    A trade below ``min_trade`` is allowed only when it takes everything that remains.
+    """
+    if not listing.is_takeable():
+        return errors.LISTING_UNAVAILABLE, {}
+    if listing.maker_id == taker.pk:
+        return errors.OWN_LISTING, {}
+    if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
+        return errors.AMOUNT_NOT_POSITIVE, {}
+    allowed = places(listing.base_asset.decimals)
+    if decimal_places(amount) > allowed:
+        return errors.TOO_MANY_DECIMALS, {"symbol": listing.base_asset.symbol, "places": allowed}
+    if amount > listing.max_trade:
+        return errors.AMOUNT_ABOVE_MAXIMUM, {}
+    if amount > listing.remaining:
+        return errors.INSUFFICIENT_REMAINING, {}
+    # Taking the whole rest is allowed below the minimum, or it could never be sold.
+    if amount < listing.min_trade and amount != listing.remaining:
+        return errors.AMOUNT_BELOW_MINIMUM, {}
+    return None
 
 
 def effective_price(listing: Listing, agg: Aggregate | None) -> Decimal | None:

@@ -21,7 +21,7 @@ from chains.selectors import asset_get
 from core.decimals import CTX, MAX_AMOUNT, decimal_places, format_plain, places
 from marketplace import errors as refusals
 from marketplace.models import Listing
-from marketplace.selectors import band_rate
+from marketplace.selectors import band_rate, listing_take_refusal
 from oracle.selectors import pair_is_tradeable, price_pair
 
 logger = logging.getLogger(__name__)
@@ -81,24 +81,10 @@ def listing_reserve(*, listing_id: int, taker: User, amount: Decimal) -> Listing
     ``amount_below_minimum``, ``amount_above_maximum`` (400), ``insufficient_remaining`` (409).
     """
     listing = _locked(listing_id)
-    if not listing.is_takeable():
-        raise refusals.refuse(refusals.LISTING_UNAVAILABLE)
-    if listing.maker_id == taker.pk:
-        raise refusals.refuse(refusals.OWN_LISTING)
-    if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
-        raise refusals.refuse(refusals.AMOUNT_NOT_POSITIVE)
-    allowed = places(listing.base_asset.decimals)
-    if decimal_places(amount) > allowed:
-        raise refusals.refuse(
-            refusals.TOO_MANY_DECIMALS, symbol=listing.base_asset.symbol, places=allowed
-        )
-    if amount > listing.max_trade:
-        raise refusals.refuse(refusals.AMOUNT_ABOVE_MAXIMUM)
-    if amount > listing.remaining:
-        raise refusals.refuse(refusals.INSUFFICIENT_REMAINING)
-    # Taking the whole rest is allowed below the minimum, or it could never be sold.
-    if amount < listing.min_trade and amount != listing.remaining:
-        raise refusals.refuse(refusals.AMOUNT_BELOW_MINIMUM)
+    refused = listing_take_refusal(listing=listing, taker=taker, amount=amount)
+    if refused is not None:
+        refusal, params = refused
+        raise refusals.refuse(refusal, **params)
     listing.remaining = CTX.subtract(listing.remaining, amount)
     listing.save(update_fields=["remaining", "updated_at"])
     if listing.remaining == 0:

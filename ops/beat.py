@@ -39,7 +39,7 @@ class SchedulerLock:
     def __init__(self, name: str | None = None) -> None:
         from django.conf import settings
 
-        self.name = name or f"{getattr(settings, 'REDIS_KEY_PREFIX', 'p2pswap')}:celery-beat"
+        self.name = name or f"{settings.REDIS_KEY_PREFIX}:celery-beat"
         self.key = _lock_key(self.name)
         self.postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
         self._conn: Any = None  # a psycopg connection while the lock is held

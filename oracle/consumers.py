@@ -3,11 +3,18 @@
 Updates arrive through the channel layer's "prices" group (Redis in production). With
 the embedded in-memory layer, which cannot hear the worker process, the consumer also
 reads the shared cache every few seconds and sends what changed.
+
+The socket carries every direct pair and the configured cross pairs. A page that shows
+another cross pair (a market page: ``ETH-TEST`` is ETH-USD over TEST-USD) names it in the
+query string, ``/ws/prices/?pairs=ETH-TEST``; such a pair is read again whenever a price
+arrives and sent when it changed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -17,6 +24,17 @@ from oracle import selectors
 from oracle.services import PRICES_GROUP
 
 POLL_SECONDS = 2.0
+# At most this many extra pairs per socket, each BASE-QUOTE of price symbols; others ignored.
+MAX_EXTRA_PAIRS = 4
+PAIR_RE = re.compile(r"^[A-Z0-9]{1,12}-[A-Z0-9]{1,12}$")
+
+
+def extra_pairs(query_string: bytes) -> list[str]:
+    """The well-formed pairs a client asked for in ``?pairs=A-B,C-D`` (upper-cased, once
+    each, at most ``MAX_EXTRA_PAIRS``)."""
+    query = parse_qs(query_string.decode("latin-1"))
+    named = [p.strip().upper() for value in query.get("pairs", []) for p in value.split(",")]
+    return [p for p in dict.fromkeys(named) if PAIR_RE.match(p)][:MAX_EXTRA_PAIRS]
 
 
 class PricesConsumer(AsyncJsonWebsocketConsumer):
@@ -26,6 +44,10 @@ class PricesConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
         await self.channel_layer.group_add(PRICES_GROUP, self.channel_name)
         self.seen: dict[str, str] = {}
+        self.extra = extra_pairs(self.scope.get("query_string", b""))
+        # An extra (cross) pair's updated_at is its older leg's, so a change is seen by the
+        # whole price, not by its time.
+        self.extra_seen: dict[str, dict] = {}
         await self._send_changes(snapshot=True)
         self.poller = None
         if isinstance(self.channel_layer, InMemoryChannelLayer):
@@ -43,6 +65,8 @@ class PricesConsumer(AsyncJsonWebsocketConsumer):
         price = event["price"]
         self.seen[price["pair"]] = price["updated_at"]
         await self.send_json({"type": "price", "price": price})
+        for extra in await self._extra_changes():
+            await self.send_json({"type": "price", "price": extra})
 
     async def _poll(self):
         while True:
@@ -57,7 +81,22 @@ class PricesConsumer(AsyncJsonWebsocketConsumer):
         for p in prices:
             self.seen[p["pair"]] = p["updated_at"]
         if snapshot:
-            await self.send_json({"type": "snapshot", "prices": prices})
+            self.extra = [p for p in self.extra if p not in self.seen]
+        extra = await self._extra_changes()
+        if snapshot:
+            await self.send_json({"type": "snapshot", "prices": prices + extra})
         else:
-            for price in changed:
+            for price in changed + extra:
                 await self.send_json({"type": "price", "price": price})
+
+    async def _extra_changes(self) -> list[dict]:
+        """The extra pairs whose price changed since last sent (an unknown pair: never)."""
+        if not self.extra:
+            return []
+        prices = await database_sync_to_async(
+            lambda: [a.as_dict() for a in selectors.price_list(pairs=self.extra) if a]
+        )()
+        changed = [p for p in prices if self.extra_seen.get(p["pair"]) != p]
+        for p in changed:
+            self.extra_seen[p["pair"]] = p
+        return changed

@@ -313,9 +313,7 @@ class PrivateStorage(FileSystemStorage):
 def evidence_storage() -> FileSystemStorage:
     """Dispute evidence, outside ``MEDIA_ROOT`` (``SWAP_EVIDENCE_ROOT``, default
     ``$VAR_DIR/private/evidence``); resolved lazily so test settings apply."""
-    root = getattr(settings, "SWAP_EVIDENCE_ROOT", "") or str(
-        Path(settings.VAR_DIR) / "private" / "evidence"
-    )
+    root = settings.SWAP_EVIDENCE_ROOT or str(Path(settings.VAR_DIR) / "private" / "evidence")
     return PrivateStorage(location=root)
 
 

@@ -31,7 +31,7 @@ def _unb64url(text: str) -> bytes:
 
 
 def private_key_setting() -> str:
-    return str(getattr(settings, "WEBPUSH_VAPID_PRIVATE_KEY", "") or "").strip()
+    return settings.WEBPUSH_VAPID_PRIVATE_KEY.strip()
 
 
 def enabled() -> bool:
@@ -62,7 +62,7 @@ def public_key() -> str:
 
 
 def subject() -> str:
-    configured = str(getattr(settings, "WEBPUSH_SUBJECT", "") or "")
+    configured = settings.WEBPUSH_SUBJECT
     if configured:
         return configured
     address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
@@ -88,7 +88,7 @@ def send(*, endpoint: str, p256dh: str, auth: str, payload: dict) -> int:
             data=json.dumps(payload),
             vapid_private_key=vapid,
             vapid_claims={"sub": subject()},
-            ttl=int(getattr(settings, "WEBPUSH_TTL_SECONDS", 3600)),
+            ttl=settings.WEBPUSH_TTL_SECONDS,
             timeout=10,
         )
     except WebPushException as exc:

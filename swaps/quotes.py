@@ -25,7 +25,6 @@ from chains.interface import ChainUnavailable
 from core.api.errors import ApiError
 from core.decimals import (
     CTX,
-    decimal_places,
     format_fixed,
     format_plain,
     from_base_units,
@@ -284,29 +283,12 @@ def standing_refusal(*, taker: User) -> ApiError | None:
 
 
 def reserve_refusal(*, listing, taker: User, amount: Decimal) -> ApiError | None:
-    """What ``listing_reserve`` would refuse now (same codes, explained), without its lock."""
-    refusal = None
-    params: dict = {}
-    if not listing.is_takeable():
-        refusal = listing_errors.LISTING_UNAVAILABLE
-    elif listing.maker_id == taker.pk:
-        refusal = listing_errors.OWN_LISTING
-    elif amount <= 0:
-        refusal = listing_errors.AMOUNT_NOT_POSITIVE
-    elif decimal_places(amount) > places(listing.base_asset.decimals):
-        refusal = listing_errors.TOO_MANY_DECIMALS
-        params = {
-            "symbol": listing.base_asset.symbol,
-            "places": places(listing.base_asset.decimals),
-        }
-    elif amount > listing.max_trade:
-        refusal = listing_errors.AMOUNT_ABOVE_MAXIMUM
-    elif amount > listing.remaining:
-        refusal = listing_errors.INSUFFICIENT_REMAINING
-    elif amount < listing.min_trade and amount != listing.remaining:
-        refusal = listing_errors.AMOUNT_BELOW_MINIMUM
-    if refusal is None:
+    """What ``listing_reserve`` would refuse now (same rule, ``listing_take_refusal``; same
+    codes, explained), without its lock."""
+    refused = market_selectors.listing_take_refusal(listing=listing, taker=taker, amount=amount)
+    if refused is None:
         return None
+    refusal, params = refused
     return explain(listing_errors.refuse(refusal, **params), listing=listing, amount=amount)
 
 

@@ -655,7 +655,7 @@ def swaps_reconcile_open() -> int:
 
 def _message_body(body: str) -> str:
     body = (body or "").strip()
-    limit = getattr(settings, "SWAP_MESSAGE_MAX_CHARS", 2000)
+    limit = settings.SWAP_MESSAGE_MAX_CHARS
     if not body:
         raise refuse(errors.MESSAGE_REQUIRED)
     if len(body) > limit:
@@ -716,8 +716,8 @@ def evidence_type(head: bytes, whole: bytes) -> str | None:
 
 
 def _evidence_checked(files) -> list[tuple[object, bytes, str]]:
-    limit = getattr(settings, "SWAP_EVIDENCE_MAX_BYTES", 5 * 1024 * 1024)
-    most = getattr(settings, "SWAP_EVIDENCE_MAX_FILES", 5)
+    limit = settings.SWAP_EVIDENCE_MAX_BYTES
+    most = settings.SWAP_EVIDENCE_MAX_FILES
     files = list(files or ())
     if len(files) > most:
         raise refuse(errors.EVIDENCE_TOO_MANY, limit=most, count=len(files))

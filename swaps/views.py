@@ -137,7 +137,7 @@ def detail(request: HttpRequest, swap_id) -> HttpResponse:
             "chat": selectors.swap_message_list(swap=swap, user=request.user),
             "dispute": selectors.dispute_view(swap=swap, user=request.user),
             "can_cancel": view["role"] == "taker" and swap.state == Swap.State.CREATED,
-            "evidence_limit": _megabytes(getattr(settings, "SWAP_EVIDENCE_MAX_BYTES", 5 << 20)),
+            "evidence_limit": _megabytes(settings.SWAP_EVIDENCE_MAX_BYTES),
             "status_line": words.status_line(swap, role=view["role"] or "", amounts=amounts),
             "countdown": words.COUNTDOWN.get(Swap.State(swap.state), ""),
             "windows": _windows(swap),

@@ -59,7 +59,10 @@ class TermsAcceptInput(serializers.Serializer):
 class WalletOutput(serializers.ModelSerializer):
     class Meta:
         model = Wallet
-        fields = ["address", "chain_id", "created_at"]
+        fields = ["address", "chain_id", "created_at", "is_default"]
+        extra_kwargs = {
+            "is_default": {"help_text": "The address new offers and swaps propose first."}
+        }
 
 
 @extend_schema_field(

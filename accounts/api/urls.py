@@ -14,6 +14,12 @@ urlpatterns = [
     path("auth/logout", views.LogoutView.as_view(), name="auth-logout"),
     path("me", views.MeView.as_view(), name="me"),
     path("me/wallets", views.WalletListView.as_view(), name="me-wallets"),
+    path("me/wallets/<str:address>", views.WalletUnlinkView.as_view(), name="me-wallet"),
+    path(
+        "me/wallets/<str:address>/default",
+        views.WalletDefaultView.as_view(),
+        name="me-wallet-default",
+    ),
     path("me/avatar", views.AvatarView.as_view(), name="me-avatar"),
     path("me/icp-principal", ii.IcpPrincipalProofView.as_view(), name="me-icp-principal"),
     path("me/kyc", views.KycView.as_view(), name="me-kyc"),

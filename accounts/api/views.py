@@ -7,7 +7,8 @@ from typing import Any, cast
 from django.conf import settings
 from django.contrib.auth import login, logout
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -15,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import selectors, services
+from accounts import errors, selectors, services
 from accounts.api.serializers import (
     AvatarInput,
     KycInput,
@@ -40,6 +41,7 @@ from accounts.api.serializers import (
 from accounts.models import User
 from core.api.errors import ApiError
 from core.api.pagination import PageNumberPagination
+from core.api.refusals import refusal_response
 from core.api.schema import THROTTLED, UNAUTHENTICATED, error_response
 from core.api.throttling import AnonThrottle, ScopedThrottle, UserThrottle
 from core.client_ip import client_ip
@@ -380,6 +382,51 @@ class WalletListView(APIView):
         context = {"balances": selectors.wallet_balance_map(wallets=wallets)}
         body = WalletBalancesOutput(wallets, many=True, context=context).data
         return paginator.get_paginated_response(body)
+
+
+WALLET_ADDRESS = OpenApiParameter(
+    "address", OpenApiTypes.STR, OpenApiParameter.PATH, description="A linked address, any case."
+)
+
+
+class WalletUnlinkView(APIView):
+    """Unlink one of the signed-in user's addresses. The last way to sign in (wallet,
+    Internet Identity, or a password with a confirmed e-mail) cannot be removed."""
+
+    @extend_schema(
+        operation_id="me_wallet_unlink",
+        tags=["me"],
+        parameters=[WALLET_ADDRESS],
+        responses={
+            204: None,
+            401: UNAUTHENTICATED,
+            404: refusal_response("Not linked to you.", errors.WALLET_NOT_FOUND),
+            409: refusal_response("The last sign-in method.", errors.LAST_SIGN_IN_METHOD),
+        },
+    )
+    def delete(self, request: Request, address: str) -> Response:
+        services.wallet_unlink(user=_me(request), address=address, ip=client_ip(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WalletDefaultView(APIView):
+    """Make one of the signed-in user's addresses the default (listed first, proposed first
+    for new offers and swaps)."""
+
+    @extend_schema(
+        operation_id="me_wallet_default",
+        tags=["me"],
+        request=None,
+        parameters=[WALLET_ADDRESS],
+        responses={
+            200: WalletOutput,
+            401: UNAUTHENTICATED,
+            404: refusal_response("Not linked to you.", errors.WALLET_NOT_FOUND),
+        },
+    )
+    def post(self, request: Request, address: str) -> Response:
+        wallet = services.wallet_default_set(user=_me(request), address=address)
+        return Response(WalletOutput(wallet).data)
 
 
 class AvatarView(APIView):

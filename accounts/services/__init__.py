@@ -23,6 +23,7 @@ from accounts.services.tokens import (
     jwt_revoke,
     jwt_revoke_all,
 )
+from accounts.services.wallets import wallet_default_set, wallet_unlink
 
 __all__ = [
     "DEMO_ACCOUNTS",
@@ -49,4 +50,6 @@ __all__ = [
     "siwe_sign_in",
     "user_delete",
     "user_terms_accept",
+    "wallet_default_set",
+    "wallet_unlink",
 ]

@@ -28,6 +28,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.language import active_language
 from accounts.models import AuditEvent, IiNonce, User
 from accounts.services.audit import audit_record
 from accounts.services.profile import user_terms_accept
@@ -258,7 +259,9 @@ def _username_for(principal: str) -> str:
 def _account_create(*, principal: str, ip: str | None) -> User:
     """A new account owning ``principal``, its terms accepted now (caller's transaction)."""
     released = _claims_release(principal)
-    user = User.objects.create_user(username=_username_for(principal))
+    user = User.objects.create_user(
+        username=_username_for(principal), preferred_language=active_language()
+    )
     user.set_unusable_password()
     user.icp_principal = principal
     user.icp_principal_proven_at = timezone.now()

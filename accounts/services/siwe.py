@@ -11,6 +11,7 @@ from django.utils import timezone
 from rest_framework import status
 
 from accounts import siwe
+from accounts.language import active_language
 from accounts.models import AuditEvent, SiweNonce, User, Wallet
 from accounts.services.audit import audit_record
 from chains import selectors as chain_selectors
@@ -175,7 +176,10 @@ def siwe_sign_in(*, message: str, signature: str, ip: str | None = None) -> User
         if found is None:
             try:
                 with transaction.atomic():
-                    user = User.objects.create_user(username=_username_for(parsed.address))
+                    user = User.objects.create_user(
+                        username=_username_for(parsed.address),
+                        preferred_language=active_language(),
+                    )
                     user.set_unusable_password()
                     user.save(update_fields=["password"])
                     Wallet.objects.create(

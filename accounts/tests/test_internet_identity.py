@@ -448,3 +448,16 @@ def test_openapi_documents_the_ii_endpoints_and_their_refusals(api):
 def _examples(response: dict) -> list[dict]:
     content = response.get("content", {}).get("application/json", {})
     return list(content.get("examples", {}).values())
+
+
+def test_ii_sign_in_switches_to_the_profiles_language(api, ii):
+    # given: the principal's account chose Bengali; the browser reads English
+    first = sign_in(api, proof(api, ii)).json()["user"]["id"]
+    User.objects.filter(pk=first).update(preferred_language="bn")
+    api.logout()
+    api.cookies["django_language"] = "en"
+    # when
+    response = sign_in(api, proof(api, ii), accept_terms=False)
+    # then
+    assert response.status_code == 200
+    assert response.cookies["django_language"].value == "bn"

@@ -81,6 +81,8 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "core.middleware.SessionIdleMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # Sets the language cookie to the profile's language on a sign-in's response.
+    "accounts.language.SignInLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -609,6 +611,31 @@ SWAP_STUCK_SECONDS = env.int("SWAP_STUCK_SECONDS", default=3600)
 # SWAP_NEXT_ACTION_CACHE_SECONDS: how long a party's next step is kept for one chain block
 # (the key holds the block hash, so a new block is never served an old answer).
 SWAP_NEXT_ACTION_CACHE_SECONDS = env.int("SWAP_NEXT_ACTION_CACHE_SECONDS", default=300)
+# SWAP_MESSAGE_MAX_CHARS: the longest message between the parties (and in a dispute).
+SWAP_MESSAGE_MAX_CHARS = env.int("SWAP_MESSAGE_MAX_CHARS", default=2000)
+# SWAP_EVIDENCE_ROOT: where dispute evidence files are kept, never under a public URL
+# (empty: $VAR_DIR/private/evidence, resolved when a file is stored).
+SWAP_EVIDENCE_ROOT = env.str("SWAP_EVIDENCE_ROOT", default="")
+# SWAP_EVIDENCE_MAX_BYTES: the largest dispute evidence file (image or PDF), in bytes.
+SWAP_EVIDENCE_MAX_BYTES = env.int("SWAP_EVIDENCE_MAX_BYTES", default=5 * 1024 * 1024)
+# SWAP_EVIDENCE_MAX_FILES: evidence files one dispute message may carry.
+SWAP_EVIDENCE_MAX_FILES = env.int("SWAP_EVIDENCE_MAX_FILES", default=5)
+
+# --- Web Push (swaps.push) ------------------------------------------------------------
+# WEBPUSH_VAPID_PRIVATE_KEY: the VAPID key that signs pushes, a P-256 key as PEM or its raw
+# 32 bytes in base64url (empty: Web Push off, the page does not offer it).
+WEBPUSH_VAPID_PRIVATE_KEY = env.str("WEBPUSH_VAPID_PRIVATE_KEY", default="")
+# WEBPUSH_SUBJECT: the contact VAPID gives push services (empty: mailto: and the address of
+# DEFAULT_FROM_EMAIL, else SITE_URL).
+WEBPUSH_SUBJECT = env.str("WEBPUSH_SUBJECT", default="")
+# WEBPUSH_TTL_SECONDS: how long a push service keeps a push the browser has not collected.
+WEBPUSH_TTL_SECONDS = env.int("WEBPUSH_TTL_SECONDS", default=3600)
+
+# --- Demo faucet (chains.faucet, DEBUG only) --------------------------------------------
+# FAUCET_ETH / FAUCET_TEST: what one faucet request sends on each local-* network, in whole
+# test ETH and whole TEST tokens (decimal strings).
+FAUCET_ETH = env.str("FAUCET_ETH", default="1")
+FAUCET_TEST = env.str("FAUCET_TEST", default="1000")
 
 # --- Operations -------------------------------------------------------------------
 # SLOW_QUERY_MS: queries slower than this are logged with their view or task (0: off).

@@ -343,3 +343,44 @@ def test_twenty_parallel_reservations_on_room_for_five_reserve_exactly_five(post
     assert listing.remaining == 0
     assert listing.state == State.SOLD_OUT
     assert sorted(r.remaining for r in succeeded) == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize(
+    ("amount", "code"),
+    [
+        ("0", "amount_not_positive"),
+        ("1.0000000000000000001", "too_many_decimals"),
+        ("6", "amount_above_maximum"),
+        ("0.5", "amount_below_minimum"),
+        ("2", None),
+    ],
+)
+def test_the_quote_and_the_reservation_apply_one_take_rule(amount, code):
+    # given: the swap quote asks listing_take_refusal; listing_reserve raises what it says
+    from marketplace.selectors import listing_take_refusal
+
+    listing = ListingFactory(amount=Decimal("10"), min_trade=Decimal("1"), max_trade=Decimal("5"))
+    taker = UserFactory()
+    # when
+    refused = listing_take_refusal(listing=listing, taker=taker, amount=Decimal(amount))
+    # then
+    assert (refused[0].code if refused else None) == code
+    if code is None:
+        listing_reserve(listing_id=listing.pk, taker=taker, amount=Decimal(amount))
+    else:
+        with pytest.raises(ListingError) as raised:
+            listing_reserve(listing_id=listing.pk, taker=taker, amount=Decimal(amount))
+        assert _code(raised) == code
+
+
+def test_the_take_rule_refuses_the_makers_own_listing_and_a_closed_one():
+    from marketplace.selectors import listing_take_refusal
+
+    # given
+    listing = ListingFactory(amount=Decimal("10"), min_trade=Decimal("1"), max_trade=Decimal("5"))
+    # then
+    own = listing_take_refusal(listing=listing, taker=listing.maker, amount=Decimal("2"))
+    assert own is not None and own[0].code == "own_listing"
+    listing.state = "paused"
+    closed = listing_take_refusal(listing=listing, taker=UserFactory(), amount=Decimal("2"))
+    assert closed is not None and closed[0].code == "listing_unavailable"

@@ -72,7 +72,7 @@ def chainlink_feeds() -> dict[str, ChainlinkFeed]:
 
     Side effects: none. Raises ``ImproperlyConfigured`` for a malformed entry.
     """
-    raw = getattr(settings, "ORACLE_CHAINLINK_FEEDS", {})
+    raw = settings.ORACLE_CHAINLINK_FEEDS
     if not isinstance(raw, Mapping):
         raise ImproperlyConfigured("ORACLE_CHAINLINK_FEEDS must be a dict of pair -> feed")
     result: dict[str, ChainlinkFeed] = {}

@@ -260,9 +260,8 @@ def test_chainlink_unconfigured_pair_is_unsupported_without_an_rpc_request():
 
 
 def test_chainlink_without_any_feed_setting_supports_no_pair(settings):
-    # given
-    if hasattr(settings, "ORACLE_CHAINLINK_FEEDS"):
-        del settings.ORACLE_CHAINLINK_FEEDS
+    # given: the default, no feed
+    settings.ORACLE_CHAINLINK_FEEDS = {}
     # when / then
     with pytest.raises(UnsupportedPair):
         make_source().fetch(base="ETH", quote="USD")

@@ -1,4 +1,8 @@
-// The market page: filters open inline on wide screens (a collapsed <details> on phones).
+// The market page: filters open inline on wide screens (a collapsed <details> on phones), and
+// the market price follows /ws/prices/ live (reconnecting after a drop, like the ticker).
+import { showNumber } from "./format.js";
+import { connectLive } from "./live.js";
+
 const filters = document.querySelector("[data-filters]");
 const wide = window.matchMedia("(min-width: 64rem)");
 
@@ -21,3 +25,33 @@ document.addEventListener("click", (event) => {
   event.preventDefault();
   window.location.assign(url);
 });
+
+// The live market price. The socket carries every direct pair and the configured cross pairs
+// (ORACLE_CROSS_PAIRS); a market whose pair is neither keeps the price the page was served.
+const oracle = document.querySelector("[data-oracle-pair][data-ws-path]");
+const TRADEABLE = new Set(["ok", "degraded"]);
+
+function showPrice(price) {
+  if (price.pair !== oracle.dataset.oraclePair) return;
+  const shown = oracle.querySelector("[data-market-price]");
+  const status = oracle.querySelector("[data-market-status]");
+  if (!shown || !status) return; // served without a tradeable price: the page says why
+  const tradeable = TRADEABLE.has(price.status) && price.price !== null;
+  if (tradeable) showNumber(shown, price.price);
+  shown.classList.toggle("stale", !tradeable);
+  status.textContent = price.status;
+  status.className = `badge badge-${price.status === "ok" ? "ok" : tradeable ? "warn" : "danger"} status-${price.status}`;
+  oracle.dataset.updatedAt = price.updated_at ?? "";
+}
+
+if (oracle) {
+  connectLive(oracle.dataset.wsPath, {
+    onStatus: (state) => {
+      oracle.dataset.liveState = state;
+    },
+    onMessage(data) {
+      if (data.type === "snapshot") data.prices.forEach(showPrice);
+      if (data.type === "price") showPrice(data.price);
+    },
+  });
+}

@@ -13,7 +13,7 @@ from swaps import services
 from swaps.models import Notification, PushSubscription
 from swaps.tasks import send_notification_email
 from swaps.tests.factories import make_swap, party
-from swaps.tests.push_server import PushService
+from testing.push_server import PushService
 
 pytestmark = pytest.mark.django_db
 

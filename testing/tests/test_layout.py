@@ -58,3 +58,18 @@ def test_testing_is_not_a_django_app():
     # then
     assert "testing" not in labels
     assert not any(name.startswith("testing.") for name in labels)
+
+
+def test_wire_format_test_servers_live_in_testing():
+    # given: the test servers of the project (a module named *_server.py that is no test)
+    servers = [
+        path.relative_to(ROOT)
+        for path in ROOT.rglob("*_server.py")
+        if not any(
+            part in NOT_SOURCE or part.startswith(".") for part in path.relative_to(ROOT).parts
+        )
+        and not path.name.startswith("test_")
+    ]
+    # then: all under testing/, where production code cannot reach them (the scan sees them)
+    assert Path("testing/push_server.py") in servers
+    assert [str(p) for p in servers if p.parts[0] != "testing"] == []

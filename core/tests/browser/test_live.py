@@ -1,10 +1,13 @@
-"""Live updates come back after a network drop (static/js/live.js, used by the ticker)."""
+"""Live updates come back after a network drop (static/js/live.js, used by the ticker), and
+the market page follows its own price (issue 18, item 4)."""
 
 from __future__ import annotations
 
 import pytest
 
+from .conftest import DESKTOP, PHONE, SCREENSHOTS, orm
 from .server import TcpRelay
+from .test_market import MARKET, market  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -19,7 +22,7 @@ def relay(live):
 
 def _sockets(page) -> list:
     opened: list = []
-    page.on("websocket", lambda ws: opened.append(ws) if ws.url.endswith("/ws/prices/") else None)
+    page.on("websocket", lambda ws: opened.append(ws) if "/ws/prices/" in ws.url else None)
     return opened
 
 
@@ -75,3 +78,46 @@ def test_going_offline_and_online_reconnects_at_once(live, browser):
     # then
     page.locator("[data-ticker][data-live-state=live]").wait_for(timeout=5_000)
     assert "You are offline" in offline_text
+
+
+def _move_eth(price: str) -> None:
+    from decimal import Decimal
+
+    from django.test import TestCase
+    from django.utils import timezone
+
+    from oracle.aggregation import fixed_price
+    from oracle.services import price_publish
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        agg = fixed_price(pair="ETH-USD", price=Decimal(price), now=timezone.now())
+        price_publish(aggregate=agg, previous=None)
+
+
+@pytest.mark.parametrize(("label", "viewport"), [("desktop", DESKTOP), ("phone", PHONE)])
+def test_the_market_page_follows_its_price_live(
+    live,
+    browser,
+    market,  # noqa: F811
+    label,
+    viewport,
+):
+    # given: the ETH / TEST market (ETH-USD over the fixed TEST-USD) open and live
+    context = browser.context(viewport=viewport)
+    page = context.new_page()
+    opened = _sockets(page)
+    page.goto(f"{live.url}{MARKET}")
+    oracle = page.locator("[data-oracle-pair=ETH-TEST]")
+    page.locator("[data-oracle-pair=ETH-TEST][data-live-state=live]").wait_for()
+    assert oracle.locator("[data-market-price]").inner_text() == "2,000"
+    # when: ETH moves on the oracle
+    orm(_move_eth, "2100")
+    # then: the page shows the new price without reloading, the exact value on hover
+    page.locator("[data-market-price] data[value='2100']").wait_for(timeout=10_000)
+    assert oracle.locator("[data-market-price]").inner_text() == "2,100"
+    assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
+    assert len(opened) == 1
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"market-live-{label}.png")
+    context.close()
+    assert browser.console_errors == []
