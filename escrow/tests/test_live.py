@@ -13,8 +13,8 @@ from channels.db import database_sync_to_async
 from channels.testing.websocket import WebsocketCommunicator
 
 from accounts.services import jwt_pair_issue
+from core.consumers import POLL_SECONDS
 from escrow import services
-from escrow.consumers import POLL_SECONDS
 from escrow.models import Order
 from escrow.tests.factories import UserFactory, order_without_chain
 
