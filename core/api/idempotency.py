@@ -128,31 +128,28 @@ def idempotent(handler):
         if not _VALID_KEY.match(key):
             raise KEY_INVALID.error(IdempotencyError)
         fp = fingerprint(request)
+
+        def take_key() -> IdempotencyKey:
+            return IdempotencyKey.objects.create(
+                user=user,
+                key=key,
+                fingerprint=fp,
+                method=request.method or "",
+                path=request.path[:255],
+                status_code=0,
+            )
+
         with transaction.atomic():
             try:
                 with transaction.atomic():
-                    record = IdempotencyKey.objects.create(
-                        user=user,
-                        key=key,
-                        fingerprint=fp,
-                        method=request.method or "",
-                        path=request.path[:255],
-                        status_code=0,
-                    )
+                    record = take_key()
             except IntegrityError:
                 found = IdempotencyKey.objects.get(user=user, key=key)
                 if found.created_at >= timezone.now() - _ttl():
                     return _replay(found, fp)
                 # Expired: forget it and take the key for this request.
                 IdempotencyKey.objects.filter(pk=found.pk).delete()
-                record = IdempotencyKey.objects.create(
-                    user=user,
-                    key=key,
-                    fingerprint=fp,
-                    method=request.method or "",
-                    path=request.path[:255],
-                    status_code=0,
-                )
+                record = take_key()
             try:
                 response = handler(view, request, *args, **kwargs)
             except Exception as exc:

@@ -12,6 +12,7 @@ from chains import selectors as chain_selectors
 from chains.services import network_bootstrap
 from chains.tests.support import Chain, network_config, start_chain
 from marketplace.tests.support import publish_prices
+from swaps.tests.factories import eth_test_listing, party
 from testing.support import clear_run_cache
 
 
@@ -43,3 +44,17 @@ def swap_env(settings, chains_ab):
 @pytest.fixture
 def api() -> APIClient:
     return APIClient()
+
+
+@pytest.fixture
+def listing(swap_env):
+    """Maker (dev account 1) sells ETH on local-a for TEST on local-b (factories)."""
+    maker, maker_key = party(1)
+    return eth_test_listing(maker, maker_key)
+
+
+@pytest.fixture
+def taker_api(api, swap_env):
+    """The API as the taker (dev account 2)."""
+    api.force_authenticate(party(2)[0])
+    return api

@@ -32,19 +32,6 @@ def post_swap(api, listing, *, amount="1", hashlock=None, address=None):
     )
 
 
-@pytest.fixture
-def taker_api(api, swap_env):
-    taker, _ = party(2)
-    api.force_authenticate(taker)
-    return api
-
-
-@pytest.fixture
-def listing(swap_env):
-    maker, maker_key = party(1)
-    return eth_test_listing(maker, maker_key)
-
-
 def test_swap_create_fixes_terms_and_reserves_the_listing(taker_api, listing):
     # when
     response = post_swap(taker_api, listing, amount="1.25")

@@ -9,23 +9,10 @@ import pytest
 
 from marketplace.models import Listing
 from swaps.models import Swap
-from swaps.tests.factories import eth_test_listing, make_swap, party, secret_pair
+from swaps.tests.factories import make_swap, secret_pair
 from swaps.tests.test_api import post_swap
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def taker_api(api, swap_env):
-    taker, _ = party(2)
-    api.force_authenticate(taker)
-    return api
-
-
-@pytest.fixture
-def listing(swap_env):
-    maker, maker_key = party(1)
-    return eth_test_listing(maker, maker_key)
 
 
 def _keyed(api, key: str):

@@ -11,7 +11,7 @@ import pytest
 from chains.tests.support import user as dev_account
 from marketplace.models import Listing
 from swaps.models import Notification, Swap
-from swaps.tests.factories import eth_test_listing, party, secret_pair
+from swaps.tests.factories import party, secret_pair
 
 pytestmark = pytest.mark.django_db
 
@@ -24,18 +24,6 @@ def post(api, path, listing, *, amount="1", address=None, hashlock=None):
         "hashlock": hashlock or secret_pair()[1],
     }
     return api.post(path, body, format="json")
-
-
-@pytest.fixture
-def listing(swap_env):
-    maker, maker_key = party(1)
-    return eth_test_listing(maker, maker_key)
-
-
-@pytest.fixture
-def taker_api(api, swap_env):
-    api.force_authenticate(party(2)[0])
-    return api
 
 
 def test_quote_states_terms_fees_and_times_and_writes_nothing(taker_api, listing):
