@@ -135,6 +135,12 @@ def render(topology: Topology, *, static_root: Path, max_body: int) -> Path:
         f"        server unix:{root}/run/web-{i}.sock max_fails=1 fail_timeout=2s;"
         for i in range(topology.web_processes)
     )
+    metrics = "\n".join(
+        f"        location = /metrics/web-{i} {{\n"
+        f"            proxy_pass http://unix:{root}/run/web-{i}.sock:/metrics;\n"
+        f"        }}"
+        for i in range(topology.web_processes)
+    )
     values = {
         "prod_dir": str(root),
         "base_dir": str(BASE_DIR),
@@ -151,6 +157,7 @@ def render(topology: Topology, *, static_root: Path, max_body: int) -> Path:
         "max_body": str(max_body),
         "user_line": user_line,
         "upstream_servers": upstream,
+        "metrics_locations": metrics,
         "web_processes": str(topology.web_processes),
         "chain_workers": str(topology.chain_workers),
         # Web processes pool their PostgreSQL connections (README "Production topology":

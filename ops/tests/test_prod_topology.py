@@ -251,6 +251,17 @@ def test_websockets_are_upgraded_through_nginx(stack):
     assert first["type"] == "snapshot"
 
 
+def test_each_web_process_shows_its_own_metrics_behind_the_token(stack):
+    # then: /metrics/web-N reaches process N (Prometheus scrapes each: deploy/prometheus)
+    bearer = {"Authorization": f"Bearer {stack['env']['METRICS_TOKEN']}"}
+    for n in range(2):
+        status, _, body = _get(f"{stack['base']}/metrics/web-{n}", bearer)
+        assert status == 200 and b"http_requests_total" in body
+    # and never without the token
+    status, _, body = _get(f"{stack['base']}/metrics/web-0")
+    assert status == 403 and json.loads(body)["code"] == "forbidden"
+
+
 def test_a_killed_web_process_is_restarted_and_requests_keep_succeeding(stack):
     # given
     before = _wait_running(stack, {"web:web-0"})["web:web-0"][1]

@@ -29,8 +29,22 @@ def test_alert_rules_fire_and_stay_quiet_as_their_unit_tests_say():
     assert "SUCCESS" in done.stdout
 
 
-def test_scrape_configuration_is_valid():
-    done = _promtool("check", "config", "prometheus.yml")
+def test_scrape_configuration_is_valid(tmp_path):
+    # given: the configuration beside its token file, as on a server
+    import shutil
+
+    shutil.copytree(PROMETHEUS, tmp_path / "prometheus")
+    (tmp_path / "prometheus" / "metrics_token").write_text("a-token-of-at-least-16-chars\n")
+    # when
+    tool = require_binary("promtool", "prometheus")
+    done = subprocess.run(
+        [tool, "check", "config", "prometheus.yml"],
+        cwd=tmp_path / "prometheus",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    # then
     assert done.returncode == 0, done.stdout + done.stderr
 
 
