@@ -112,3 +112,34 @@ def test_every_tunable_named_here_is_in_the_readme_table():
     ]:
         rows = [line for line in readme.splitlines() if line.startswith("| ")]
         assert any(f"`{name}`" in row.split(" | ")[0] for row in rows), name
+
+
+def environment_reads(source: str) -> set[str]:
+    """The variable names a settings module reads with ``env.<type>("NAME", ...)``."""
+    return {
+        node.args[0].value
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "env"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    }
+
+
+def test_every_environment_variable_the_settings_read_is_in_the_readme():
+    # given
+    readme = (ROOT / "README.md").read_text()
+    names = set().union(
+        *(environment_reads(p.read_text()) for p in (ROOT / "config" / "settings").glob("*.py"))
+    )
+    # then: each has its row (or mention) in README's "Environment variables"
+    assert len(names) > 50
+    assert sorted(n for n in names if f"`{n}`" not in readme) == []
+
+
+def test_the_environment_scanner_sees_each_typed_read():
+    source = 'A = env.int("ONE", default=1)\nB = env("TWO")\nC = env.str("THREE")\n'
+    assert environment_reads(source) == {"ONE", "THREE"}
