@@ -1,5 +1,4 @@
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
-from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny
@@ -7,8 +6,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api.errors import ApiError
 from core.api.pagination import PageNumberPagination
+from core.api.refusals import Refusal, refusal_response
 from core.decimals import format_plain
 from oracle import selectors, services
 from oracle.api.serializers import (
@@ -19,11 +18,14 @@ from oracle.api.serializers import (
     PriceSerializer,
 )
 
+UNKNOWN_PAIR = Refusal("unknown_pair", "The oracle does not price %(pair)s.", 404)
+PAIR_HALTED = Refusal("pair_halted", "%(pair)s is %(status)s: %(reason)s", 409)
+
 
 def _price_or_404(pair: str):
     agg = selectors.price_get(pair)
     if agg is None:
-        raise ApiError(f"The oracle does not price {pair.upper()}.", "unknown_pair", 404)
+        raise UNKNOWN_PAIR.error(pair=pair.upper())
     return agg
 
 
@@ -86,7 +88,11 @@ class PriceHistoryView(ListAPIView):
         OpenApiParameter("to", str, required=True, description="Symbol, e.g. ICP."),
         OpenApiParameter("amount", str, required=True, description="Decimal string, > 0."),
     ],
-    responses=ConvertSerializer,
+    responses={
+        200: ConvertSerializer,
+        404: refusal_response("The oracle does not price this pair.", UNKNOWN_PAIR),
+        409: refusal_response("The pair has no tradeable price now.", PAIR_HALTED),
+    },
     examples=[
         OpenApiExample(
             "ok",
@@ -119,10 +125,8 @@ class ConvertView(APIView):
         data = query.validated_data
         agg = _price_or_404(f"{data['from']}-{data['to']}")
         if not agg.tradeable or agg.price is None:
-            raise ApiError(
-                f"{agg.pair} is {agg.status}: {agg.halt_reason or agg.detail or 'no price'}",
-                "pair_halted",
-                status.HTTP_409_CONFLICT,
+            raise PAIR_HALTED.error(
+                pair=agg.pair, status=agg.status, reason=agg.halt_reason or agg.detail or "no price"
             )
         result = services.convert_amount(amount=data["amount"], price=agg.price)
         return Response(

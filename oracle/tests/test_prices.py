@@ -37,7 +37,7 @@ def server():
 @pytest.fixture
 def sources(server, settings):
     settings.ORACLE_SOURCE_URLS = {name: server.url for name in SOURCES}
-    settings.ORACLE_HTTP_TIMEOUT = 0.5
+    settings.ORACLE_HTTP_TIMEOUT = 5  # a local server; generous for a loaded machine
     settings.ORACLE_PAIRS = ["BTC-USD", "ETH-USD", "ICP-USD", "USDT-USD"]
     built = build_sources(
         backoff=InMemoryBackoffStore(), limiter=lambda name: TokenBucket(rate=1000, burst=1000)
