@@ -9,9 +9,14 @@ rendered configuration, logs, sockets and a self-signed certificate (made when
 ``PROD_DIR``s with their own ports, sharing PostgreSQL and Redis. Chains are reached by
 their RPC URLs (``CHAIN_RPC_*``); nothing here starts a chain.
 
-    python -m config.prodstack            # render, migrate, collect, then run supervisord
+The programs run from a release, ``PROD_DIR/current``: a symlink to a copy of the
+checkout under ``PROD_DIR/releases/``, so ``make prod-reload`` (``config/prodreload.py``)
+can deploy a new copy and still return to the one that ran before.
+
+    python -m config.prodstack            # release, render, migrate, collect, run supervisord
     python -m config.prodstack --render   # render the configuration only
-    python -m config.prodstack --prepare  # render, check, migrate, collect (systemd's first step)
+    python -m config.prodstack --prepare  # release, render, check, migrate, collect (systemd)
+    python -m config.prodstack --reload   # make prod-reload: health-gated rolling restart
 """
 
 from __future__ import annotations
@@ -29,6 +34,15 @@ from string import Template
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEPLOY = BASE_DIR / "deploy"
 DEFAULT_POOL_MAX = 10
+# Releases kept in PROD_DIR/releases (the current and the previous one are always kept).
+RELEASES_KEPT = 5
+# Not part of a release: version control, installed packages, runtime files (the default
+# PROD_DIR is under var/), caches.
+RELEASE_SKIPPED_TOP = {".git", ".venv", "node_modules", "var", "test-artifacts"}
+RELEASE_SKIPPED = shutil.ignore_patterns(
+    "__pycache__", "*.pyc", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".hypothesis"
+)
+MANIFEST = "staticfiles.json"
 
 
 @dataclass(frozen=True)
@@ -113,8 +127,82 @@ def self_signed_certificate(cert_file: Path, key_file: Path, names: list[str]) -
     cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
 
 
-def render(topology: Topology, *, static_root: Path, max_body: int) -> Path:
-    """Write nginx.conf and supervisord.conf into PROD_DIR; the supervisord.conf path."""
+def release_create(topology: Topology, source: Path) -> Path:
+    """Copy the code at `source` into a new ``PROD_DIR/releases/<UTC time>``; its path.
+
+    The copy holds the code, the built assets and compiled translations and the deploy
+    templates; the virtualenv stays where it is (the programs run ``sys.executable``).
+    """
+    releases = topology.prod_dir / "releases"
+    releases.mkdir(parents=True, exist_ok=True)
+    release = releases / datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+
+    def skipped(folder: str, names: list[str]) -> set[str]:
+        top = RELEASE_SKIPPED_TOP & set(names) if Path(folder) == source else set()
+        return top | RELEASE_SKIPPED(folder, names)
+
+    shutil.copytree(source, release, symlinks=True, ignore=skipped)
+    return release
+
+
+def release_current(topology: Topology) -> Path | None:
+    """The release ``PROD_DIR/current`` points at, or None before the first start."""
+    link = topology.prod_dir / "current"
+    return link.resolve() if link.is_symlink() else None
+
+
+def release_activate(topology: Topology, release: Path) -> None:
+    """Point ``PROD_DIR/current`` at `release` in one rename (never absent meanwhile).
+
+    Processes started afterwards run it; running ones keep the code they imported.
+    """
+    link = topology.prod_dir / "current"
+    new = topology.prod_dir / "current.new"
+    new.unlink(missing_ok=True)
+    new.symlink_to(release)
+    os.replace(new, link)
+
+
+def release_prune(topology: Topology, keep: set[Path]) -> None:
+    """Delete all but the newest RELEASES_KEPT releases, never one of `keep`."""
+    releases = sorted((topology.prod_dir / "releases").iterdir(), reverse=True)
+    for release in releases[RELEASES_KEPT:]:
+        if release not in keep:
+            shutil.rmtree(release, ignore_errors=True)
+
+
+def manifest_keep(static_root: Path, release: Path) -> None:
+    """Keep the static-files manifest `release` was collected with, in the release.
+
+    Static files have hashed names, so every release's files live side by side in
+    STATIC_ROOT; only the manifest (name to hashed name) is overwritten by a collect.
+    """
+    shutil.copy2(static_root / MANIFEST, release / MANIFEST)
+
+
+def manifest_restore(static_root: Path, release: Path) -> None:
+    """Put back the static-files manifest of `release` (a rollback)."""
+    if (release / MANIFEST).exists():
+        shutil.copy2(release / MANIFEST, static_root / MANIFEST)
+
+
+def nginx_binary() -> str:
+    return shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def render(
+    topology: Topology,
+    *,
+    static_root: Path,
+    max_body: int,
+    down: frozenset[int] = frozenset(),
+    deploy: Path = DEPLOY,
+) -> Path:
+    """Write nginx.conf and supervisord.conf into PROD_DIR; the supervisord.conf path.
+
+    The templates come from `deploy` (a release's ``deploy/``); the web processes in
+    `down` are out of nginx's rotation (``make prod-reload`` restarts them).
+    """
     root = topology.prod_dir
     for sub in ("logs", "run", "nginx/tmp", "tls"):
         (root / sub).mkdir(parents=True, exist_ok=True)
@@ -122,7 +210,7 @@ def render(topology: Topology, *, static_root: Path, max_body: int) -> Path:
         self_signed_certificate(
             topology.cert_file, topology.key_file, [topology.server_name, "127.0.0.1"]
         )
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    nginx = nginx_binary()
     user_line = ""
     user = os.environ.get("NGINX_USER") or ("www-data" if os.geteuid() == 0 else "")
     if user:
@@ -132,7 +220,8 @@ def render(topology: Topology, *, static_root: Path, max_body: int) -> Path:
             for folder in (root / "nginx" / "tmp", *(root / "nginx" / "tmp").iterdir()):
                 shutil.chown(folder, user=user)
     upstream = "\n".join(
-        f"        server unix:{root}/run/web-{i}.sock max_fails=1 fail_timeout=2s;"
+        f"        server unix:{root}/run/web-{i}.sock max_fails=1 fail_timeout=2s"
+        f"{' down' if i in down else ''};"
         for i in range(topology.web_processes)
     )
     metrics = "\n".join(
@@ -143,7 +232,6 @@ def render(topology: Topology, *, static_root: Path, max_body: int) -> Path:
     )
     values = {
         "prod_dir": str(root),
-        "base_dir": str(BASE_DIR),
         "python": sys.executable,
         "nginx": nginx,
         "node_name": topology.node_name,
@@ -166,12 +254,21 @@ def render(topology: Topology, *, static_root: Path, max_body: int) -> Path:
         "web_pool_max": os.environ.get("DB_POOL_MAX") or str(DEFAULT_POOL_MAX),
     }
     nginx_conf = root / "nginx" / "nginx.conf"
-    template = (DEPLOY / "nginx" / "nginx.conf.template").read_text()
+    template = (deploy / "nginx" / "nginx.conf.template").read_text()
     nginx_conf.write_text(Template(template).substitute(values))
     supervisord_conf = root / "supervisord.conf"
-    template = (DEPLOY / "supervisor" / "supervisord.conf.template").read_text()
+    template = (deploy / "supervisor" / "supervisord.conf.template").read_text()
     supervisord_conf.write_text(Template(template).substitute(values))
     return supervisord_conf
+
+
+def check_migrate_collect() -> None:
+    """The deploy checks, then migrations, then static files (Django must be set up)."""
+    from django.core.management import call_command
+
+    call_command("check", "--deploy", "--fail-level", "ERROR")
+    call_command("migrate", "--noinput", verbosity=1)
+    call_command("collectstatic", "--noinput", verbosity=0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,11 +278,29 @@ def main(argv: list[str] | None = None) -> int:
     steps.add_argument(
         "--prepare",
         action="store_true",
-        help="render, check, migrate and collect static files, then stop (systemd's first unit)",
+        help="release, render, check, migrate and collect static files, then stop"
+        " (systemd's first unit)",
     )
+    steps.add_argument(
+        "--release-checks",
+        action="store_true",
+        help="check, migrate and collect static files for the release this runs from"
+        " (a step of --reload)",
+    )
+    steps.add_argument(
+        "--reload",
+        action="store_true",
+        help="health-gated rolling restart onto a new release of --source (make prod-reload)",
+    )
+    from config import prodreload
+
+    prodreload.add_arguments(parser)
     args = parser.parse_args(argv)
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.prod"
     os.environ.setdefault("TRUSTED_PROXY_NETWORKS", "127.0.0.1/32")
+    # Every release shares the checkout's runtime folder (file cache and broker, media),
+    # not its own copy's var/.
+    os.environ.setdefault("VAR_DIR", str(BASE_DIR / "var"))
     topology = Topology.from_env(dict(os.environ))
 
     import django
@@ -197,17 +312,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"make prod refused: {exc}", file=sys.stderr)
         return 2
     from django.conf import settings
-    from django.core.management import call_command
 
+    static_root = Path(settings.STATIC_ROOT)
+    if args.reload:
+        return prodreload.reload(
+            topology, args, static_root=static_root, max_body=settings.REQUEST_MAX_BYTES
+        )
+    if args.release_checks:
+        check_migrate_collect()
+        return 0
+    if not args.render:
+        release = release_create(topology, BASE_DIR)
+        release_activate(topology, release)
     supervisord_conf = render(
-        topology, static_root=Path(settings.STATIC_ROOT), max_body=settings.REQUEST_MAX_BYTES
+        topology, static_root=static_root, max_body=settings.REQUEST_MAX_BYTES
     )
     if args.render:
         print(supervisord_conf)
         return 0
-    call_command("check", "--deploy", "--fail-level", "ERROR")
-    call_command("migrate", "--noinput", verbosity=1)
-    call_command("collectstatic", "--noinput", verbosity=0)
+    check_migrate_collect()
+    manifest_keep(static_root, release)
+    release_prune(topology, keep={release})
     if args.prepare:
         return 0
     supervisord = shutil.which("supervisord")
@@ -217,7 +342,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"P2P Swap ({topology.node_name}): https://{topology.server_name}:{topology.https_port}/"
         f"  ({topology.web_processes} web, {topology.worker_processes} workers, 1 beat, nginx;"
-        f" logs in {topology.prod_dir / 'logs'}; supervisorctl -c {supervisord_conf})",
+        f" logs in {topology.prod_dir / 'logs'}; supervisorctl -c {supervisord_conf};"
+        f" release {release.name})",
         flush=True,
     )
     os.execv(supervisord, [supervisord, "-n", "-c", str(supervisord_conf)])  # noqa: S606
