@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PORT ?= 8000
 
-.PHONY: run test install deps-python deps-node assets messages static lint typecheck audit api-fuzz migrate pin clean chromium ops-deps prod
+.PHONY: run test install deps-python deps-node assets messages static lint typecheck audit api-fuzz migrate pin clean chromium ops-deps prod prod-reload
 
 run: install migrate  ## set up everything and start the whole system in the foreground
 	$(PY) manage.py seed_demo
@@ -73,6 +73,12 @@ ops-deps:  ## install the operations tools: promtool, pg_dump, nginx, supervisor
 # start without their required variables.
 prod: install  ## run the production topology in the foreground (needs nginx and supervisor)
 	$(PY) -m config.prodstack
+
+# A new release of this checkout onto the running `make prod` (same environment): each web
+# process out of nginx's rotation, restarted, back once /health/ready answers on its socket;
+# then the workers and the beat. Rolls back to the previous release if one is not ready.
+prod-reload: install  ## health-gated rolling restart of the running make prod onto this checkout
+	$(PY) -m config.prodstack --reload $(PROD_RELOAD_ARGS)
 
 messages: deps-python  ## compile the translations (.mo files are never committed)
 	$(PY) manage.py compilemessages --ignore=.venv --ignore=node_modules -v 0
