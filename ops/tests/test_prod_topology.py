@@ -12,12 +12,14 @@ import gzip
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -110,6 +112,8 @@ def _env(folder: Path, database: _Database, http: int, https: int) -> dict[str, 
         EMAIL_URL="smtp://127.0.0.1:2525",
         REDIS_KEY_PREFIX=f"prodtest-{secrets.token_hex(4)}",
         STAFF_MFA_REQUIRED="true",
+        # The reload tests' clients all come from 127.0.0.1.
+        API_THROTTLE_ANON="100000/minute",
     )
     return env
 
@@ -288,3 +292,122 @@ def test_make_prod_refuses_without_its_required_variables(stack, tmp_path):
     )
     assert result.returncode == 2
     assert "SECRET_KEY must be set" in result.stderr
+
+
+WEB = {"web:web-0", "web:web-1"}
+
+
+def _pids(stack, names: set[str]) -> dict[str, int]:
+    rows = _wait_running(stack, names)
+    return {n: int(rows[n][1].split(",")[0].removeprefix("pid ")) for n in names}
+
+
+def _release(stack) -> Path:
+    return (Path(stack["env"]["PROD_DIR"]) / "current").resolve()
+
+
+def _reload(stack, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "config.prodstack", "--reload", *args],
+        cwd=BASE_DIR,
+        env=stack["env"],
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT,
+    )
+
+
+class _Load:
+    """Clients sending requests through nginx, one after another, until the block ends.
+
+    Each request's status must be the one it had before (readiness, an API read, an
+    invalid API write refused): a 502, 503 or a connection error is a failed request.
+    """
+
+    REQUESTS = (
+        ("GET", "/health/ready", None),
+        ("GET", "/api/v1/assets/", None),
+        ("POST", "/api/v1/swaps/", b"{not json"),
+    )
+
+    def __init__(self, base: str, clients: int = 3):
+        self.base = base
+        self.expected = {(m, p): self._send(m, p, d) for m, p, d in self.REQUESTS}
+        self.answers: list[tuple[str, str, object]] = []
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self._client) for _ in range(clients)]
+
+    def _send(self, method: str, path: str, data: bytes | None) -> object:
+        headers = {"Content-Type": "application/json"} if data else {}
+        try:
+            return _get(f"{self.base}{path}", headers, data=data, method=method)[0]
+        except OSError as error:
+            return repr(error)
+
+    def _client(self) -> None:
+        while not self.stopping.is_set():
+            for method, path, data in self.REQUESTS:
+                self.answers.append((method, path, self._send(method, path, data)))
+
+    @property
+    def failures(self) -> list:
+        return [a for a in self.answers if a[2] != self.expected[a[:2]]]
+
+    def __enter__(self) -> _Load:
+        assert list(self.expected.values())[:2] == [200, 200], self.expected
+        assert 400 <= self.expected[("POST", "/api/v1/swaps/")] < 500, self.expected
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout=30)
+
+
+def test_a_reload_restarts_every_process_on_a_new_release_with_no_failed_request(stack):
+    # given
+    programs = PROGRAMS - {"nginx"}
+    before, previous = _pids(stack, programs), _release(stack)
+    # when: make prod-reload while clients keep sending requests through nginx
+    with _Load(stack["base"]) as load:
+        result = _reload(stack)
+    # then
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert load.failures == [], (load.failures, result.stdout)
+    assert len(load.answers) > 30
+    # and each process is a new one; the web processes run the new release
+    after, release = _pids(stack, programs), _release(stack)
+    assert release != previous
+    assert sorted(n for n in programs if after[n] == before[n]) == []
+    for name in WEB:
+        assert Path(f"/proc/{after[name]}/cwd").resolve() == release
+    assert f"done: release {release.name} current, 5 processes restarted" in result.stdout
+
+
+def test_a_reload_whose_web_process_cannot_start_rolls_back_with_no_failed_request(stack, tmp_path):
+    # given: a release whose application fails to import
+    previous = _release(stack)
+    broken = tmp_path / "broken"
+    shutil.copytree(previous, broken, symlinks=True)
+    (broken / "config" / "asgi.py").write_text('raise RuntimeError("cannot start")\n')
+    before = _pids(stack, WEB)
+    # when
+    with _Load(stack["base"]) as load:
+        result = _reload(stack, "--source", str(broken), "--ready-timeout", "60")
+    # then: it failed, saying why, and the previous release is current again
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAILED: web:web-0 exited while starting" in result.stdout, result.stdout
+    assert f"rolled back: release {previous.name} is current again" in result.stdout
+    assert _release(stack) == previous
+    # and no request failed meanwhile; web-1 was never touched, web-0 runs the old release
+    assert load.failures == [], (load.failures, result.stdout)
+    after = _pids(stack, WEB)
+    assert after["web:web-1"] == before["web:web-1"]
+    assert after["web:web-0"] != before["web:web-0"]
+    assert Path(f"/proc/{after['web:web-0']}/cwd").resolve() == previous
+    # and both answer through nginx again
+    bearer = {"Authorization": f"Bearer {stack['env']['METRICS_TOKEN']}"}
+    for n in range(2):
+        assert _get(f"{stack['base']}/metrics/web-{n}", bearer)[0] == 200
