@@ -9,6 +9,8 @@ imports are rewritten to the hashed names, so a page never mixes a new module
 with a stale cached one. Vendored bundles under ``vendor/`` are left as built.
 """
 
+import os
+
 import brotli
 from django.contrib.staticfiles.apps import StaticFilesConfig as BaseStaticFilesConfig
 from django.contrib.staticfiles.storage import HashedFilesMixin
@@ -43,6 +45,18 @@ _OWN_MODULE_IMPORTS = (
 
 
 class _Compressor(Compressor):
+    def compress(self, path: str) -> list[str]:
+        # A repeated collect (each `make prod-reload` release) finds most files unchanged.
+        # A compressed copy carrying its file's mtime was made from that very file
+        # (`write_data` copies the mtime; a changed file is copied anew, with a new one).
+        mtime = os.stat(path).st_mtime
+        made = [
+            path + suffix
+            for suffix in (".br", ".gz")
+            if os.path.exists(path + suffix) and os.stat(path + suffix).st_mtime == mtime
+        ]
+        return made or super().compress(path)
+
     @staticmethod
     def compress_brotli(data: bytes) -> bytes:
         return brotli.compress(data, quality=11 if len(data) < LARGE_FILE_BYTES else 9)
