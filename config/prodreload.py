@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -257,6 +258,7 @@ def reload(
     )
     if checks.returncode != 0:
         prodstack.manifest_restore(static_root, previous)
+        shutil.rmtree(release, ignore_errors=True)
         say(f"refused: release {release.name} failed its checks; nothing was restarted")
         return 1
     prodstack.manifest_keep(static_root, release)

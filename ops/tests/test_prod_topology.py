@@ -118,6 +118,17 @@ def _env(folder: Path, database: _Database, http: int, https: int) -> dict[str, 
     return env
 
 
+def _kill_leftovers(folder: Path) -> None:
+    """Kill what supervisord left behind when it was killed before it had stopped its
+    programs (each runs in its own process group): every process naming `folder`."""
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and str(folder).encode() in (proc / "cmdline").read_bytes():
+                os.kill(int(proc.name), signal.SIGKILL)
+        except (OSError, ProcessLookupError):
+            continue  # gone meanwhile
+
+
 @pytest.fixture(scope="module")
 def stack():
     require_binary("nginx", "nginx")
@@ -165,6 +176,7 @@ def stack():
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+        _kill_leftovers(folder)
         log.close()
         database.drop()
 
