@@ -169,3 +169,25 @@ def test_the_project_celery_app_is_current_in_every_thread():
     thread.join()
     # then
     assert seen == ["p2pswap"]
+
+
+def test_concurrent_readiness_calls_all_pass_the_channel_layer_check(redis_url):
+    # given: the Redis channel layer lets one event loop at a time receive(); each probe
+    # runs in its own (async_to_sync in a fresh thread), as concurrent requests do
+    results: list[str] = []
+
+    def probe() -> None:
+        for _ in range(5):
+            try:
+                results.append(health.check_channel_layer())
+            except Exception as exc:
+                results.append(repr(exc))
+
+    # when
+    threads = [threading.Thread(target=probe) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    # then: none reports the layer as failing
+    assert results == ["RedisChannelLayer"] * 30
