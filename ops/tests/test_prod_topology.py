@@ -120,10 +120,12 @@ def _env(folder: Path, database: _Database, http: int, https: int) -> dict[str, 
 
 def _kill_leftovers(folder: Path) -> None:
     """Kill what supervisord left behind when it was killed before it had stopped its
-    programs (each runs in its own process group): every process naming `folder`."""
+    programs (each runs in its own process group): every process of this PROD_DIR (the
+    workers' command lines do not name it; their environment does)."""
+    mark = f"PROD_DIR={folder / 'prod'}".encode()
     for proc in Path("/proc").iterdir():
         try:
-            if proc.name.isdigit() and str(folder).encode() in (proc / "cmdline").read_bytes():
+            if proc.name.isdigit() and mark in (proc / "environ").read_bytes().split(b"\0"):
                 os.kill(int(proc.name), signal.SIGKILL)
         except (OSError, ProcessLookupError):
             continue  # gone meanwhile
