@@ -103,7 +103,7 @@ api-fuzz: install
 # DATABASE_URL names (named BENCH_DB_PREFIX_<benchmark>_<pid>, prefix "bench" by default) and
 # prints its rows; `make bench` runs them all and prints one table. BENCH_ARGS="--quick" for a
 # short run while developing.
-.PHONY: bench bench-listings bench-server bench-watcher
+.PHONY: bench bench-listings bench-server bench-watcher bench-prices
 bench: install  ## every benchmark, then one table: figure, floor, ratio, goal (needs DATABASE_URL)
 	@test -n "$$DATABASE_URL" || { echo "make bench needs DATABASE_URL=postgres://..."; exit 1; }
 	$(PY) bench/all.py $(BENCH_ARGS)
@@ -120,6 +120,11 @@ bench-listings: install  ## offer-book search p50/p95 with 100,000 listings besi
 bench-server: install  ## server requests/s and p95 per endpoint beside /health/live (needs DATABASE_URL)
 	@test -n "$$DATABASE_URL" || { echo "bench-server needs DATABASE_URL=postgres://..."; exit 1; }
 	$(PY) bench/server.py $(BENCH_SERVER_ARGS)
+
+# 500 /ws/prices/ sockets on the ASGI server (2 processes), 20 stored prices, beside a ping.
+bench-prices: install  ## live price store to 500 sockets p50/p95 beside the sockets' ping (needs DATABASE_URL, REDIS_URL)
+	@test -n "$$DATABASE_URL" -a -n "$$REDIS_URL" || { echo "bench-prices needs DATABASE_URL=postgres://... and REDIS_URL"; exit 1; }
+	$(PY) bench/prices.py $(BENCH_PRICES_ARGS)
 
 pin: deps-python  ## re-pin requirements.txt after editing requirements.in
 	$(VENV)/bin/uv pip compile --quiet --python-version 3.11 requirements.in -o requirements.txt

@@ -28,6 +28,7 @@ BENCHMARKS: list[tuple[str, str, list[str], list[str]]] = [
     ("listings", "bench/listings.py", [], ["--listings", "20000", "--requests", "40"]),
     ("server", "bench/server.py", [], ["--listings", "20000", "--seconds", "5"]),
     ("watcher", "bench/watcher.py", [], ["--shapes", "200x1,1000x10"]),
+    ("prices", "bench/prices.py", [], ["--sockets", "100", "--rounds", "5"]),
 ]
 
 
