@@ -173,7 +173,13 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REDIS_KEY_PREFIX}:asgi"},
+            "CONFIG": {
+                # redis-py 8 reads with a 5 s socket timeout by default, the same as the layer's
+                # blocking pop (brpop_timeout), so an idle WebSocket's receive raised
+                # TimeoutError and the socket dropped every few seconds: read for longer.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                "prefix": f"{REDIS_KEY_PREFIX}:asgi",
+            },
         }
     }
 else:
