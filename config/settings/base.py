@@ -178,6 +178,9 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # Its subscriber reads in short polls (0.1 s), so redis-py 8's 5 s socket read
+            # timeout never drops an idle socket, as it did under the list-based layer's 5 s
+            # blocking pop (core/tests/test_channel_layer.py).
             "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REDIS_KEY_PREFIX}:asgi"},
         }
     }
