@@ -49,6 +49,7 @@ import time
 import traceback
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -388,6 +389,7 @@ class Step:
     seconds: list[float] = field(default_factory=list)
     blocks: list[int] = field(default_factory=list)
     missing: int = 0  # swaps where the step could not be measured (a state not seen)
+    context: bool = False  # printed to show where the time goes, not a figure for the table
 
 
 def _block_at(heads: Heads, chain_id: int, when: float) -> int:
@@ -399,9 +401,9 @@ def measure(timelines: list[Timeline], heads: Heads, nets: dict[str, dict]) -> l
     a, b = nets[BASE]["chain_id"], nets[QUOTE]["chain_id"]
     conf = {a: nets[BASE]["confirmations"], b: nets[QUOTE]["confirmations"]}
     steps = {
-        key: Step(label, chain)
+        key: Step(label, chain, context=label.startswith(" "))
         for key, label, chain in (
-            ("own", "(the chain's own: a lock's block → its confirming block)", b),
+            ("own", "  the chain's own: a lock's block → its confirming block", b),
             ("tl_api", "taker lock confirmed → API taker_locked", b),
             ("tl_ws", "taker lock confirmed → WebSocket taker_locked", b),
             ("ml_api", "maker lock confirmed → API maker_locked", a),
@@ -411,6 +413,13 @@ def measure(timelines: list[Timeline], heads: Heads, nets: dict[str, dict]) -> l
             ("relay", "secret confirmed (local-a) → relayer redeem mined (local-b)", b),
             ("done_api", "relayer redeem confirmed → API completed", b),
             ("done_ws", "relayer redeem confirmed → WebSocket completed", b),
+            # Where the time goes: the watcher's transition (the history's created_at, the
+            # server's clock on this machine) splits each step into watcher and delivery.
+            ("w_tl", "  taker lock confirmed → watcher's transition", b),
+            ("w_ml", "  maker lock confirmed → watcher's transition", a),
+            ("w_sr", "  secret confirmed → watcher's transition", a),
+            ("w_relay", "  watcher's secret_revealed → relayer redeem mined", b),
+            ("w_done", "  relayer redeem confirmed → watcher's transition", b),
         )
     }
 
@@ -434,6 +443,10 @@ def measure(timelines: list[Timeline], heads: Heads, nets: dict[str, dict]) -> l
             seen = t.first(state, via=via)
             return seen.at if seen else None
 
+        recorded = {
+            e["to_state"]: datetime.fromisoformat(e["created_at"]).timestamp()
+            for e in t.final["history"]
+        }
         taker_lock = confirmed(b, t.sent["taker:lock"].block)
         mined_at = heads.seen_at(b, t.sent["taker:lock"].block, timeout=10)
         steps["own"].seconds.append(taker_lock[0] - mined_at)
@@ -455,6 +468,13 @@ def measure(timelines: list[Timeline], heads: Heads, nets: dict[str, dict]) -> l
         redeem = confirmed(b, done["block"])
         add("done_api", redeem, at("completed", "api"))
         add("done_ws", redeem, at("completed", "ws"))
+        add("w_tl", taker_lock, recorded.get("taker_locked"))
+        add("w_ml", maker_lock, recorded.get("maker_locked"))
+        add("w_sr", secret, recorded.get("secret_revealed"))
+        revealed = recorded["secret_revealed"]
+        steps["w_relay"].seconds.append(mined - revealed)
+        steps["w_relay"].blocks.append(done["block"] - _block_at(heads, b, revealed))
+        add("w_done", redeem, recorded.get("completed"))
     return list(steps.values())
 
 
@@ -554,6 +574,8 @@ def run(args: argparse.Namespace, env: dict[str, str], var_dir: Path) -> list[Ro
     print(f"  {'step':<62} {'n':>3} {'median':>8} {'p95':>8} {'median':>8} {'p95':>6}")
     rows = []
     for step in steps:
+        if step.label.startswith("  taker lock confirmed → watcher"):
+            print("  where the time goes: the watcher's part (the rest is delivery to the client)")
         if not step.seconds:
             print(f"  {step.label:<62} {0:>3} (not measured; {step.missing} missing)")
             continue
@@ -566,8 +588,8 @@ def run(args: argparse.Namespace, env: dict[str, str], var_dir: Path) -> list[Ro
             f"  {step.label:<62} {len(step.seconds):>3} {p50:7.2f}s {p95:7.2f}s "
             f"{b50:5.1f} bl {b95:3.0f} bl{missing}"
         )
-        if step.label.startswith("("):
-            continue  # the chain's own time: context, not a figure of ours
+        if step.context:
+            continue
         note = f"{b95:.0f} blocks at p95" if p95 >= goal else ""
         rows.append(
             Row(
