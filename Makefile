@@ -103,8 +103,8 @@ api-fuzz: install
 # DATABASE_URL names (named BENCH_DB_PREFIX_<benchmark>_<pid>, prefix "bench" by default) and
 # prints its rows; `make bench` runs them all and prints one table. BENCH_ARGS="--quick" for a
 # short run while developing.
-.PHONY: bench bench-listings bench-server bench-watcher bench-prices
-bench: install  ## every benchmark, then one table: figure, floor, ratio, goal (needs DATABASE_URL)
+.PHONY: bench bench-listings bench-server bench-watcher bench-prices bench-swaps
+bench: install  ## every benchmark, then one table: figure, floor, ratio, goal (needs DATABASE_URL and REDIS_URL)
 	@test -n "$$DATABASE_URL" || { echo "make bench needs DATABASE_URL=postgres://..."; exit 1; }
 	$(PY) bench/all.py $(BENCH_ARGS)
 
@@ -125,6 +125,11 @@ bench-server: install  ## server requests/s and p95 per endpoint beside /health/
 bench-prices: install  ## live price store to 500 sockets p50/p95 beside the sockets' ping (needs DATABASE_URL, REDIS_URL)
 	@test -n "$$DATABASE_URL" -a -n "$$REDIS_URL" || { echo "bench-prices needs DATABASE_URL=postgres://... and REDIS_URL"; exit 1; }
 	$(PY) bench/prices.py $(BENCH_PRICES_ARGS)
+
+# The stack as `make run` starts it (SQLite, or PostgreSQL and Redis when DATABASE_URL and
+# REDIS_URL are set), 50 swaps 4 at once through the API; BENCH_SWAPS_ARGS="--swaps 10".
+bench-swaps: install  ## swap latency beyond the chains' confirmations per step (p50/p95, s and blocks), then peak RSS per process
+	$(PY) bench/swaps.py $(BENCH_SWAPS_ARGS)
 
 pin: deps-python  ## re-pin requirements.txt after editing requirements.in
 	$(VENV)/bin/uv pip compile --quiet --python-version 3.11 requirements.in -o requirements.txt

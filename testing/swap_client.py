@@ -242,7 +242,11 @@ class Party:
             base_fee = int(rpc.call("eth_getBlockByNumber", "latest", False)["baseFeePerGas"], 16)
             tx["maxPriorityFeePerGas"] = GWEI
             tx["maxFeePerGas"] = 2 * base_fee + GWEI
-            tx["gas"] = int(rpc.call("eth_estimateGas", {**_hex_tx(tx)}), 16)
+            # A margin, as wallets add one: the estimate is taken against the latest block,
+            # and a storage slot another transaction of the same block empties (the HTLC's
+            # token balance) costs ~17,000 more to fill again than the estimate saw.
+            estimate = int(rpc.call("eth_estimateGas", _hex_tx(tx)), 16)
+            tx["gas"] = estimate + estimate // 4
             raw = self.key.sign_transaction(tx).raw_transaction
             sent_at = time.time()
             tx_hash = rpc.call("eth_sendRawTransaction", "0x" + raw.hex().removeprefix("0x"))
@@ -541,9 +545,12 @@ def _act(
     if key in done:
         return False
     done.add(key)
-    if action == "redeem" and step.get("function") == "redeem" and "data" not in step:
-        receipt = party.redeem(step, secret)
-    else:
-        receipt = party.send(step)
+    try:
+        if action == "redeem" and step.get("function") == "redeem" and "data" not in step:
+            receipt = party.redeem(step, secret)
+        else:
+            receipt = party.send(step)
+    except RpcError as exc:
+        raise RpcError(f"{role} {action} in state {view['state']}: {exc}") from exc
     timeline.sent[f"{role}:{action}"] = receipt
     return True
