@@ -37,6 +37,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from prometheus_client.parser import text_string_to_metric_families
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from bench.common import load, machine, throwaway_database  # noqa: E402
@@ -103,7 +105,14 @@ def _step(env: dict[str, str], log: Path, *argv: str) -> None:
 
 @contextmanager
 def stack(
-    folder: Path, *, listings: int, web: int, workers: int, key_seed: str, fund: int
+    folder: Path,
+    *,
+    listings: int,
+    web: int,
+    workers: int,
+    key_seed: str,
+    fund: int,
+    metrics_token: str,
 ) -> Iterator[str]:
     """Anvils, exchange server, seeded scratch database with `fund` load wallets funded on
     both chains, and `make prod`; yields its URL."""
@@ -145,7 +154,9 @@ def stack(
                 DATABASE_URL=database_url,
                 SECRET_KEY=secrets.token_urlsafe(64),
                 JWT_SIGNING_KEY=secrets.token_urlsafe(48),
-                METRICS_TOKEN=secrets.token_urlsafe(24),
+                METRICS_TOKEN=metrics_token,
+                # Where the time goes: queries over 250 ms are logged with their view.
+                SLOW_QUERY_MS="250",
                 ALLOWED_HOSTS="127.0.0.1,localhost",
                 SITE_URL=f"https://127.0.0.1:{https}",
                 EMAIL_URL="smtp://127.0.0.1:2525",  # the scenario sends no mail,
@@ -267,6 +278,38 @@ def run_locust(
     statuses = oracle_status(host)
     print("oracle after the run: " + ", ".join(f"{p} {s}" for p, s in sorted(statuses.items())))
     return code
+
+
+def server_times(base: str, token: str, processes: int) -> dict[tuple[str, str], tuple[int, float]]:
+    """{(view, method): (requests, seconds inside Django)} summed over the web processes'
+    Prometheus histograms (core.metrics), read through nginx with the metrics token."""
+    totals: dict[tuple[str, str], list[float]] = {}
+    for n in range(processes):
+        request = urllib.request.Request(  # noqa: S310 (our own stack)
+            f"{base}/metrics/web-{n}", headers={"Authorization": f"Bearer {token}"}
+        )
+        with urllib.request.urlopen(request, context=_tls(), timeout=10) as response:  # noqa: S310
+            text = response.read().decode()
+        for family in text_string_to_metric_families(text):
+            if family.name != "http_request_duration_seconds":
+                continue
+            for sample in family.samples:
+                if sample.name.endswith(("_sum", "_count")):
+                    key = (sample.labels["view"], sample.labels["method"])
+                    pair = totals.setdefault(key, [0.0, 0.0])
+                    pair[0 if sample.name.endswith("_count") else 1] += sample.value
+    return {k: (int(count), seconds) for k, (count, seconds) in totals.items() if count}
+
+
+def print_server_times(times: dict[tuple[str, str], tuple[int, float]]) -> None:
+    """Mean time inside Django per view: what the client saw beyond it was spent queueing
+    (for a web process, a database connection), in nginx and TLS, or in the load client."""
+    lines = [
+        (f"{method} {view}", f"{count:,}", f"{1000 * seconds / count:.0f}")
+        for (view, method), (count, seconds) in sorted(times.items(), key=lambda item: -item[1][1])
+    ]
+    print("\ntime inside Django per view (web processes' metrics), most total time first")
+    _table(("view", "requests", "mean ms"), lines)
 
 
 @dataclass
@@ -431,6 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     folder = Path(tempfile.mkdtemp(prefix="prodstack-load-"))
     folder.chmod(0o755)  # nginx's workers (www-data) read static files and sockets here
     csv_prefix = folder / "locust"
+    times: dict[tuple[str, str], tuple[int, float]] = {}
     try:
 
         def run(host: str, env: dict[str, str]) -> None:
@@ -441,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.target:
             run(args.target.rstrip("/"), {})
         else:
-            key_seed = secrets.token_hex(8)
+            key_seed, metrics_token = secrets.token_hex(8), secrets.token_urlsafe(24)
             with stack(
                 folder,
                 listings=args.listings,
@@ -449,9 +493,11 @@ def main(argv: list[str] | None = None) -> int:
                 workers=args.worker_processes,
                 key_seed=key_seed,
                 fund=args.users,
+                metrics_token=metrics_token,
             ) as host:
                 funded = {KEY_SEED_ENV: key_seed, FUNDED_ENV: str(args.users)}
                 run(host, funded)
+                times = server_times(host, metrics_token, args.web_processes)
         after = load()
         OUT.mkdir(parents=True, exist_ok=True)
         for found in folder.glob("locust_*.csv"):
@@ -470,7 +516,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.target or f'make prod ({args.web_processes} web, {args.worker_processes} workers)'}"
         f"\nmachine: {machine()}; load average after the run {after}\n"
     )
-    return 0 if report(rows, title=title) else 1
+    holds = report(rows, title=title)
+    if times:
+        print_server_times(times)
+    return 0 if holds else 1
 
 
 if __name__ == "__main__":
