@@ -125,6 +125,8 @@ def stack(
     anvils = []
     exchange = ExchangeTestServer()
     process: subprocess.Popen | None = None
+    redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    redis_prefix = f"load-{secrets.token_hex(4)}"
     with throwaway_database("load") as database_url:
         assert database_url is not None
         try:
@@ -161,8 +163,8 @@ def stack(
                 SITE_URL=f"https://127.0.0.1:{https}",
                 EMAIL_URL="smtp://127.0.0.1:2525",  # the scenario sends no mail,
                 # Production keeps its cache, channel layer and broker in Redis.
-                REDIS_URL=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
-                REDIS_KEY_PREFIX=f"load-{secrets.token_hex(4)}",
+                REDIS_URL=redis_url,
+                REDIS_KEY_PREFIX=redis_prefix,
                 CHAINS_LOCAL_ENABLED="true",
                 LOCAL_A_RPC_URL=anvils[0].rpc_url,
                 LOCAL_B_RPC_URL=anvils[1].rpc_url,
@@ -218,6 +220,17 @@ def stack(
             for anvil in anvils:
                 anvil.stop()
             exchange.stop()
+            _forget_redis_keys(redis_url, redis_prefix)
+
+
+def _forget_redis_keys(url: str, prefix: str) -> None:
+    """Delete the run's keys (cache, channel layer, broker) from the shared Redis."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+        client.delete(key)
+    client.close()
 
 
 def oracle_status(base: str) -> dict[str, str]:
