@@ -18,7 +18,7 @@ running one.) Three kinds of user, by weight:
 Requests are named by endpoint template (``/api/v1/listings/?pair=[pair]``) so the figures
 group per endpoint. Any 5xx is a failure whose message starts with ``5xx``; a connection
 error or an unexpected status is a failure too. A take refused with a stable code the
-scenario expects (the listing sold out under another taker, the taker's caps) is a success
+scenario expects (the listing emptied by another taker, the taker's caps, stale prices) is a success
 named ``POST /api/v1/swaps/ [refused: <code>]``: the app said no as designed.
 """
 
@@ -52,13 +52,13 @@ logger = logging.getLogger(__name__)
 
 # Refusals of a take that are the app working as designed under concurrent takers.
 EXPECTED_TAKE_REFUSALS = {
-    "too_many_unlocked_swaps",
+    "too_many_unlocked_swaps",  # the taker's caps (SWAP_MAX_UNLOCKED_PER_USER, ..._OPEN_...)
     "too_many_open_swaps",
-    "listing_not_found",
+    "listing_not_found",  # another taker emptied or the maker closed it
     "listing_unavailable",
-    "amount_above_remaining",
-    "not_enough_remaining",
-    "listing_not_active",
+    "insufficient_remaining",
+    # The oracle's prices went stale (its worker fell behind): its own row says how often.
+    "pair_halted",
     # Only against a --target stack, whose chains run.py cannot fund the wallets on.
     "insufficient_balance",
 }
