@@ -131,6 +131,18 @@ bench-prices: install  ## live price store to 500 sockets p50/p95 beside the soc
 bench-swaps: install  ## swap latency beyond the chains' confirmations per step (p50/p95, s and blocks), then peak RSS per process
 	$(PY) bench/swaps.py $(BENCH_SWAPS_ARGS)
 
+# The load scenario of issue #19 (bench/load/, README "Performance"): make prod on free ports
+# in /tmp/prodstack-load-* with two anvils, an exchange server, a throwaway database beside
+# DATABASE_URL's with LOAD_LISTINGS listings and funded wallets, then locust headless; prints
+# per endpoint req/s, p50/p95/p99, failures and 5xx against the goals. LOAD_ARGS="--target
+# https://host:port" aims it at a running stack instead. A killed run: pkill -f /tmp/prodstack-
+.PHONY: load
+LOAD_USERS ?= 200
+LOAD_MINUTES ?= 5
+LOAD_LISTINGS ?= 3000
+load: install  ## locust against make prod: p50/p95/p99 per endpoint, 5xx, error rate vs the goals (needs DATABASE_URL)
+	$(PY) bench/load/run.py --users $(LOAD_USERS) --minutes $(LOAD_MINUTES) --listings $(LOAD_LISTINGS) $(LOAD_ARGS)
+
 pin: deps-python  ## re-pin requirements.txt after editing requirements.in
 	$(VENV)/bin/uv pip compile --quiet --python-version 3.11 requirements.in -o requirements.txt
 
