@@ -109,8 +109,8 @@ api-fuzz: install
 # DATABASE_URL names (named BENCH_DB_PREFIX_<benchmark>_<pid>, prefix "bench" by default) and
 # prints its rows; `make bench` runs them all and prints one table. BENCH_ARGS="--quick" for a
 # short run while developing.
-.PHONY: bench bench-listings bench-server bench-watcher
-bench: install  ## every benchmark, then one table: figure, floor, ratio, goal (needs DATABASE_URL)
+.PHONY: bench bench-listings bench-server bench-watcher bench-prices bench-swaps
+bench: install  ## every benchmark, then one table: figure, floor, ratio, goal (needs DATABASE_URL and REDIS_URL)
 	@test -n "$$DATABASE_URL" || { echo "make bench needs DATABASE_URL=postgres://..."; exit 1; }
 	$(PY) bench/all.py $(BENCH_ARGS)
 
@@ -126,6 +126,28 @@ bench-listings: install  ## offer-book search p50/p95 with 100,000 listings besi
 bench-server: install  ## server requests/s and p95 per endpoint beside /health/live (needs DATABASE_URL)
 	@test -n "$$DATABASE_URL" || { echo "bench-server needs DATABASE_URL=postgres://..."; exit 1; }
 	$(PY) bench/server.py $(BENCH_SERVER_ARGS)
+
+# 500 /ws/prices/ sockets on the ASGI server (2 processes), 20 stored prices, beside a ping.
+bench-prices: install  ## live price store to 500 sockets p50/p95 beside the sockets' ping (needs DATABASE_URL, REDIS_URL)
+	@test -n "$$DATABASE_URL" -a -n "$$REDIS_URL" || { echo "bench-prices needs DATABASE_URL=postgres://... and REDIS_URL"; exit 1; }
+	$(PY) bench/prices.py $(BENCH_PRICES_ARGS)
+
+# The stack as `make run` starts it (SQLite, or PostgreSQL and Redis when DATABASE_URL and
+# REDIS_URL are set), 50 swaps 4 at once through the API; BENCH_SWAPS_ARGS="--swaps 10".
+bench-swaps: install  ## swap latency beyond the chains' confirmations per step (p50/p95, s and blocks), then peak RSS per process
+	$(PY) bench/swaps.py $(BENCH_SWAPS_ARGS)
+
+# The load scenario of issue #19 (bench/load/, README "Performance"): make prod on free ports
+# in /tmp/prodstack-load-* with two anvils, an exchange server, a throwaway database beside
+# DATABASE_URL's with LOAD_LISTINGS listings and funded wallets, then locust headless; prints
+# per endpoint req/s, p50/p95/p99, failures and 5xx against the goals. LOAD_ARGS="--target
+# https://host:port" aims it at a running stack instead. A killed run: pkill -f /tmp/prodstack-
+.PHONY: load
+LOAD_USERS ?= 200
+LOAD_MINUTES ?= 5
+LOAD_LISTINGS ?= 3000
+load: install  ## locust against make prod: p50/p95/p99 per endpoint, 5xx, error rate vs the goals (needs DATABASE_URL)
+	$(PY) bench/load/run.py --users $(LOAD_USERS) --minutes $(LOAD_MINUTES) --listings $(LOAD_LISTINGS) $(LOAD_ARGS)
 
 pin: deps-python  ## re-pin requirements.txt after editing requirements.in
 	$(VENV)/bin/uv pip compile --quiet --python-version 3.11 requirements.in -o requirements.txt

@@ -28,13 +28,15 @@ BENCHMARKS: list[tuple[str, str, list[str], list[str]]] = [
     ("listings", "bench/listings.py", [], ["--listings", "20000", "--requests", "40"]),
     ("server", "bench/server.py", [], ["--listings", "20000", "--seconds", "5"]),
     ("watcher", "bench/watcher.py", [], ["--shapes", "200x1,1000x10"]),
+    ("prices", "bench/prices.py", [], ["--sockets", "100", "--rounds", "5"]),
+    ("swaps", "bench/swaps.py", [], ["--quick"]),
 ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for development")
-    parser.add_argument("--only", default="", help="comma-separated names: listings,server,...")
+    parser.add_argument("--only", default="", help="comma-separated: listings,server,watcher,swaps")
     args = parser.parse_args()
     only = {name for name in args.only.split(",") if name}
 

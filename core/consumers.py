@@ -65,13 +65,17 @@ class PartyConsumer(AsyncJsonWebsocketConsumer):
             return
         self.user = user
         self.object_id = self.scope["url_route"]["kwargs"][f"{self.kind}_id"]
+        # Join before the first read: a change made between the read and the join would
+        # otherwise reach neither (its push is queued until connect returns, then re-read).
+        self.group = self.group_for(self.object_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
         view = await database_sync_to_async(self.view)()
         if view is None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            self.group = None
             await self.close(code=NOT_FOUND)
             return
         await self.accept(subprotocol=subprotocol)
-        self.group = self.group_for(self.object_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
         await self._send(view)
         if isinstance(self.channel_layer, InMemoryChannelLayer):
             self.poller = asyncio.create_task(self._poll())

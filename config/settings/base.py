@@ -170,9 +170,17 @@ if REDIS_URL:
             "KEY_PREFIX": REDIS_KEY_PREFIX,
         }
     }
+    # Redis pub/sub: a group message is one PUBLISH that each process receives once and
+    # hands to its own sockets. The list-based RedisChannelLayer spends Redis round trips per
+    # socket (group_add, group_discard, one pop per message) from a pool of 100 connections
+    # per process: at 500 price sockets it raised MaxConnectionsError and dropped sockets
+    # (README "Performance", bench/prices.py); its group membership also expires after a day.
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # Its subscriber reads in short polls (0.1 s), so redis-py 8's 5 s socket read
+            # timeout never drops an idle socket, as it did under the list-based layer's 5 s
+            # blocking pop (core/tests/test_channel_layer.py).
             "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REDIS_KEY_PREFIX}:asgi"},
         }
     }

@@ -91,7 +91,7 @@ def test_health_ready_uses_postgres_and_redis_when_configured(client, postgres_u
     # then
     assert checks["database"]["detail"] == "postgresql"
     assert checks["cache"]["detail"] == "RedisCache"
-    assert checks["channel_layer"]["detail"] == "RedisChannelLayer"
+    assert checks["channel_layer"]["detail"] == "RedisPubSubChannelLayer"
     assert checks["broker"]["detail"] == "redis"
 
 
