@@ -15,22 +15,25 @@ import secrets
 import shutil
 import signal
 import socket
-import ssl
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings
 
 from config.prodstack import BASE_DIR
-from ops.tests.support import require_binary
+from ops.tests.support import (
+    ScratchPostgres,
+    free_port,
+    http_request,
+    require_binary,
+    tls_context,
+    wait_running,
+)
 
 # The first test also waits for the start: migrations of a fresh database, then six
 # processes importing the app (seconds on an idle machine, minutes on a loaded one).
@@ -38,59 +41,17 @@ START_TIMEOUT = 420.0
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(START_TIMEOUT + 120)]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _tls() -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE  # the stack's own self-signed certificate
-    return context
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-def _get(url: str, headers: dict | None = None, data: bytes | None = None, method="GET"):
-    """(status, headers, body) without following redirects; errors are answers too."""
-    opener = urllib.request.build_opener(_NoRedirect, urllib.request.HTTPSHandler(context=_tls()))
-    request = urllib.request.Request(url, headers=headers or {}, data=data, method=method)
-    try:
-        with opener.open(request, timeout=15) as response:
-            return response.status, response.headers, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers, error.read()
-
-
 class _Database:
     """A scratch database for the stack: a PostgreSQL database of its own, or SQLite."""
 
     def __init__(self, folder: Path):
-        self.name = f"prodstack_{secrets.token_hex(4)}"
         run_url = os.environ.get("DATABASE_URL", "") if settings.USING_POSTGRES else ""
-        self.admin_url = ""
-        if run_url:
-            # CREATE and DROP DATABASE from the server's maintenance database.
-            self.admin_url = urlunsplit(urlsplit(run_url)._replace(path="/postgres"))
-            self.url = urlunsplit(urlsplit(run_url)._replace(path=f"/{self.name}"))
-            self._execute(f'CREATE DATABASE "{self.name}"')
-        else:
-            self.url = f"sqlite:///{folder / 'prod.sqlite3'}"
-
-    def _execute(self, sql: str) -> None:
-        import psycopg
-
-        with psycopg.connect(self.admin_url, autocommit=True) as connection:
-            connection.execute(sql)
+        self.postgres = ScratchPostgres(run_url, "prodstack") if run_url else None
+        self.url = self.postgres.url if self.postgres else f"sqlite:///{folder / 'prod.sqlite3'}"
 
     def drop(self) -> None:
-        if self.admin_url:
-            self._execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        if self.postgres:
+            self.postgres.drop()
 
 
 def _env(folder: Path, database: _Database, http: int, https: int) -> dict[str, str]:
@@ -138,7 +99,7 @@ def stack():
     folder = Path(tempfile.mkdtemp(prefix="prodstack-"))
     folder.chmod(0o755)  # nginx's workers (www-data) read static files and sockets here
     database = _Database(folder)
-    http, https = _free_port(), _free_port()
+    http, https = free_port(), free_port()
     env = _env(folder, database, http, https)
     log = (folder / "prodstack.log").open("wb")
     process = subprocess.Popen(
@@ -159,7 +120,7 @@ def stack():
                     + (folder / "prodstack.log").read_text(errors="replace")[-4000:]
                 )
             try:
-                if _get(f"{base}/health/live")[0] == 200:
+                if http_request(f"{base}/health/live")[0] == 200:
                     break
             except OSError:
                 pass
@@ -183,30 +144,8 @@ def stack():
         database.drop()
 
 
-def _status(stack) -> dict[str, tuple[str, str]]:
-    """supervisorctl status: {name: (state, pid text)}."""
-    out = subprocess.run(
-        ["supervisorctl", "-c", str(stack["conf"]), "status"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    ).stdout
-    rows = {}
-    for line in out.splitlines():
-        name, state, *rest = line.split(None, 2)
-        rows[name] = (state, rest[0] if rest else "")
-    return rows
-
-
 def _wait_running(stack, names: set[str], timeout: float = 60.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        rows = _status(stack)
-        if all(rows.get(n, ("",))[0] == "RUNNING" for n in names):
-            return rows
-        if time.monotonic() > deadline:
-            pytest.fail(f"not all running: {rows}")
-        time.sleep(0.5)
+    return wait_running(stack["conf"], names, timeout)
 
 
 PROGRAMS = {
@@ -226,23 +165,23 @@ def test_every_process_of_the_topology_runs_under_supervisor(stack):
 
 def test_https_with_http2_and_plain_http_redirected(stack):
     # then: TLS offers HTTP/2 (ALPN)
-    context = _tls()
+    context = tls_context()
     context.set_alpn_protocols(["h2", "http/1.1"])
     with socket.create_connection(("127.0.0.1", stack["https_port"]), timeout=10) as raw:
         with context.wrap_socket(raw, server_hostname="localhost") as tls:
             assert tls.selected_alpn_protocol() == "h2"
     # and the app answers through nginx, which tells it the request was https
-    status, _, body = _get(f"{stack['base']}/health/ready")
+    status, _, body = http_request(f"{stack['base']}/health/ready")
     assert status == 200, body
     # and plain http is sent to https
-    status, headers, _ = _get(f"{stack['http']}/market/")
+    status, headers, _ = http_request(f"{stack['http']}/market/")
     assert status == 301
     assert headers["Location"] == f"https://127.0.0.1:{stack['https_port']}/market/"
 
 
 def test_html_and_json_are_gzipped(stack):
     for path in ("/", "/api/schema/?format=json"):
-        status, headers, body = _get(f"{stack['base']}{path}", {"Accept-Encoding": "gzip"})
+        status, headers, body = http_request(f"{stack['base']}{path}", {"Accept-Encoding": "gzip"})
         assert status == 200, path
         assert headers["Content-Encoding"] == "gzip", path
         assert len(gzip.decompress(body)) > len(body)
@@ -250,7 +189,7 @@ def test_html_and_json_are_gzipped(stack):
 
 def test_a_body_over_the_limit_is_a_413_in_the_apis_shape(stack):
     size = settings.REQUEST_MAX_BYTES + 1
-    status, headers, body = _get(
+    status, headers, body = http_request(
         f"{stack['base']}/api/v1/swaps/",
         {"Content-Type": "application/json"},
         data=b" " * size,
@@ -264,7 +203,7 @@ def test_websockets_are_upgraded_through_nginx(stack):
     from websockets.sync.client import connect
 
     url = f"wss://127.0.0.1:{stack['https_port']}/ws/prices/"
-    with connect(url, ssl=_tls(), origin=stack["base"], open_timeout=15) as socket_:
+    with connect(url, ssl=tls_context(), origin=stack["base"], open_timeout=15) as socket_:
         first = json.loads(socket_.recv(timeout=15))
     assert first["type"] == "snapshot"
 
@@ -273,10 +212,10 @@ def test_each_web_process_shows_its_own_metrics_behind_the_token(stack):
     # then: /metrics/web-N reaches process N (Prometheus scrapes each: deploy/prometheus)
     bearer = {"Authorization": f"Bearer {stack['env']['METRICS_TOKEN']}"}
     for n in range(2):
-        status, _, body = _get(f"{stack['base']}/metrics/web-{n}", bearer)
+        status, _, body = http_request(f"{stack['base']}/metrics/web-{n}", bearer)
         assert status == 200 and b"http_requests_total" in body
     # and never without the token
-    status, _, body = _get(f"{stack['base']}/metrics/web-0")
+    status, _, body = http_request(f"{stack['base']}/metrics/web-0")
     assert status == 403 and json.loads(body)["code"] == "forbidden"
 
 
@@ -286,7 +225,7 @@ def test_a_killed_web_process_is_restarted_and_requests_keep_succeeding(stack):
     pid = int(before.split(",")[0].removeprefix("pid "))
     # when: kill -9, while requests keep coming
     os.kill(pid, signal.SIGKILL)
-    statuses = [_get(f"{stack['base']}/health/live")[0] for _ in range(20)]
+    statuses = [http_request(f"{stack['base']}/health/live")[0] for _ in range(20)]
     # then: nginx sent them to the other process; supervisor restarted the dead one
     assert statuses == [200] * 20
     after = _wait_running(stack, {"web:web-0"})["web:web-0"][1]
@@ -354,7 +293,7 @@ class _Load:
     def _send(self, method: str, path: str, data: bytes | None) -> object:
         headers = {"Content-Type": "application/json"} if data else {}
         try:
-            return _get(f"{self.base}{path}", headers, data=data, method=method)[0]
+            return http_request(f"{self.base}{path}", headers, data=data, method=method)[0]
         except OSError as error:
             return repr(error)
 
@@ -424,4 +363,4 @@ def test_a_reload_whose_web_process_cannot_start_rolls_back_with_no_failed_reque
     # and both answer through nginx again
     bearer = {"Authorization": f"Bearer {stack['env']['METRICS_TOKEN']}"}
     for n in range(2):
-        assert _get(f"{stack['base']}/metrics/web-{n}", bearer)[0] == 200
+        assert http_request(f"{stack['base']}/metrics/web-{n}", bearer)[0] == 200
