@@ -9,7 +9,6 @@ checks first, then each app's in the order of the app labels, whatever the order
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -90,12 +89,6 @@ def check_cache() -> str:
     return caches["default"].__class__.__name__
 
 
-# channels_redis lets one event loop at a time receive() on a layer; every probe runs in
-# an event loop of its own (async_to_sync in a fresh thread), so concurrent readiness
-# requests take turns instead of failing each other.
-_channel_layer_probe = threading.Lock()
-
-
 def check_channel_layer() -> str:
     layer = get_channel_layer()
     if layer is None:
@@ -108,8 +101,7 @@ def check_channel_layer() -> str:
         if message.get("type") != "health.ping":
             raise RuntimeError("channel layer returned a different message")
 
-    with _channel_layer_probe:
-        async_to_sync(roundtrip)()
+    async_to_sync(roundtrip)()
     return layer.__class__.__name__
 
 

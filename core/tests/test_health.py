@@ -172,8 +172,10 @@ def test_the_project_celery_app_is_current_in_every_thread():
 
 
 def test_concurrent_readiness_calls_all_pass_the_channel_layer_check(redis_url):
-    # given: the Redis channel layer lets one event loop at a time receive(); each probe
-    # runs in its own (async_to_sync in a fresh thread), as concurrent requests do
+    # given: probes each in an event loop of their own (async_to_sync in a fresh thread), as
+    # concurrent requests run them. The list-based Redis layer let one event loop at a time
+    # receive(), so the second failed: a 503 that made nginx drop the process (found by the
+    # reload-under-load test); the pub/sub layer keeps one layer per event loop.
     results: list[str] = []
 
     def probe() -> None:
@@ -190,4 +192,4 @@ def test_concurrent_readiness_calls_all_pass_the_channel_layer_check(redis_url):
     for thread in threads:
         thread.join(timeout=60)
     # then: none reports the layer as failing
-    assert results == ["RedisChannelLayer"] * 30
+    assert results == ["RedisPubSubChannelLayer"] * 30
