@@ -111,7 +111,7 @@ api-fuzz: install
 # short run while developing.
 .PHONY: bench bench-listings bench-server bench-watcher bench-prices bench-swaps
 bench: install  ## every benchmark, then one table: figure, floor, ratio, goal (needs DATABASE_URL and REDIS_URL)
-	@test -n "$$DATABASE_URL" || { echo "make bench needs DATABASE_URL=postgres://..."; exit 1; }
+	@test -n "$$DATABASE_URL" -a -n "$$REDIS_URL" || { echo "make bench needs DATABASE_URL=postgres://... and REDIS_URL=redis://..."; exit 1; }
 	$(PY) bench/all.py $(BENCH_ARGS)
 
 # Shapes LOCKSxPER_BLOCK (default 600x1,5000x10); e.g. BENCH_WATCHER_ARGS="--shapes 20000x50".
@@ -141,7 +141,8 @@ bench-swaps: install  ## swap latency beyond the chains' confirmations per step 
 # in /tmp/prodstack-load-* with two anvils, an exchange server, a throwaway database beside
 # DATABASE_URL's with LOAD_LISTINGS listings and funded wallets, then locust headless; prints
 # per endpoint req/s, p50/p95/p99, failures and 5xx against the goals. LOAD_ARGS="--target
-# https://host:port" aims it at a running stack instead. A killed run: pkill -f /tmp/prodstack-
+# https://host:port" aims it at a running stack instead. A killed run: pkill -f /tmp/prodstack-load-
+# (anvils, supervisord, nginx, web) and pkill -f "celery -A config" (workers).
 .PHONY: load
 LOAD_USERS ?= 200
 LOAD_MINUTES ?= 5

@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import os
 import queue
+import secrets
 import shutil
 import signal
 import socket
@@ -497,7 +498,7 @@ def main() -> None:
         args.swaps, args.parallel = 6, 3
 
     var_dir = Path(tempfile.mkdtemp(prefix="bench-swaps-"))
-    prefix = f"bench-swaps-{os.getpid()}"
+    prefix = f"bench-swaps-{secrets.token_hex(4)}"  # fixed length: no prefix of another run
     env = dict(os.environ)
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings.dev",

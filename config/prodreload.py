@@ -21,6 +21,7 @@ previous release working (add first, remove a release later).
 from __future__ import annotations
 
 import argparse
+import fcntl
 import http.client
 import os
 import shutil
@@ -99,7 +100,7 @@ def web_ready(path: Path, host: str) -> bool:
             "GET", "/health/ready", headers={"Host": host, "X-Forwarded-Proto": "https"}
         )
         return connection.getresponse().status == 200
-    except OSError:
+    except (OSError, http.client.HTTPException):
         return False
     finally:
         connection.close()
@@ -238,6 +239,20 @@ class Rollout:
 def reload(
     topology: prodstack.Topology, args: argparse.Namespace, *, static_root: Path, max_body: int
 ) -> int:
+    """One reload at a time per PROD_DIR (a second one is refused); ``_reload`` does it."""
+    topology.prod_dir.mkdir(parents=True, exist_ok=True)
+    with (topology.prod_dir / "reload.lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            Rollout.say(f"refused: another reload is running on {topology.prod_dir}")
+            return 2
+        return _reload(topology, args, static_root=static_root, max_body=max_body)
+
+
+def _reload(
+    topology: prodstack.Topology, args: argparse.Namespace, *, static_root: Path, max_body: int
+) -> int:
     """Deploy ``args.source`` as a new release with a rolling restart; the exit status.
 
     Precondition: ``make prod`` runs on this PROD_DIR. Side effects: a new release
@@ -250,6 +265,10 @@ def reload(
     sock = topology.prod_dir / "supervisor.sock"
     if previous is None or not sock.exists():
         say(f"refused: no running make prod in {topology.prod_dir} (start it first)")
+        return 2
+    if topology.web_processes < 2:
+        # Its only web process out of rotation would leave nginx nothing to send to.
+        say("refused: a rolling restart needs WEB_PROCESSES of at least 2 (restart make prod)")
         return 2
     release = prodstack.release_create(topology, args.source.resolve())
     say(f"release {release.name} copied from {args.source}")
@@ -278,7 +297,9 @@ def reload(
         for name in order:
             restarted.append(name)
             rollout.restart(name)
-    except NotReady as failure:
+    except Exception as failure:
+        # Whatever stopped it (a process not ready, nginx's reload, supervisor's RPC), the
+        # processes already restarted go back to the previous release.
         say(f"FAILED: {failure}; rolling back to release {previous.name}")
         prodstack.release_activate(topology, previous)
         prodstack.manifest_restore(static_root, previous)
@@ -286,7 +307,7 @@ def reload(
         try:
             for name in restarted:
                 rollout.restart(name)
-        except NotReady as again:
+        except Exception as again:
             say(f"ROLLBACK FAILED: {again}; out of rotation: {sorted(rollout.down)}")
             return 2
         untouched = [name for name in order if name not in restarted]

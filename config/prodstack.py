@@ -186,6 +186,25 @@ def manifest_restore(static_root: Path, release: Path) -> None:
         shutil.copy2(release / MANIFEST, static_root / MANIFEST)
 
 
+def kill_leftovers(prod_dir: Path) -> list[int]:
+    """SIGKILL every process started for `prod_dir` that outlived its supervisord (its
+    programs run in process groups of their own, so a killed supervisord leaves them); the
+    pids. Found by ``PROD_DIR`` in their environment: a Celery worker's command line does
+    not name the folder."""
+    import signal
+
+    mark = f"PROD_DIR={prod_dir}".encode()
+    killed = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and mark in (proc / "environ").read_bytes().split(b"\0"):
+                os.kill(int(proc.name), signal.SIGKILL)
+                killed.append(int(proc.name))
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+    return killed
+
+
 def nginx_binary() -> str:
     return shutil.which("nginx") or "/usr/sbin/nginx"
 

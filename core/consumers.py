@@ -69,7 +69,11 @@ class PartyConsumer(AsyncJsonWebsocketConsumer):
         # otherwise reach neither (its push is queued until connect returns, then re-read).
         self.group = self.group_for(self.object_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
-        view = await database_sync_to_async(self.view)()
+        try:
+            view = await database_sync_to_async(self.view)()
+        except BaseException:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            raise
         if view is None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
             self.group = None

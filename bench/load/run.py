@@ -13,7 +13,9 @@ PostgreSQL database beside DATABASE_URL's with the contracts deployed and ``--li
 listings seeded (bench/load/seed.py); a Redis key prefix of its own; then ``make prod``
 (``python -m config.prodstack``) with the API's rate limits raised through their
 environment variables (every client here is 127.0.0.1). It tears all of it down at the
-end; after a killed run, ``pkill -f "/tmp/prodstack-"`` ends what is left. Locust's CSVs
+end, its programs found by their PROD_DIR (``config.prodstack.kill_leftovers``); after this
+script itself was killed, ``pkill -f /tmp/prodstack-load-`` ends the anvils, supervisord,
+nginx and the web processes, and ``pkill -f "celery -A config"`` the workers. Locust's CSVs
 and the stack's logs are copied to ``var/load/``.
 """
 
@@ -43,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from bench.common import load, machine, throwaway_database  # noqa: E402
 from bench.load.keys import FUNDED_ENV, KEY_SEED_ENV  # noqa: E402
+from config.prodstack import kill_leftovers  # noqa: E402
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 OUT = ROOT / "var" / "load"
@@ -132,7 +135,7 @@ def stack(
         try:
             for name, chain_id in (("a", 31337), ("b", 31338)):
                 # --config-out puts the scratch folder in anvil's command line, so
-                # `pkill -f /tmp/prodstack-` finds it after a killed run.
+                # `pkill -f /tmp/prodstack-load-` finds it after a killed run.
                 config_out = ("--config-out", str(folder / f"anvil-{name}.json"))
                 anvils.append(
                     start_anvil(
@@ -216,7 +219,7 @@ def stack(
             yield base
         finally:
             if process is not None:
-                _stop(process)
+                _stop(process, folder / "prod")
             for anvil in anvils:
                 anvil.stop()
             exchange.stop()
@@ -248,16 +251,18 @@ def _tradeable(base: str) -> bool:
     return all(statuses.get(p) in ("ok", "degraded") for p in ("ETH-USD", "TEST-USD"))
 
 
-def _stop(process: subprocess.Popen) -> None:
-    """supervisord stops its programs on SIGTERM; what outlives it is killed."""
+def _stop(process: subprocess.Popen, prod_dir: Path) -> None:
+    """supervisord stops its programs on SIGTERM (workers get 60 s to finish a task); what
+    outlives it is killed, its programs too (they run in process groups of their own)."""
     try:
         os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=45)
+        process.wait(timeout=75)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
     except ProcessLookupError:
         pass
+    kill_leftovers(prod_dir)
 
 
 def run_locust(

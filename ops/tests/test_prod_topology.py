@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from config.prodstack import BASE_DIR
+from config.prodstack import BASE_DIR, kill_leftovers
 from ops.tests.support import (
     ScratchPostgres,
     free_port,
@@ -79,23 +79,11 @@ def _env(folder: Path, database: _Database, http: int, https: int) -> dict[str, 
     return env
 
 
-def _kill_leftovers(folder: Path) -> None:
-    """Kill what supervisord left behind when it was killed before it had stopped its
-    programs (each runs in its own process group): every process of this PROD_DIR (the
-    workers' command lines do not name it; their environment does)."""
-    mark = f"PROD_DIR={folder / 'prod'}".encode()
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and mark in (proc / "environ").read_bytes().split(b"\0"):
-                os.kill(int(proc.name), signal.SIGKILL)
-        except (OSError, ProcessLookupError):
-            continue  # gone meanwhile
-
-
 @pytest.fixture(scope="module")
-def stack():
+def stack(request):
     require_binary("nginx", "nginx")
     require_binary("supervisord", "supervisor")
+    failed_before = request.session.testsfailed
     folder = Path(tempfile.mkdtemp(prefix="prodstack-"))
     folder.chmod(0o755)  # nginx's workers (www-data) read static files and sockets here
     database = _Database(folder)
@@ -139,9 +127,11 @@ def stack():
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-        _kill_leftovers(folder)
+        kill_leftovers(folder / "prod")
         log.close()
         database.drop()
+        if request.session.testsfailed == failed_before:
+            shutil.rmtree(folder, ignore_errors=True)  # kept when a test failed: its logs
 
 
 def _wait_running(stack, names: set[str], timeout: float = 60.0) -> dict:

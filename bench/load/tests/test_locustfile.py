@@ -40,20 +40,20 @@ def live_app(settings, transactional_db) -> Iterator[str]:
     a, b = start_chain(31337), start_chain(31338)
     with a.node, b.node:
         server = LiveAsgiServer().start()
-        settings.SITE_URL = server.url
-        settings.CHAIN_NETWORKS = [
-            network_config("local-a", 31337, a.node.rpc_url, confirmations=1),
-            network_config("local-b", 31338, b.node.rpc_url, confirmations=1),
-        ]
-        unlimited = "100000/minute"
-        settings.API_THROTTLE_RATES = {k: unlimited for k in settings.API_THROTTLE_RATES}
-        clear_run_cache()
-        publish_prices(settings, {"TEST-USD": "1", "ETH-USD": "2000"})  # seed.USD's prices
-        for network in chain_selectors.network_list():
-            network_bootstrap(network=network, test_token=True)
-        seed(listings=60, makers=5, rng=random.Random(1))
-        fund(seed="smoke", count=USERS)
         try:
+            settings.SITE_URL = server.url
+            settings.CHAIN_NETWORKS = [
+                network_config("local-a", 31337, a.node.rpc_url, confirmations=1),
+                network_config("local-b", 31338, b.node.rpc_url, confirmations=1),
+            ]
+            unlimited = "100000/minute"
+            settings.API_THROTTLE_RATES = {k: unlimited for k in settings.API_THROTTLE_RATES}
+            clear_run_cache()
+            publish_prices(settings, {"TEST-USD": "1", "ETH-USD": "2000"})  # seed.USD's prices
+            for network in chain_selectors.network_list():
+                network_bootstrap(network=network, test_token=True)
+            seed(listings=60, makers=5, rng=random.Random(1))
+            fund(seed="smoke", count=USERS)
             yield server.url
         finally:
             server.stop()
