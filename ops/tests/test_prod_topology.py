@@ -354,3 +354,18 @@ def test_a_reload_whose_web_process_cannot_start_rolls_back_with_no_failed_reque
     bearer = {"Authorization": f"Bearer {stack['env']['METRICS_TOKEN']}"}
     for n in range(2):
         assert http_request(f"{stack['base']}/metrics/web-{n}", bearer)[0] == 200
+
+
+def test_a_second_reload_while_one_runs_is_refused_and_changes_nothing(stack):
+    import fcntl
+
+    # given: a reload holds the node's reload lock
+    release = _release(stack)
+    with (Path(stack["env"]["PROD_DIR"]) / "reload.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        # when
+        result = _reload(stack)
+    # then
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "another reload is running" in result.stdout
+    assert _release(stack) == release

@@ -525,6 +525,21 @@ def _ws_states(url: str, token: str, origin: str):
     return socket_, next_state
 
 
+def test_a_rolling_restart_of_a_node_with_one_web_process_is_refused(cluster):
+    # when: its only web process would leave nginx nothing to send to
+    result = subprocess.run(
+        [sys.executable, "-m", "config.prodstack", "--reload"],
+        cwd=BASE_DIR,
+        env=cluster.b.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    # then
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "needs WEB_PROCESSES of at least 2" in result.stdout
+
+
 def test_a_swap_node_a_worked_on_is_finished_by_node_b_after_node_a_dies(cluster):
     """Last in this module: node A does not come back."""
     a, b = cluster.a, cluster.b
