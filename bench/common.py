@@ -120,6 +120,21 @@ def throwaway_database(name: str) -> Iterator[str | None]:
         admin.close()
 
 
+def forget_redis(prefix: str, url: str | None = None) -> None:
+    """Delete a run's keys (cache, channel layer, broker: all under its ``REDIS_KEY_PREFIX``,
+    of fixed length so that it is no other run's prefix) from the Redis at `url` (default
+    REDIS_URL)."""
+    url = url or os.environ.get("REDIS_URL")
+    if not url:
+        return
+    import redis
+
+    client = redis.Redis.from_url(url)
+    for key in client.scan_iter(match=f"{prefix}*", count=1000):
+        client.delete(key)
+    client.close()
+
+
 def _number(value: float | None, unit: str = "") -> str:
     if value is None:
         return "-"

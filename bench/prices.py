@@ -32,7 +32,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import Row, emit, load, machine, pct, print_table, throwaway_database  # noqa: E402
+from bench.common import (  # noqa: E402
+    Row,
+    emit,
+    forget_redis,
+    load,
+    machine,
+    pct,
+    print_table,
+    throwaway_database,
+)
 from bench.server import _free_port, _start_server, _stop  # noqa: E402
 
 # Issue #15: from a refresh round's store to the message in a socket, p95 under 200 ms with
@@ -59,7 +68,8 @@ def main() -> None:
     os.environ["VAR_DIR"] = var_dir
     os.environ["LOG_LEVEL"] = "WARNING"
     os.environ["DEBUG"] = "false"
-    os.environ["REDIS_KEY_PREFIX"] = f"bench-prices-{secrets.token_hex(4)}"
+    prefix = f"bench-prices-{secrets.token_hex(4)}"
+    os.environ["REDIS_KEY_PREFIX"] = prefix
     import django
 
     try:
@@ -68,6 +78,7 @@ def main() -> None:
             stores, pings, received = run(args)
     finally:
         shutil.rmtree(var_dir, ignore_errors=True)
+        forget_redis(prefix)
     expected = args.sockets * args.rounds
     note = "" if received == expected else f"{expected - received} of {expected} never arrived"
     rows = [

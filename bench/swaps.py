@@ -59,6 +59,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import (  # noqa: E402 (after the path change)
     Row,
     emit,
+    forget_redis,
     load,
     machine,
     median,
@@ -520,22 +521,11 @@ def main() -> None:
             rows = run(args, env, var_dir)
     finally:
         shutil.rmtree(var_dir, ignore_errors=True)
-        _forget_redis(prefix)
+        forget_redis(prefix)
     print_table(rows, title=f"\nSwap latency, {args.swaps} swaps, {args.parallel} at once")
     for row in rows:
         emit(row)
     print(f"machine: {machine()}, load average {load()} at end")
-
-
-def _forget_redis(prefix: str) -> None:
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        return
-    import redis
-
-    client = redis.Redis.from_url(url)
-    for key in client.scan_iter(match=f"{prefix}*", count=1000):
-        client.delete(key)
 
 
 def run(args: argparse.Namespace, env: dict[str, str], var_dir: Path) -> list[Row]:

@@ -43,7 +43,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-from bench.common import load, machine, throwaway_database  # noqa: E402
+from bench.common import forget_redis, load, machine, throwaway_database  # noqa: E402
 from bench.load.keys import FUNDED_ENV, KEY_SEED_ENV  # noqa: E402
 from config.prodstack import kill_leftovers  # noqa: E402
 
@@ -223,17 +223,7 @@ def stack(
             for anvil in anvils:
                 anvil.stop()
             exchange.stop()
-            _forget_redis_keys(redis_url, redis_prefix)
-
-
-def _forget_redis_keys(url: str, prefix: str) -> None:
-    """Delete the run's keys (cache, channel layer, broker) from the shared Redis."""
-    import redis
-
-    client = redis.Redis.from_url(url)
-    for key in client.scan_iter(match=f"{prefix}:*", count=1000):
-        client.delete(key)
-    client.close()
+            forget_redis(redis_prefix, redis_url)
 
 
 def oracle_status(base: str) -> dict[str, str]:
