@@ -78,7 +78,7 @@ prod: install  ## run the production topology in the foreground (needs nginx and
 # process out of nginx's rotation, restarted, back once /health/ready answers on its socket;
 # then the workers and the beat. Rolls back to the previous release if one is not ready.
 prod-reload: install  ## health-gated rolling restart of the running make prod onto this checkout
-	$(PY) -m config.prodstack --reload $(PROD_RELOAD_ARGS)
+	$(PY) -m config.prodreload $(PROD_RELOAD_ARGS)
 
 messages: deps-python  ## compile the translations (.mo files are never committed)
 	$(PY) manage.py compilemessages --ignore=.venv --ignore=node_modules -v 0

@@ -50,21 +50,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--source",
         type=Path,
         default=prodstack.BASE_DIR,
-        help="with --reload: the code to deploy (default: this checkout)",
+        help="the code to deploy (default: this checkout)",
     )
     parser.add_argument(
         "--ready-timeout",
         type=float,
         default=float(os.environ.get("PROD_RELOAD_READY_TIMEOUT", DEFAULT_READY_TIMEOUT)),
-        help="with --reload: seconds a new web process has to answer /health/ready"
-        " (PROD_RELOAD_READY_TIMEOUT)",
+        help="seconds a new web process has to answer /health/ready (PROD_RELOAD_READY_TIMEOUT)",
     )
     parser.add_argument(
         "--drain-timeout",
         type=float,
         default=float(os.environ.get("PROD_RELOAD_DRAIN_TIMEOUT", DEFAULT_DRAIN_TIMEOUT)),
-        help="with --reload: seconds nginx's previous workers get to finish"
-        " (PROD_RELOAD_DRAIN_TIMEOUT)",
+        help="seconds nginx's previous workers get to finish (PROD_RELOAD_DRAIN_TIMEOUT)",
     )
 
 
@@ -323,3 +321,24 @@ def _reload(
         f" {time.monotonic() - started:.0f} s (previous: {previous.name})"
     )
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    topology = prodstack.environment()
+    if not prodstack.django_setup():
+        return 2
+    from django.conf import settings
+
+    return reload(
+        topology,
+        args,
+        static_root=Path(settings.STATIC_ROOT),
+        max_body=settings.REQUEST_MAX_BYTES,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

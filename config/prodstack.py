@@ -16,7 +16,7 @@ can deploy a new copy and still return to the one that ran before.
     python -m config.prodstack            # release, render, migrate, collect, run supervisord
     python -m config.prodstack --render   # render the configuration only
     python -m config.prodstack --prepare  # release, render, check, migrate, collect (systemd)
-    python -m config.prodstack --reload   # make prod-reload: health-gated rolling restart
+    python -m config.prodreload           # make prod-reload: health-gated rolling restart
 """
 
 from __future__ import annotations
@@ -290,6 +290,30 @@ def check_migrate_collect() -> None:
     call_command("collectstatic", "--noinput", verbosity=0)
 
 
+def environment() -> Topology:
+    """The prod settings' environment for this process (and the programs it starts), and
+    the node's topology from it."""
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.prod"
+    os.environ.setdefault("TRUSTED_PROXY_NETWORKS", "127.0.0.1/32")
+    # Every release shares the checkout's runtime folder (file cache and broker, media),
+    # not its own copy's var/.
+    os.environ.setdefault("VAR_DIR", str(BASE_DIR / "var"))
+    return Topology.from_env(dict(os.environ))
+
+
+def django_setup() -> bool:
+    """Set Django up with the prod settings; False (saying why) when they refuse."""
+    import django
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        django.setup()
+    except ImproperlyConfigured as exc:
+        print(f"make prod refused: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     steps = parser.add_mutually_exclusive_group()
@@ -304,39 +328,15 @@ def main(argv: list[str] | None = None) -> int:
         "--release-checks",
         action="store_true",
         help="check, migrate and collect static files for the release this runs from"
-        " (a step of --reload)",
+        " (a step of make prod-reload)",
     )
-    steps.add_argument(
-        "--reload",
-        action="store_true",
-        help="health-gated rolling restart onto a new release of --source (make prod-reload)",
-    )
-    from config import prodreload
-
-    prodreload.add_arguments(parser)
     args = parser.parse_args(argv)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.prod"
-    os.environ.setdefault("TRUSTED_PROXY_NETWORKS", "127.0.0.1/32")
-    # Every release shares the checkout's runtime folder (file cache and broker, media),
-    # not its own copy's var/.
-    os.environ.setdefault("VAR_DIR", str(BASE_DIR / "var"))
-    topology = Topology.from_env(dict(os.environ))
-
-    import django
-    from django.core.exceptions import ImproperlyConfigured
-
-    try:
-        django.setup()
-    except ImproperlyConfigured as exc:
-        print(f"make prod refused: {exc}", file=sys.stderr)
+    topology = environment()
+    if not django_setup():
         return 2
     from django.conf import settings
 
     static_root = Path(settings.STATIC_ROOT)
-    if args.reload:
-        return prodreload.reload(
-            topology, args, static_root=static_root, max_body=settings.REQUEST_MAX_BYTES
-        )
     if args.release_checks:
         check_migrate_collect()
         return 0

@@ -251,7 +251,7 @@ def _release(stack) -> Path:
 
 def _reload(stack, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "config.prodstack", "--reload", *args],
+        [sys.executable, "-m", "config.prodreload", *args],
         cwd=BASE_DIR,
         env=stack["env"],
         capture_output=True,

@@ -528,7 +528,7 @@ def _ws_states(url: str, token: str, origin: str):
 def test_a_rolling_restart_of_a_node_with_one_web_process_is_refused(cluster):
     # when: its only web process would leave nginx nothing to send to
     result = subprocess.run(
-        [sys.executable, "-m", "config.prodstack", "--reload"],
+        [sys.executable, "-m", "config.prodreload"],
         cwd=BASE_DIR,
         env=cluster.b.env,
         capture_output=True,
