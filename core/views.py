@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import sys
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -12,6 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from core.api.errors import RETRY_AFTER_SECONDS, UNAVAILABLE_DETAIL, connection_lost
 from core.client_ip import client_ip
 from core.health import readiness
 
@@ -102,4 +104,17 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    """``handler500``. An exception outside a DRF view (middleware, a page) that is a lost
+    connection to the database or Redis is a 503 with Retry-After, as in the API: nothing
+    was committed and a retry may succeed. The page is plain then (rendering the error page
+    may need the database that is gone)."""
+    if connection_lost(sys.exc_info()[1]):
+        if _is_api(request):
+            response: HttpResponse = JsonResponse(
+                {"detail": UNAVAILABLE_DETAIL, "code": "service_unavailable"}, status=503
+            )
+        else:
+            response = HttpResponse(UNAVAILABLE_DETAIL, status=503, content_type="text/plain")
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     return _error(request, 500, "server_error", "Something went wrong on our side. Please retry.")

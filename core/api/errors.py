@@ -6,6 +6,7 @@ import json
 import logging
 
 from django.core.exceptions import PermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -41,6 +42,21 @@ class ApiError(exceptions.APIException):
         super().__init__(detail=detail, code=code)
 
 
+# A lost connection to the database or Redis (core.views.server_error answers the same).
+RETRY_AFTER_SECONDS = 5
+UNAVAILABLE_DETAIL = "A service we depend on is unavailable for a moment. Please retry."
+
+
+def connection_lost(exc: BaseException | None) -> bool:
+    """A lost connection to the database or to Redis (not a bad query, not a bug)."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return isinstance(
+        exc, OperationalError | InterfaceError | RedisConnectionError | RedisTimeoutError
+    )
+
+
 def exception_handler(exc, context):
     """DRF exception handler producing the project's single error shape."""
     boundary = _boundary_response(exc, context)
@@ -50,6 +66,15 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    if connection_lost(exc):
+        # The database or Redis dropped the connection (a restart, a failover): nothing was
+        # committed, so the client may retry; a money-moving POST with its Idempotency-Key.
+        logger.warning("service unavailable: %r", exc, exc_info=exc)
+        return Response(
+            {"detail": UNAVAILABLE_DETAIL, "code": "service_unavailable"},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     response = drf_exception_handler(exc, context)
     if response is None:
         # Unexpected: log with the traceback, answer without internals.

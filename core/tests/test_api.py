@@ -1,5 +1,9 @@
+import json
+
 import pytest
+from django.db import InterfaceError, OperationalError
 from django.test import override_settings
+from redis.exceptions import ConnectionError as RedisConnectionError
 from rest_framework import exceptions, serializers
 from rest_framework.test import APIClient
 
@@ -120,6 +124,25 @@ def test_unexpected_errors_are_a_500_without_internals():
     }
 
 
+@pytest.mark.parametrize(
+    "lost",
+    [
+        OperationalError("terminating connection due to administrator command"),
+        InterfaceError("connection already closed"),
+        RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused."),
+    ],
+    ids=["database restarting", "database connection closed", "redis down"],
+)
+def test_a_lost_database_or_redis_connection_is_a_503_to_retry_not_a_500(lost):
+    # when: a view's query or cache call finds its connection gone
+    response = exception_handler(lost, {})
+    # then: the client is told to come back, in the API's error shape
+    assert response.status_code == 503
+    assert response.data["code"] == "service_unavailable"
+    assert response.headers["Retry-After"] == "5"
+    assert "127.0.0.1" not in response.data["detail"]
+
+
 def test_schema_is_openapi_3_and_documents_the_api(api):
     # when
     response = api.get("/api/schema/", HTTP_ACCEPT="application/json")
@@ -138,3 +161,27 @@ def test_docs_page_loads_its_assets_from_this_site(client):
     html = response.content.decode()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in html
     assert "cdn." not in html
+
+
+@pytest.mark.parametrize("path", ["/api/v1/swaps/", "/market/"], ids=["api", "page"])
+def test_a_lost_connection_outside_a_view_is_a_503_and_a_bug_stays_a_500(rf, path):
+    from core.views import server_error
+
+    # given: Django answering an exception raised in a middleware (handler500 runs inside
+    # its except block, as django.core.handlers.exception does)
+    request = rf.get(path)
+    try:
+        raise OperationalError("consuming input failed: server closed the connection")
+    except OperationalError:
+        lost = server_error(request)
+    try:
+        raise RuntimeError("a bug")
+    except RuntimeError:
+        bug = server_error(request)
+    # then
+    assert lost.status_code == 503
+    assert lost["Retry-After"] == "5"
+    assert bug.status_code == 500
+    if path.startswith("/api/"):
+        assert json.loads(lost.content)["code"] == "service_unavailable"
+        assert json.loads(bug.content)["code"] == "server_error"
