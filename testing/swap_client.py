@@ -196,6 +196,9 @@ class Party:
         self.api, self.key = api, key
         self.rpcs = {chain_id: Rpc(url) for chain_id, url in rpc_urls.items()}
         self._sending = threading.Lock()
+        # One swap's steps at a time (``drive``): an approve sets the allowance, so another
+        # swap's approve between this swap's approve and lock would leave its lock short.
+        self.acting = threading.Lock()
 
     @property
     def address(self) -> str:
@@ -516,9 +519,9 @@ def drive(
                         break
                     time.sleep(0.05)
                 return timeline
-            acted = _act(taker, "taker", view, secret, done, timeline)
+            acted = _turn(taker, "taker", path, view, secret, done, timeline)
             if state == "taker_locked" or (maker_redeems and state == "secret_revealed"):
-                acted |= _act(maker, "maker", maker.api.get(path), secret, done, timeline)
+                acted |= _turn(maker, "maker", path, None, secret, done, timeline)
             if time.monotonic() > deadline:
                 raise TimeoutError(f"swap {swap_id} still {state} after {timeout} s")
             if not acted:
@@ -528,6 +531,29 @@ def drive(
             follower.close()
 
 
+def _turn(
+    party: Party,
+    role: str,
+    path: str,
+    view: dict | None,
+    secret: str,
+    done: set[tuple[str, str, str]],
+    timeline: Timeline,
+) -> bool:
+    """`party`'s due steps in this swap, holding the party's turn: an approve is followed at
+    once by the lock it is for, before another swap of the same party may approve. `view`
+    is the swap as just read by this party, or None to read it in turn (a party with
+    several swaps at once must read in turn)."""
+    with party.acting:
+        acted = False
+        while True:
+            sent = _act(party, role, view or party.api.get(path), secret, done, timeline)
+            acted |= bool(sent)
+            if sent != "approve":
+                return acted
+            view = None
+
+
 def _act(
     party: Party,
     role: str,
@@ -535,15 +561,16 @@ def _act(
     secret: str,
     done: set[tuple[str, str, str]],
     timeline: Timeline,
-) -> bool:
-    """Send `party`'s next step if it is a transaction not yet sent in this state."""
+) -> str:
+    """Send `party`'s next step if it is a transaction not yet sent in this state; the
+    action sent, or ""."""
     step = view["next_action"]
     action = step["action"]
     if action not in ("approve", "lock", "redeem"):
-        return False
+        return ""
     key = (role, action, view["state"])
     if key in done:
-        return False
+        return ""
     done.add(key)
     try:
         if action == "redeem" and step.get("function") == "redeem" and "data" not in step:
@@ -553,4 +580,4 @@ def _act(
     except RpcError as exc:
         raise RpcError(f"{role} {action} in state {view['state']}: {exc}") from exc
     timeline.sent[f"{role}:{action}"] = receipt
-    return True
+    return action
