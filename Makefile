@@ -80,6 +80,15 @@ prod: install  ## run the production topology in the foreground (needs nginx and
 prod-reload: install  ## health-gated rolling restart of the running make prod onto this checkout
 	$(PY) -m config.prodreload $(PROD_RELOAD_ARGS)
 
+# The crash run (README "Crash run"): SWAPS swaps through the API of a `make prod` of its own
+# (its own PostgreSQL cluster, Redis and anvils) while processes are SIGKILLed, PostgreSQL
+# and Redis restart and a chain's RPC is cut; then every outcome is checked from the chains.
+# Last line: "chaos: N swaps, K kills, V violations". CHAOS_ARGS: see bench/chaos.py --help.
+SWAPS ?= 100
+.PHONY: chaos
+chaos: install  ## kill -9 monkey, restarts and an RPC cut during SWAPS swaps; checked from the chains
+	$(PY) bench/chaos.py --swaps $(SWAPS) $(CHAOS_ARGS)
+
 messages: deps-python  ## compile the translations (.mo files are never committed)
 	$(PY) manage.py compilemessages --ignore=.venv --ignore=node_modules -v 0
 

@@ -35,7 +35,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,24 +116,35 @@ def stack(
     key_seed: str,
     fund: int,
     metrics_token: str,
+    database_url: str | None = None,
+    redis_url: str | None = None,
+    rpc_urls: dict[str, str] | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[str]:
     """Anvils, exchange server, seeded scratch database with `fund` load wallets funded on
-    both chains, and `make prod`; yields its URL."""
+    both chains, and `make prod`; yields its URL.
+
+    `database_url`, `redis_url` and `rpc_urls` (local-a, local-b) name services the caller
+    runs (bench/chaos.py restarts them); by default a throwaway database beside
+    DATABASE_URL's, REDIS_URL (or the local Redis) under a key prefix of its own, and two
+    anvils started here. `extra_env` is added to the stack's environment."""
     from chains.anvil import free_port, start_anvil
     from testing.exchange_server import ExchangeTestServer
 
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+    if database_url is None and not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         raise SystemExit("make load needs PostgreSQL: set DATABASE_URL=postgres://...")
     log = folder / "prodstack.log"
     anvils = []
     exchange = ExchangeTestServer()
     process: subprocess.Popen | None = None
-    redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    own_redis = redis_url is not None  # the caller's own server: nothing of others' to spare
+    redis_url = redis_url or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
     redis_prefix = f"load-{secrets.token_hex(4)}"
-    with throwaway_database("load") as database_url:
+    given = nullcontext(database_url) if database_url else throwaway_database("load")
+    with given as database_url:
         assert database_url is not None
         try:
-            for name, chain_id in (("a", 31337), ("b", 31338)):
+            for name, chain_id in () if rpc_urls else (("a", 31337), ("b", 31338)):
                 # --config-out puts the scratch folder in anvil's command line, so
                 # `pkill -f /tmp/prodstack-load-` finds it after a killed run.
                 config_out = ("--config-out", str(folder / f"anvil-{name}.json"))
@@ -142,6 +153,8 @@ def stack(
                         port=free_port(), chain_id=chain_id, block_time=1, extra_args=config_out
                     )
                 )
+            if not rpc_urls:
+                rpc_urls = {"local-a": anvils[0].rpc_url, "local-b": anvils[1].rpc_url}
             exchange.start()
             for pair, price in PRICES.items():
                 exchange.set_price("coinbase", pair, price)
@@ -169,14 +182,15 @@ def stack(
                 REDIS_URL=redis_url,
                 REDIS_KEY_PREFIX=redis_prefix,
                 CHAINS_LOCAL_ENABLED="true",
-                LOCAL_A_RPC_URL=anvils[0].rpc_url,
-                LOCAL_B_RPC_URL=anvils[1].rpc_url,
+                LOCAL_A_RPC_URL=rpc_urls["local-a"],
+                LOCAL_B_RPC_URL=rpc_urls["local-b"],
                 ORACLE_SOURCES="coinbase",
                 ORACLE_COINBASE_URL=exchange.url,
                 ORACLE_QUORUM="1",
                 ORACLE_DEGRADED_MIN="1",
                 **RAISED_LIMITS,
             )
+            env.update(extra_env or {})
             print(f"preparing the stack in {folder} (log: {log})", flush=True)
             _step(env, log, "-m", "config.prodstack", "--prepare")
             _step(
@@ -189,18 +203,9 @@ def stack(
                 "--network",
                 "local-b",
             )
-            _step(
-                env,
-                log,
-                "-m",
-                "bench.load.seed",
-                "--listings",
-                str(listings),
-                "--fund",
-                str(fund),
-                "--key-seed",
-                key_seed,
-            )
+            if listings or fund:
+                seed = ("--listings", str(listings), "--fund", str(fund), "--key-seed", key_seed)
+                _step(env, log, "-m", "bench.load.seed", *seed)
             with log.open("ab") as out:
                 process = subprocess.Popen(
                     [sys.executable, "-m", "config.prodstack"],
@@ -223,7 +228,8 @@ def stack(
             for anvil in anvils:
                 anvil.stop()
             exchange.stop()
-            forget_redis(redis_prefix, redis_url)
+            if not own_redis:
+                forget_redis(redis_prefix, redis_url)
 
 
 def oracle_status(base: str) -> dict[str, str]:
