@@ -408,7 +408,6 @@ class Ledger:
     minted: collections.Counter = field(default_factory=collections.Counter)  # (chain, addr)
     listings: dict[str, int] = field(default_factory=dict)  # maker address -> units offered
     parties: set[tuple[int, str]] = field(default_factory=set)  # (chain id, address)
-    swaps: list[str] = field(default_factory=list)
     refused_takes: collections.Counter = field(default_factory=collections.Counter)
     outcomes: collections.Counter = field(default_factory=collections.Counter)
     failures: list[str] = field(default_factory=list)
@@ -424,7 +423,6 @@ class Rounds:
         self.tokens = {r["network"]: r["address"] for r in rows if r["symbol"] == "TEST"}
         self.assets = {n: asset_id(api, n, "TEST") for n in (BASE, QUOTE)}
         api.close()
-        self.in_flight = 0  # rounds begun, not ended
         self.driving = 0  # swaps created, not ended
         self.started = threading.Event()  # the first round began
         self.first_swap = threading.Event()  # the first take was accepted
@@ -475,7 +473,6 @@ class Rounds:
                 return
             with self.ledger.lock:
                 taken.append((taker, swap, secret))
-                self.ledger.swaps.append(str(swap["id"]))
             self.first_swap.set()
 
         racers = [threading.Thread(target=take_one, args=(t,), daemon=True) for t in takers]
@@ -516,7 +513,6 @@ class Rounds:
                     number = next(numbers, None)
                     if number is None:
                         return
-                    self.in_flight += 1
                 self.started.set()
                 try:
                     self.run(number)
@@ -526,9 +522,6 @@ class Rounds:
                             f"round {number}: {traceback.format_exc(limit=4)}"[-600:]
                         )
                     log(f"round {number} failed: {traceback.format_exc(limit=2)}")
-                finally:
-                    with numbers_lock:
-                        self.in_flight -= 1
 
         threads = [threading.Thread(target=worker, daemon=True) for _ in range(parallel)]
         for thread in threads:
@@ -945,6 +938,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {machine()}; load average after the run {load()}")
     print(f"run: {took:.0f} s, seed {seed}; swaps by state: {dict(sorted(states.items()))}")
     print(f"kills: {dict(sorted(monkey.kills.items())) if monkey else {}}")
+    print(f"swaps as their drivers last saw them: {dict(ledger.outcomes)}")
     for fault in faults:
         when = (
             "not reached"
