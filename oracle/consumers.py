@@ -20,7 +20,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import InMemoryChannelLayer
 
-from oracle import selectors
+from oracle import live, selectors
 from oracle.services import PRICES_GROUP
 
 POLL_SECONDS = 2.0
@@ -64,9 +64,10 @@ class PricesConsumer(AsyncJsonWebsocketConsumer):
     async def price_update(self, event):
         price = event["price"]
         self.seen[price["pair"]] = price["updated_at"]
-        await self.send_json({"type": "price", "price": price})
+        # An older publisher's event has no frame (a rolling restart): encode it here.
+        await self.send(text_data=event.get("text") or live.price_frame(price))
         for extra in await self._extra_changes():
-            await self.send_json({"type": "price", "price": extra})
+            await self.send(text_data=live.price_frame(extra))
 
     async def _poll(self):
         while True:
