@@ -61,6 +61,15 @@ class PricesConsumer(AsyncJsonWebsocketConsumer):
     async def receive_json(self, content, **kwargs):
         await self.send_json({"type": "error", "code": "read_only"})
 
+    async def dispatch(self, message):
+        # Channels first closes stale database connections, a hop to the one thread database
+        # calls share; 500 sockets queued for it on every update. An update needs no
+        # database, and the extra pairs' read (database_sync_to_async) closes them itself.
+        if message.get("type") == "price.update":
+            await self.price_update(message)
+        else:
+            await super().dispatch(message)
+
     async def price_update(self, event):
         price = event["price"]
         self.seen[price["pair"]] = price["updated_at"]

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from decimal import Decimal
 from unittest import mock
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing.websocket import WebsocketCommunicator
 from django.core.cache import cache
 from django.utils import timezone
 
-from oracle import consumers, selectors
+from oracle import consumers, live, selectors
 from oracle.aggregation import fixed_price
 from oracle.selectors import cache_key
 from oracle.services import PRICES_GROUP, price_publish
@@ -111,6 +112,31 @@ def test_a_price_update_to_many_sockets_is_encoded_once(eth):
     message = json.loads(pushed[0])
     assert message["type"] == "price"
     assert (message["price"]["pair"], message["price"]["price"]) == ("ETH-USD", "2345.67")
+
+
+def test_a_price_update_reaches_every_socket_while_the_database_thread_is_busy(eth):
+    async def scenario():
+        await database_sync_to_async(_publish)("2345.67")
+        shown = await database_sync_to_async(lambda: selectors.price_get("ETH-USD").as_dict())()
+        sockets = _sockets(SOCKETS)
+        await _open(sockets)
+        # given: the thread every database call (and Channels' closing of stale connections)
+        # runs in is busy
+        gate = threading.Event()
+        busy = asyncio.ensure_future(sync_to_async(gate.wait, thread_sensitive=True)())
+        try:
+            # when: an update arrives
+            await get_channel_layer().group_send(PRICES_GROUP, live.price_update(shown))
+            pushed = await asyncio.gather(*(ws.receive_json_from(timeout=5) for ws in sockets))
+        finally:
+            gate.set()
+            await busy
+        await asyncio.gather(*(ws.disconnect(timeout=30) for ws in sockets))
+        return shown, pushed
+
+    shown, pushed = async_to_sync(scenario)()
+    # then: every socket had it without waiting for that thread
+    assert pushed == [{"type": "price", "price": shown}] * SOCKETS
 
 
 def test_an_update_from_a_publisher_without_the_frame_is_still_sent(eth):
