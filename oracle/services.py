@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from core.decimals import CTX, quantize
 from core.live import group_send
-from oracle import selectors
+from oracle import live, selectors
 from oracle.aggregation import Aggregate, Status, aggregate, fixed_price
 from oracle.models import OracleAlert, PairHalt, PriceCandle, PricePoint
 from oracle.sources import CacheBackoffStore, Source, build_sources, fetch_quotes
@@ -120,7 +120,7 @@ def _broadcast(pair: str) -> None:
     """Send `pair`'s price as clients see it now to the live price subscribers."""
     shown = selectors.price_get(pair)
     if shown is not None:
-        group_send(PRICES_GROUP, {"type": "price.update", "price": shown.as_dict()})
+        group_send(PRICES_GROUP, live.price_update(shown.as_dict()))
 
 
 @transaction.atomic
