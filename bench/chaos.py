@@ -6,10 +6,11 @@ and Redis restart and a chain's RPC is cut; then every outcome is checked from t
 It starts, in a scratch folder ``/tmp/chaos-*`` on free ports and apart from the machine's
 own services (which it never touches): a PostgreSQL cluster of its own (``initdb``, run as
 the ``postgres`` user when this runs as root), a Redis server of its own, two anvils
-(local-a, local-b, 1 s blocks), a TCP relay in front of local-b's RPC (the platform's RPC
-provider; the users' wallets reach the chain directly), a local exchange server for the
-oracle, and ``make prod`` (nginx, ``--web`` web processes, ``--workers`` Celery workers, the
-beat, under supervisor) as ``make load`` starts it (bench/load/run.py).
+(local-a, local-b, 1 s blocks), a proxy in front of local-b's RPC (``chains.tests.support.
+RpcProxy``, the platform's RPC provider; the users' wallets reach the chain directly), a
+local exchange server for the oracle, and ``make prod`` (nginx, ``--web`` web processes,
+``--workers`` Celery workers, the beat, under supervisor) as ``make load`` starts it
+(bench/load/run.py).
 
 Then rounds run, ``--parallel`` at a time, until ``--swaps`` swaps exist: in a round a
 maker with a fresh key lists TEST on local-a for TEST on local-b, room for two swaps; three
@@ -27,7 +28,7 @@ POSTs with the same ``Idempotency-Key``. Meanwhile:
 - PostgreSQL restarts once (``pg_ctl restart -m fast``: every connection dropped), Redis
   restarts once (it keeps nothing on disk: the broker's queues, the cache, the channel
   layer and the beat's lock are lost), and local-b's RPC is cut for ``--cut-seconds``
-  (connections refused and open ones closed), each at its moment (``--postgres-at``,
+  (each connection closed unanswered), each at its moment (``--postgres-at``,
   ``--redis-at``, ``--cut-at``, seconds after the first swap is created).
 
 When every round is done, the monkey stops and the run waits (up to ``--settle``) for each
@@ -84,6 +85,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import load, machine  # noqa: E402 (after the path change)
 from bench.load.run import stack  # noqa: E402
 from chains.anvil import free_port, start_anvil  # noqa: E402
+from chains.tests.support import RpcProxy  # noqa: E402
 from ops.tests.support import kill_tree, supervisor_status  # noqa: E402
 from testing.swap_client import (  # noqa: E402
     Api,
@@ -247,73 +249,6 @@ class PrivateRedis:
         self.start()
 
 
-class RpcRelay:
-    """A TCP relay in front of a chain's RPC: the platform's provider. ``cut(seconds)``
-    closes its open connections and refuses new ones for that long."""
-
-    def __init__(self, upstream: str):
-        host, port = upstream.removeprefix("http://").split(":")
-        self.upstream = (host, int(port.rstrip("/")))
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
-        self.cut_until = 0.0
-        self.open: set[socket.socket] = set()
-        self.lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.server.accept()
-            except OSError:
-                return  # closed
-            if time.monotonic() < self.cut_until:
-                client.close()
-                continue
-            try:
-                upstream = socket.create_connection(self.upstream, timeout=10)
-            except OSError:
-                client.close()
-                continue
-            with self.lock:
-                self.open |= {client, upstream}
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (source, sink):
-                with self.lock:
-                    self.open.discard(s)
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                s.close()
-
-    def cut(self, seconds: float) -> None:
-        self.cut_until = time.monotonic() + seconds
-        with self.lock:
-            for s in list(self.open):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def outage(self, seconds: float) -> None:
-        """Cut the relay, and return when it carries traffic again."""
-        self.cut(seconds)
-        time.sleep(seconds)
-
-    def close(self) -> None:
-        self.server.close()
-
-
 # ---------------------------------------------------------------- patient clients
 
 
@@ -387,14 +322,13 @@ def _waiting(call: Callable[[], Any], patience: float = 300.0) -> Any:
 
 def _signed_in(party: Party) -> Party:
     """Sign in by SIWE; a verify whose answer was lost (the nonce is spent) starts over."""
-    for attempt in range(5):
+    for _ in range(4):
         try:
             party.api.sign_in(party.key)
             return party
         except ApiError:
-            if attempt == 4:
-                raise
             time.sleep(1)
+    party.api.sign_in(party.key)
     return party
 
 
@@ -581,6 +515,13 @@ class Fault:
     act: Callable[[], None]
     done_at: float | None = None
     in_flight: int = 0
+
+
+def outage(proxy: RpcProxy, seconds: float) -> None:
+    """The RPC provider gone for `seconds`: every connection closed unanswered."""
+    proxy.refuse = True
+    time.sleep(seconds)
+    proxy.refuse = False
 
 
 def run_faults(faults: list[Fault], rounds: Rounds, start: float, halt: threading.Event) -> None:
@@ -834,7 +775,7 @@ def main(argv: list[str] | None = None) -> int:
     folder.chmod(0o755)  # the postgres user and nginx's workers reach their files here
     stats, ledger = HttpStats(), Ledger()
     log(f"chaos: {args.swaps} swaps, {args.parallel} rounds at once; seed {seed}; in {folder}")
-    postgres = redis = relay = None
+    postgres = redis = proxy = None
     anvils = []
     monkey: Monkey | None = None
     halt = threading.Event()
@@ -854,9 +795,9 @@ def main(argv: list[str] | None = None) -> int:
         chain_urls = {
             chain_id: a.rpc_url for chain_id, a in zip(CHAIN_IDS.values(), anvils, strict=True)
         }
-        relay = RpcRelay(chain_urls[CHAIN_IDS[CUT_NETWORK]])
-        app_rpc = {BASE: chain_urls[CHAIN_IDS[BASE]], QUOTE: relay.url}
-        log(f"PostgreSQL :{postgres.port}, Redis :{redis.port}; {CUT_NETWORK} RPC via {relay.url}")
+        proxy = RpcProxy(chain_urls[CHAIN_IDS[CUT_NETWORK]])
+        app_rpc = {BASE: chain_urls[CHAIN_IDS[BASE]], QUOTE: proxy.url}
+        log(f"PostgreSQL :{postgres.port}, Redis :{redis.port}; {CUT_NETWORK} RPC via {proxy.url}")
         with stack(
             folder,
             listings=0,
@@ -878,7 +819,7 @@ def main(argv: list[str] | None = None) -> int:
                 Fault(
                     f"{CUT_NETWORK} RPC cut for {cut:.0f} s",
                     at(args.cut_at, 0.65),
-                    lambda: relay.outage(cut),
+                    lambda: outage(proxy, cut),
                 ),
             ]
             monkey = Monkey(conf, args.kill_every, args.min_uptime, rng)
@@ -924,8 +865,8 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.copy(folder / "prodstack.log", OUT / "prodstack.log")
         for anvil in anvils:
             anvil.stop()
-        if relay is not None:
-            relay.close()
+        if proxy is not None:
+            proxy.close()
         if redis is not None:
             redis.stop()
         if postgres is not None:

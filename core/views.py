@@ -110,9 +110,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
     may need the database that is gone)."""
     if connection_lost(sys.exc_info()[1]):
         if _is_api(request):
-            response: HttpResponse = JsonResponse(
-                {"detail": UNAVAILABLE_DETAIL, "code": "service_unavailable"}, status=503
-            )
+            response = _error(request, 503, "service_unavailable", UNAVAILABLE_DETAIL)
         else:
             response = HttpResponse(UNAVAILABLE_DETAIL, status=503, content_type="text/plain")
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)

@@ -119,7 +119,6 @@ def stack(
     database_url: str | None = None,
     redis_url: str | None = None,
     rpc_urls: dict[str, str] | None = None,
-    extra_env: dict[str, str] | None = None,
 ) -> Iterator[str]:
     """Anvils, exchange server, seeded scratch database with `fund` load wallets funded on
     both chains, and `make prod`; yields its URL.
@@ -127,7 +126,7 @@ def stack(
     `database_url`, `redis_url` and `rpc_urls` (local-a, local-b) name services the caller
     runs (bench/chaos.py restarts them); by default a throwaway database beside
     DATABASE_URL's, REDIS_URL (or the local Redis) under a key prefix of its own, and two
-    anvils started here. `extra_env` is added to the stack's environment."""
+    anvils started here."""
     from chains.anvil import free_port, start_anvil
     from testing.exchange_server import ExchangeTestServer
 
@@ -190,7 +189,6 @@ def stack(
                 ORACLE_DEGRADED_MIN="1",
                 **RAISED_LIMITS,
             )
-            env.update(extra_env or {})
             print(f"preparing the stack in {folder} (log: {log})", flush=True)
             _step(env, log, "-m", "config.prodstack", "--prepare")
             _step(

@@ -38,12 +38,14 @@ def network_config(name: str, chain_id: int, rpc_url: str, confirmations: int = 
 
 
 class RpcProxy:
-    """HTTP JSON-RPC proxy on loopback. `down = True` answers 503; `fail_after = n` fails
-    every request after the next n."""
+    """HTTP JSON-RPC proxy on loopback. `down = True` answers 503; `refuse = True` closes
+    each connection unanswered (a provider that is gone); `fail_after = n` fails every
+    request after the next n."""
 
     def __init__(self, upstream: str):
         self.upstream = upstream
         self.down = False
+        self.refuse = False
         self.fail_after: int | None = None
         self.requests = 0
         proxy = self
@@ -73,7 +75,11 @@ class RpcProxy:
                 self.end_headers()
                 self.wfile.write(payload)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        class Server(ThreadingHTTPServer):
+            def verify_request(self, request, client_address):
+                return not proxy.refuse
+
+        self.server = Server(("127.0.0.1", free_port()), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 

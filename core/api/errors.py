@@ -8,6 +8,8 @@ import logging
 from django.core.exceptions import PermissionDenied
 from django.db import InterfaceError, OperationalError
 from django.http import Http404
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -49,9 +51,6 @@ UNAVAILABLE_DETAIL = "A service we depend on is unavailable for a moment. Please
 
 def connection_lost(exc: BaseException | None) -> bool:
     """A lost connection to the database or to Redis (not a bad query, not a bug)."""
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-
     return isinstance(
         exc, OperationalError | InterfaceError | RedisConnectionError | RedisTimeoutError
     )
