@@ -110,7 +110,7 @@ SWAPS_PER_ROUND = 2  # a listing has room for two swaps; three takers race for t
 TAKERS_PER_ROUND = 3
 FUND_WEI = 10 * 10**18
 # The programs the monkey kills (supervisor's names start so); nginx is left alone.
-VICTIMS = ("web:", "worker-chain:", "worker-mail", "beat")
+VICTIMS = ("web:", "worker-chain:", "worker-mail", "follower", "beat")
 RETRIED_STATUS = frozenset({500, 502, 503, 504})
 # Refusals a client waits out, as the API documents them retryable: the oracle's price
 # is briefly unavailable while its sources or Redis come back.

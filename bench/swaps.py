@@ -206,6 +206,8 @@ def _role(pid: int, parent_role: str, anvil_ports: dict[str, str]) -> str:
         return "web (uvicorn)"
     if " beat" in text:
         return "celery beat"
+    if "follow_chains" in text:
+        return "head follower"
     if " worker" in text:
         return (
             "celery worker (pool process)"

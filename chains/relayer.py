@@ -25,9 +25,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -251,9 +252,27 @@ def on_chain_event(events: Sequence[HtlcEvent]) -> None:
         relay_redeem_later(network=network, lock_id=lock_id, preimage=revealed[sibling_hashlock])
 
 
+# Set in the head follower's process (chains.follower.RedeemSender): it sends the redeems
+# its own scans reveal, instead of queueing them for a worker that may be busy.
+_redeem_sender: Callable[[str, str, str], None] | None = None
+
+
+def redeem_sender_set(sender: Callable[[str, str, str], None] | None) -> None:
+    """Send this process's relayer redeems with `sender(network, lock_id, preimage)`, called
+    after the commit (None: queue them again)."""
+    global _redeem_sender
+    _redeem_sender = sender
+
+
 def relay_redeem_later(*, network: str, lock_id: str, preimage: str) -> None:
-    """Queue the relayer's redeem of one lock after the commit (task ``chains.relay_redeem``)."""
-    enqueue_on_commit("chains.relay_redeem", network, lock_id, preimage)
+    """The relayer's redeem of one lock, after the commit: by this process's redeem sender
+    when it has one, else by the task ``chains.relay_redeem``. Either way a redeem that is
+    lost (a crash after the commit) is queued again by ``swaps.reconcile``."""
+    sender = _redeem_sender
+    if sender is None:
+        enqueue_on_commit("chains.relay_redeem", network, lock_id, preimage)
+    else:
+        transaction.on_commit(partial(sender, network, lock_id, preimage))
 
 
 def expired_lock_ids(*, network: Network) -> list[str]:

@@ -1,7 +1,7 @@
 """`make run`: the whole system in the foreground, and nothing left behind on Ctrl-C.
 
-Starts two anvil chains, the ASGI server (HTTP and WebSocket), a Celery worker
-and Celery beat. Every child runs in its own process group, so stopping it
+Starts two anvil chains, the ASGI server (HTTP and WebSocket), a Celery worker,
+Celery beat and the head follower (``manage.py follow_chains``). Every child runs in its own process group, so stopping it
 also stops whatever it spawned; children are also told by the kernel to exit
 if this supervisor dies without cleaning up (PR_SET_PDEATHSIG).
 """
@@ -154,6 +154,9 @@ def main() -> int:
                 settings.CELERY_BEAT_SCHEDULE_FILENAME,
             ],
         )
+        # Scans each network as soon as a block is confirmed (chains/follower.py).
+        manage = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "manage.py")
+        sup.spawn("follower", [py, manage, "follow_chains"])
         url = f"http://{host}:{port}"
         if not _wait_http(f"{url}/health/live", timeout=60):
             print("The web server did not come up; stopping.", file=sys.stderr)

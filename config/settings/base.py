@@ -556,6 +556,9 @@ CHAIN_SCAN_BATCH = env.int("CHAIN_SCAN_BATCH", default=500)
 # CHAIN_SCAN_LEASE_SECONDS: seconds a scan lease lasts unless renewed; the holder renews it
 # every batch, so a killed worker blocks its network this long at most.
 CHAIN_SCAN_LEASE_SECONDS = env.int("CHAIN_SCAN_LEASE_SECONDS", default=15)
+# CHAIN_FOLLOW_POLL_SECONDS: how often the head follower (manage.py follow_chains) reads each
+# network's head; 0 (default): a tenth of the network's block time, at least 0.1 s.
+CHAIN_FOLLOW_POLL_SECONDS = env.float("CHAIN_FOLLOW_POLL_SECONDS", default=0.0)
 # CHAIN_RPC_BATCH_MAX: most JSON-RPC calls sent in one HTTP batch request (providers cap it).
 CHAIN_RPC_BATCH_MAX = env.int("CHAIN_RPC_BATCH_MAX", default=500)
 # CHAIN_REORG_WINDOW: recent block hashes kept per network to notice reorgs.

@@ -143,6 +143,7 @@ PROGRAMS = {
     "web:web-1",
     "worker-chain:worker-chain-0",
     "worker-mail",
+    "follower",
     "beat",
     "nginx",
 }
@@ -326,7 +327,7 @@ def test_a_reload_restarts_every_process_on_a_new_release_with_no_failed_request
     assert sorted(n for n in programs if after[n] == before[n]) == []
     for name in WEB:
         assert Path(f"/proc/{after[name]}/cwd").resolve() == release
-    assert f"done: release {release.name} current, 5 processes restarted" in result.stdout
+    assert f"done: release {release.name} current, 6 processes restarted" in result.stdout
 
 
 def test_a_reload_whose_web_process_cannot_start_rolls_back_with_no_failed_request(stack, tmp_path):

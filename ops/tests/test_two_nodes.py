@@ -66,7 +66,14 @@ pytestmark = [
 
 SCAN_INTERVAL = 2.0  # CHAIN_SCAN_INTERVAL of both nodes
 LEASE_SECONDS = 10  # CHAIN_SCAN_LEASE_SECONDS: how long a killed scanner blocks its network
-PROGRAMS = {"web:web-0", "worker-chain:worker-chain-0", "worker-mail", "beat", "nginx"}
+PROGRAMS = {
+    "web:web-0",
+    "worker-chain:worker-chain-0",
+    "worker-mail",
+    "follower",
+    "beat",
+    "nginx",
+}
 CHAIN_WORKER = "worker-chain:worker-chain-0"
 
 

@@ -1,0 +1,112 @@
+"""The head follower's process sends the relayer's redeems itself, after the commit, and
+hands a failed one to the queue."""
+
+import pytest
+from django.test import override_settings
+from web3 import Web3
+
+from chains import follower, relayer, selectors, services, watcher
+from chains.interface import ChainUnavailable
+from chains.models import RelayerTx
+from chains.tests.support import network_config, secret_pair, start_chain, user
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def chains():
+    a, b = start_chain(31337), start_chain(31338)
+    config = [
+        network_config("local-a", 31337, a.node.rpc_url, confirmations=2),
+        network_config("local-b", 31338, b.node.rpc_url, confirmations=2),
+    ]
+    with override_settings(CHAIN_NETWORKS=config, RELAYER_LOCK_FILTER=None):
+        for name in ("local-a", "local-b"):
+            services.contract_deploy(network=selectors.network_get(name), contract="HTLC")
+        yield a, b
+    a.node.stop()
+    b.node.stop()
+
+
+@pytest.fixture
+def sender():
+    sender = follower.RedeemSender()
+    relayer.redeem_sender_set(sender)
+    yield sender
+    relayer.redeem_sender_set(None)
+    sender.close()
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    """The tasks queued by the relayer and the sender, instead of sent."""
+    found: list[tuple] = []
+    record = lambda name, *args: found.append((name, *args))  # noqa: E731
+    monkeypatch.setattr(relayer, "enqueue_on_commit", record)
+    monkeypatch.setattr(follower, "enqueue_on_commit", record)
+    return found
+
+
+def _scan(name):
+    network = selectors.network_get(name)
+    while watcher.network_scan(network=network).status == "scanned":
+        pass
+
+
+def _htlc(name):
+    return selectors.htlc_deployment_get(name).address
+
+
+def test_a_revealed_secret_is_relayed_from_the_scanning_process(chains, sender, queued):
+    # given: the taker's lock on A and the maker's on B, with one hashlock, both confirmed
+    a, b = chains
+    taker, maker = user(1), user(2)
+    preimage, hashlock = secret_pair()
+    taker_lock, _ = a.lock_native(
+        taker,
+        _htlc("local-a"),
+        recipient=maker.address,
+        hashlock=hashlock,
+        timelock=a.now() + 7200,
+        amount=3 * 10**17,
+    )
+    maker_lock, _ = b.lock_native(
+        maker,
+        _htlc("local-b"),
+        recipient=taker.address,
+        hashlock=hashlock,
+        timelock=b.now() + 3600,
+        amount=5 * 10**16,
+    )
+    a.mine(2)
+    _scan("local-a")
+    # when: the taker's redeem on B is confirmed and scanned
+    data = b.htlc(_htlc("local-b")).encode_abi(
+        "redeem", args=[Web3.to_bytes(hexstr=maker_lock), preimage]
+    )
+    b.send(taker, _htlc("local-b"), data)
+    b.mine(2)
+    _scan("local-b")
+    sender.close()  # the sends under way finish
+    # then: this process sent the redeem on A, nothing went to the queue, and it is mined
+    assert queued == []
+    tx = RelayerTx.objects.get(network="local-a", lock_id=taker_lock)
+    assert tx.action == "redeem"
+    a.mine(1)
+    relayer.relayer_track(network=selectors.network_get("local-a"))
+    tx.refresh_from_db()
+    assert tx.status == "mined"
+    state = a.htlc(_htlc("local-a")).functions.getLock(Web3.to_bytes(hexstr=taker_lock)).call()[6]
+    assert state == 2  # redeemed
+
+
+def test_a_failed_send_goes_to_the_queue(chains, sender, queued, monkeypatch):
+    def unreachable(**_):
+        raise ChainUnavailable("local-a: connection refused")
+
+    monkeypatch.setattr(relayer, "relayer_redeem", unreachable)
+    # when
+    sender.send("local-a", "0x" + "11" * 32, "0x" + "22" * 32)
+    # then
+    assert queued == [("chains.relay_redeem", "local-a", "0x" + "11" * 32, "0x" + "22" * 32)]
+    assert not RelayerTx.objects.exists()
