@@ -1,9 +1,10 @@
 """`make run`: the whole system in the foreground, and nothing left behind on Ctrl-C.
 
 Starts two anvil chains, the ASGI server (HTTP and WebSocket), a Celery worker,
-Celery beat and the head follower (``manage.py follow_chains``). Every child runs in its own process group, so stopping it
-also stops whatever it spawned; children are also told by the kernel to exit
-if this supervisor dies without cleaning up (PR_SET_PDEATHSIG).
+Celery beat and the head follower (``manage.py follow_chains``). Every child runs
+in its own process group, so stopping it also stops whatever it spawned; children
+are also told by the kernel to exit if this supervisor dies without cleaning up
+(PR_SET_PDEATHSIG).
 """
 
 from __future__ import annotations
@@ -155,7 +156,8 @@ def main() -> int:
             ],
         )
         # Scans each network as soon as a block is confirmed (chains/follower.py).
-        manage = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "manage.py")
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        manage = os.path.join(root, "manage.py")
         sup.spawn("follower", [py, manage, "follow_chains"])
         url = f"http://{host}:{port}"
         if not _wait_http(f"{url}/health/live", timeout=60):

@@ -7,8 +7,8 @@ turn is taken out of nginx's rotation (nginx re-rendered with it ``down``, reloa
 gracefully, its old workers drained), restarted by supervisor (uvicorn finishes its
 in-flight requests on SIGTERM), and put back only once the new process answers
 ``GET /health/ready`` with 200 on its own socket. Then the chain workers, the mail
-worker, the head follower and the beat are restarted one at a time (Celery's warm shutdown; tasks are
-idempotent).
+worker, the head follower and the beat are restarted one at a time (Celery's warm
+shutdown; tasks are idempotent).
 
 When a web process is not ready within ``--ready-timeout`` (or a worker does not start),
 the reload rolls back: ``current`` and the static-files manifest go back to the previous

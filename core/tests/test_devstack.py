@@ -129,7 +129,7 @@ def test_make_run_serves_everything_and_ctrl_c_leaves_nothing(stack_env, marker,
             ("local-b", "TEST"),
         ]
 
-        # the watcher, run by beat and the worker, follows both chains
+        # the watcher, run by the head follower and by beat and the worker, follows both chains
         def watcher_cursor_advanced() -> bool:
             checks = json.loads(_get(base + "/health/ready")[1])["checks"]
             return all(
