@@ -44,9 +44,9 @@ class PriceListView(ListAPIView):
     def list(self, request, *args, **kwargs):
         # The same answer for everyone until a price, a halt or an asset changes.
         data = selectors.cached_over_prices(
-            "prices", request.build_absolute_uri(), lambda: super(PriceListView, self).list(
-                request, *args, **kwargs
-            ).data
+            "prices",
+            request.build_absolute_uri(),
+            lambda: super(PriceListView, self).list(request, *args, **kwargs).data,
         )
         return Response(data)
 
