@@ -31,7 +31,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from oracle.selectors import prices_fresh_until, prices_token
+from oracle.selectors import PRICES_VERSION_KEY, prices_fresh_until, prices_token
 
 BOOK_VERSION_KEY = "marketplace:book:version"
 T = TypeVar("T")
@@ -49,6 +49,14 @@ def book_token() -> str:
         cache.add(BOOK_VERSION_KEY, uuid.uuid4().hex, timeout=None)
         token = cache.get(BOOK_VERSION_KEY)
     return str(token)
+
+
+def _tokens() -> str:
+    """The book's and the oracle's version tokens, in one cache round trip."""
+    found = cache.get_many([BOOK_VERSION_KEY, PRICES_VERSION_KEY])
+    if len(found) < 2:  # first read, or the cache lost one: start it
+        return f"{book_token()}:{prices_token()}"
+    return f"{found[BOOK_VERSION_KEY]}:{found[PRICES_VERSION_KEY]}"
 
 
 def next_expiry(now: datetime) -> datetime | None:

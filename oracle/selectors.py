@@ -49,7 +49,6 @@ def prices_fresh_until(*, now: datetime | None = None) -> datetime | None:
     from oracle.aggregation import Rules
 
     rules = Rules.from_settings()
-    now = now or timezone.now()
     pairs = direct_pairs()
     cached = cache.get_many([cache_key(p) for p in pairs])
     deadlines = [
@@ -58,9 +57,8 @@ def prices_fresh_until(*, now: datetime | None = None) -> datetime | None:
         if agg.tradeable and not agg.fixed
         for source in agg.sources
     ]
-    # A pair without a published price answers "no data" timed at each read: keep it short.
-    if len(cached) < len(pairs):
-        deadlines.append(now + timedelta(seconds=1))
+    # A pair without a published price stays without one until a publication, which
+    # replaces the version: it sets no deadline.
     return min(deadlines, default=None)
 
 
