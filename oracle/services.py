@@ -124,7 +124,6 @@ def _broadcast(pair: str) -> None:
         group_send(PRICES_GROUP, live.price_update(shown.as_dict()))
 
 
-@transaction.atomic
 def prices_changed() -> None:
     """Mark every read cached over the oracle's prices out of date once the current
     transaction commits (``selectors.prices_token``)."""
@@ -138,6 +137,7 @@ def _prices_changed(pair: str) -> None:
     _broadcast(pair)
 
 
+@transaction.atomic
 def price_publish(*, aggregate: Aggregate, previous: Aggregate | None) -> None:
     """Store `aggregate` (raw point, candles, alerts) and, on commit, cache and broadcast it.
 
