@@ -20,6 +20,7 @@ from chains.models import Asset
 from chains.selectors import asset_get
 from core.decimals import CTX, MAX_AMOUNT, decimal_places, format_plain, places
 from marketplace import errors as refusals
+from marketplace.cache import book_changed
 from marketplace.models import Listing
 from marketplace.selectors import band_rate, listing_take_refusal
 from oracle.selectors import pair_is_tradeable, price_pair
@@ -30,7 +31,11 @@ State = Listing.State
 
 
 def _locked(listing_id: int) -> Listing:
-    """The listing row, locked until the end of the transaction (its assets joined, unlocked)."""
+    """The listing row, locked until the end of the transaction (its assets joined, unlocked).
+
+    Every change to a listing locks it here first, so this also marks the cached offer-book
+    reads out of date once the transaction commits (``marketplace.cache``)."""
+    book_changed()
     try:
         return (
             Listing.objects.select_for_update(of=("self",))
@@ -394,6 +399,7 @@ def listing_create(
         state=State.DRAFT if draft else State.ACTIVE,
         **data,
     )
+    book_changed()
     logger.info("listing created", extra={"listing": listing.pk, "maker": maker.pk})
     return listing
 

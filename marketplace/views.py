@@ -23,6 +23,7 @@ from accounts.selectors import public_reputation, wallet_list
 from chains.models import Asset
 from core.decimals import format_plain
 from marketplace import selectors, services
+from marketplace.cache import cached_read
 from marketplace.charts import depth_chart
 from marketplace.errors import ListingError
 from marketplace.forms import ListingForm, MarketFilterForm
@@ -141,6 +142,14 @@ def _selected(request: HttpRequest, market: _Market, sides: list[list[BookEntry]
     return best.listing if best is not None else None
 
 
+def _side(**kwargs: Any) -> BookSide:
+    """``selectors.market_side``, cached until a listing, maker, asset or price changes
+    (``marketplace.cache``): the same for every viewer, as the book shows no hidden listing."""
+    return cached_read(
+        "market_side", sorted(kwargs.items()), lambda: selectors.market_side(**kwargs)
+    )
+
+
 def _market_page(request: HttpRequest, market: _Market) -> HttpResponse:
     """Both sides of a market with their depth, the price chart, and the take form."""
     range_key = request.GET.get("range", "")
@@ -153,18 +162,18 @@ def _market_page(request: HttpRequest, market: _Market) -> HttpResponse:
     filters = form.search_filters() if form.is_valid() else {"ordering": "price"}
     min_amount = filters.pop("min_amount", None)
     # The depth chart reads the whole book, best prices first, whatever the tables' filters.
-    depth_asks = selectors.market_side(side=ASK, where=market.asks_where, limit=DEPTH_ROWS)
-    depth_bids = selectors.market_side(side=BID, where=market.bids_where, limit=DEPTH_ROWS)
+    depth_asks = _side(side=ASK, where=market.asks_where, limit=DEPTH_ROWS)
+    depth_bids = _side(side=BID, where=market.bids_where, limit=DEPTH_ROWS)
     filtered = (
         min_amount is not None
         or filters["ordering"] != "price"
         or any(filters.get(key) for key in ("price_min", "price_max", "maker_kyc", "text"))
     )
     if filtered:
-        asks = selectors.market_side(
+        asks = _side(
             side=ASK, where=market.asks_where, limit=BOOK_ROWS, min_amount=min_amount, **filters
         )
-        bids = selectors.market_side(side=BID, where=market.bids_where, limit=BOOK_ROWS, **filters)
+        bids = _side(side=BID, where=market.bids_where, limit=BOOK_ROWS, **filters)
     else:
         asks = BookSide(depth_asks.entries[:BOOK_ROWS], depth_asks.count)
         bids = BookSide(depth_bids.entries[:BOOK_ROWS], depth_bids.count)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -123,6 +124,19 @@ def _broadcast(pair: str) -> None:
         group_send(PRICES_GROUP, live.price_update(shown.as_dict()))
 
 
+def prices_changed() -> None:
+    """Mark every read cached over the oracle's prices out of date once the current
+    transaction commits (``selectors.prices_token``)."""
+    transaction.on_commit(
+        lambda: cache.set(selectors.PRICES_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    )
+
+
+def _prices_changed(pair: str) -> None:
+    cache.set(selectors.PRICES_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    _broadcast(pair)
+
+
 @transaction.atomic
 def price_publish(*, aggregate: Aggregate, previous: Aggregate | None) -> None:
     """Store `aggregate` (raw point, candles, alerts) and, on commit, cache and broadcast it.
@@ -155,7 +169,11 @@ def price_publish(*, aggregate: Aggregate, previous: Aggregate | None) -> None:
         )
 
     def after_commit() -> None:
-        cache.set(selectors.cache_key(agg.pair), agg, timeout=None)
+        # One round trip: the price and a new version for the reads cached over prices.
+        cache.set_many(
+            {selectors.cache_key(agg.pair): agg, selectors.PRICES_VERSION_KEY: uuid.uuid4().hex},
+            timeout=None,
+        )
         _broadcast(agg.pair)
 
     transaction.on_commit(after_commit)
@@ -179,7 +197,7 @@ def pair_halt(*, pair: str, reason: str, user) -> PairHalt:
     OracleAlert.objects.create(
         pair=pair, kind=OracleAlert.Kind.MANUAL_HALT, detail=reason.strip()[:500], user=user
     )
-    transaction.on_commit(lambda: _broadcast(pair))
+    transaction.on_commit(lambda: _prices_changed(pair))
     return halt
 
 
@@ -193,7 +211,7 @@ def pair_resume(*, pair: str, reason: str, user) -> bool:
         OracleAlert.objects.create(
             pair=pair, kind=OracleAlert.Kind.MANUAL_RESUME, detail=reason.strip()[:500], user=user
         )
-        transaction.on_commit(lambda: _broadcast(pair))
+        transaction.on_commit(lambda: _prices_changed(pair))
     return bool(deleted)
 
 

@@ -42,3 +42,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
     {"global_keyprefix": f"{REDIS_KEY_PREFIX}:celery:"} if REDIS_URL else {}
 )
 STORAGES = {**STORAGES}
+
+# Cached offer-book and price reads are invalidated on commit, which tests inside a rolled-back
+# transaction never reach: off for the suite; the tests of the cache turn it on and commit
+# (marketplace/tests/test_read_cache.py).
+READ_CACHE_SECONDS = 0

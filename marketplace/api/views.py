@@ -37,6 +37,7 @@ from marketplace.api.serializers import (
     ListingOutput,
     ListingUpdateInput,
 )
+from marketplace.cache import cached_read
 from marketplace.models import Listing
 
 
@@ -247,14 +248,21 @@ class ListingListView(APIView):
         query = ListingFilterInput(data=request.query_params)
         query.is_valid(raise_exception=True)
         filters = dict(query.validated_data)
-        listings: Any
         if filters.pop("mine"):
-            listings = selectors.listing_list_for_maker(maker=_signed_in(request))
-        else:
-            filters["text"] = filters.pop("q", None)
-            filters["base_asset_id"] = filters.pop("base_asset", None)
-            filters["quote_asset_id"] = filters.pop("quote_asset", None)
-            listings = selectors.listing_search(**filters)
+            return self._page(request, selectors.listing_list_for_maker(maker=_signed_in(request)))
+        filters["text"] = filters.pop("q", None)
+        filters["base_asset_id"] = filters.pop("base_asset", None)
+        filters["quote_asset_id"] = filters.pop("quote_asset", None)
+        # The offer book shows no hidden listing, so its page is the same for every viewer:
+        # cached by URL until a listing, maker, asset or price changes (marketplace.cache).
+        data = cached_read(
+            "listings",
+            request.build_absolute_uri(),
+            lambda: self._page(request, selectors.listing_search(**filters)).data,
+        )
+        return Response(data)
+
+    def _page(self, request: Request, listings: Any) -> Response:
         paginator = self.pagination_class()
         page = list(paginator.paginate_queryset(listings, request, view=self) or [])
         oracle = getattr(listings, "oracle", None)  # prices the search already read

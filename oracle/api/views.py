@@ -41,6 +41,15 @@ class PriceListView(ListAPIView):
     def get_queryset(self):
         return [agg.as_dict() for agg in selectors.price_list()]
 
+    def list(self, request, *args, **kwargs):
+        # The same answer for everyone until a price, a halt or an asset changes.
+        data = selectors.cached_over_prices(
+            "prices",
+            request.build_absolute_uri(),
+            lambda: super(PriceListView, self).list(request, *args, **kwargs).data,
+        )
+        return Response(data)
+
 
 @extend_schema(tags=["prices"], summary="One pair's current price", responses=PriceSerializer)
 class PriceDetailView(APIView):

@@ -1,0 +1,218 @@
+"""Cached offer-book and price reads are never stale: every write that changes what they show
+makes the next read show it (marketplace.cache, oracle.selectors.cached_over_prices).
+
+Writes commit through ``django_capture_on_commit_callbacks(execute=True)``: the invalidation
+runs on commit, as in production."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from accounts.models import Reputation
+from accounts.tests.factories import UserFactory, WalletFactory
+from marketplace import services
+from marketplace.errors import ListingError
+from marketplace.tests.factories import ListingFactory, eth_asset, token_asset
+from marketplace.tests.support import publish_prices
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/listings/"
+BOOK = {"pair": "ETH-TEST"}
+
+
+@pytest.fixture(autouse=True)
+def _cache_on(settings):
+    settings.READ_CACHE_SECONDS = 300
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def prices(settings, django_capture_on_commit_callbacks):
+    publish_prices(settings, {"ETH-USD": "2000", "TEST-USD": "1"})
+
+
+def _ids(api, params=BOOK) -> list[int]:
+    response = api.get(URL, params)
+    assert response.status_code == 200
+    return [row["id"] for row in response.json()["results"]]
+
+
+def test_book_read_is_served_from_the_cache_until_a_change(api, prices, django_assert_num_queries):
+    # given
+    listing = ListingFactory()
+    assert _ids(api) == [listing.pk]
+    # when / then: the same read again costs no query
+    with django_assert_num_queries(0):
+        assert _ids(api) == [listing.pk]
+
+
+def test_listing_created_shows_on_the_next_read(api, prices, django_capture_on_commit_callbacks):
+    # given
+    old = ListingFactory()
+    assert _ids(api) == [old.pk]
+    maker = UserFactory()
+    address = WalletFactory(user=maker).address
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        new = services.listing_create(
+            maker=maker,
+            base_asset_id=eth_asset().pk,
+            quote_asset_id=token_asset().pk,
+            amount=Decimal("2"),
+            min_trade=Decimal("1"),
+            max_trade=Decimal("2"),
+            price=Decimal("2001"),
+            payout_address=address,
+            refund_address=address,
+        )
+    # then
+    assert _ids(api) == [new.pk, old.pk]
+    assert api.get(URL, BOOK).json()["count"] == 2
+
+
+def test_listing_taken_shows_its_remaining_on_the_next_read(
+    api, prices, django_capture_on_commit_callbacks
+):
+    # given
+    listing = ListingFactory()
+    assert api.get(URL, BOOK).json()["results"][0]["remaining"].startswith("10")
+    # when: a swap reserves part of it (swaps call this service)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.listing_reserve(listing_id=listing.pk, taker=UserFactory(), amount=Decimal("3"))
+    # then
+    assert api.get(URL, BOOK).json()["results"][0]["remaining"].startswith("7")
+
+
+def test_listing_cancelled_leaves_the_next_read(api, prices, django_capture_on_commit_callbacks):
+    # given
+    listing = ListingFactory()
+    assert _ids(api) == [listing.pk]
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        services.listing_update(
+            listing_id=listing.pk, maker=listing.maker, changes={}, state="cancelled"
+        )
+    # then
+    assert _ids(api) == []
+    assert api.get(URL, BOOK).json()["count"] == 0
+
+
+def test_listing_expired_by_the_job_leaves_the_next_read(
+    api, prices, django_capture_on_commit_callbacks
+):
+    # given
+    listing = ListingFactory(expires_at=timezone.now() + timedelta(hours=1))
+    assert _ids(api) == [listing.pk]
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        services.listings_expire(now=timezone.now() + timedelta(hours=2))
+    # then
+    assert _ids(api) == []
+
+
+def test_listing_past_its_expiry_leaves_the_next_read_before_the_job_runs(api, prices):
+    # given: a listing that expires in a moment, read into the cache
+    listing = ListingFactory(expires_at=timezone.now() + timedelta(seconds=1))
+    assert _ids(api) == [listing.pk]
+    # when: its expiry passes and nothing writes
+    time.sleep(1.2)
+    # then
+    assert _ids(api) == []
+
+
+def test_listing_hidden_leaves_the_next_read(api, prices, django_capture_on_commit_callbacks):
+    # given
+    listing = ListingFactory()
+    assert _ids(api) == [listing.pk]
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        services.listing_hide(listing_id=listing.pk, by=UserFactory(is_staff=True), reason="spam")
+    # then
+    assert _ids(api) == []
+
+
+def test_price_published_moves_market_listings_on_the_next_read(
+    api, prices, settings, django_capture_on_commit_callbacks
+):
+    # given: 1 % over 2000
+    ListingFactory(market=True)
+    assert api.get(URL, BOOK).json()["results"][0]["current_price"].startswith("2020")
+    # when
+    publish_prices(settings, {"ETH-USD": "3000", "TEST-USD": "1"})
+    # then
+    assert api.get(URL, BOOK).json()["results"][0]["current_price"].startswith("3030")
+
+
+def test_maker_reputation_change_shows_on_the_next_read(
+    api, prices, django_capture_on_commit_callbacks
+):
+    # given
+    listing = ListingFactory()
+    assert api.get(URL, BOOK).json()["results"][0]["maker"]["completed_swaps"] == 0
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        Reputation.objects.create(user=listing.maker, completed_swaps=7)
+    # then
+    assert api.get(URL, BOOK).json()["results"][0]["maker"]["completed_swaps"] == 7
+
+
+def test_rolled_back_write_keeps_the_cache(api, prices, django_assert_num_queries):
+    # given
+    listing = ListingFactory()
+    _ids(api)
+    # when: a refused reservation (more than remains) rolls back
+    with pytest.raises(ListingError):
+        services.listing_reserve(listing_id=listing.pk, taker=UserFactory(), amount=Decimal(99))
+    # then
+    with django_assert_num_queries(0):
+        assert _ids(api) == [listing.pk]
+
+
+def test_prices_api_shows_a_published_price_on_the_next_read(api, prices, settings):
+    # given
+    before = {p["pair"]: p["price"] for p in api.get("/api/v1/prices/").json()["results"]}
+    assert before["ETH-USD"].startswith("2000")
+    # when
+    publish_prices(settings, {"ETH-USD": "2500", "TEST-USD": "1"})
+    # then
+    after = {p["pair"]: p["price"] for p in api.get("/api/v1/prices/").json()["results"]}
+    assert after["ETH-USD"].startswith("2500")
+
+
+def test_prices_api_shows_a_halt_on_the_next_read(api, prices, django_capture_on_commit_callbacks):
+    # given
+    from oracle import services as oracle_services
+
+    api.get("/api/v1/prices/")
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        oracle_services.pair_halt(pair="ETH-USD", reason="test", user=UserFactory(is_staff=True))
+    # then
+    rows = {p["pair"]: p for p in api.get("/api/v1/prices/").json()["results"]}
+    assert rows["ETH-USD"]["status"] == "halted"
+
+
+def test_market_page_drops_a_cancelled_listing_on_the_next_read(
+    client, prices, django_capture_on_commit_callbacks
+):
+    # given
+    listing = ListingFactory(terms="unique-terms-xyzzy")
+    url = f"/market/{eth_asset().label}/{token_asset().label}/"
+    assert f"/listings/{listing.pk}/" in client.get(url).content.decode()
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        services.listing_update(
+            listing_id=listing.pk, maker=listing.maker, changes={}, state="cancelled"
+        )
+    # then
+    assert f"/listings/{listing.pk}/" not in client.get(url).content.decode()
