@@ -14,6 +14,10 @@ PER_BLOCK to a block, mines the confirmations, then times, over the same blocks:
   each called once per batch with the batch's events (no swap carries these hashlocks, so
   the swaps' subscriber costs its lookup, not a reconcile).
 
+Each catch-up starts from an empty event and lock table. One untimed catch-up warms up
+(compiled ABIs, connections, caches), then ``--rounds`` of each kind run interleaved and
+the medians are reported. ``--profile`` prints a pyinstrument profile of one more run.
+
 It prints a table per shape, then one line for a ``make bench`` table, for the last shape
 (the headline) with the first's figures prefixed ``one_per_block_`` when it is 1 per block:
 ``bench: watcher_events_per_s=<x> floor_events_per_s=<y> ratio=<x/y> ...``.
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -159,7 +164,7 @@ def _floor(rpc_url: str, htlc_address: str, first: int, last: int, batch: int) -
     return logs_s, time.perf_counter() - started, logs, len(ends)
 
 
-def _run_shape(shape: Shape, batch: int) -> Figures:
+def _run_shape(shape: Shape, batch: int, rounds: int, profile: bool) -> Figures:
     from django.test import override_settings
 
     from chains import events, selectors, services, watcher
@@ -202,12 +207,41 @@ def _run_shape(shape: Shape, batch: int) -> Figures:
                 assert stored == shape.locks, f"stored {stored} of {shape.locks}"
                 return elapsed
 
-            with mock.patch.object(events, "subscribers", lambda: []):
-                alone_s = timed_catch_up()
-            full_s = timed_catch_up()
+            def alone() -> float:
+                with mock.patch.object(events, "subscribers", lambda: []):
+                    return timed_catch_up()
+
+            # One untimed run first (compiled ABIs, connection, caches), then the two kinds
+            # interleaved, so neither gains from coming second; the medians are reported.
+            timed_catch_up()
+            alone_runs, full_runs = [], []
+            for _ in range(rounds):
+                alone_runs.append(alone())
+                full_runs.append(timed_catch_up())
+            if profile:
+                _profiled(timed_catch_up, f"{shape}, watcher + project's subscribers")
     finally:
         chain.node.stop()
-    return Figures(shape, last - start, batches, logs_s, headers_s, alone_s, full_s)
+    return Figures(
+        shape,
+        last - start,
+        batches,
+        logs_s,
+        headers_s,
+        statistics.median(alone_runs),
+        statistics.median(full_runs),
+    )
+
+
+def _profiled(run, title: str) -> None:
+    """One more run under pyinstrument (if installed), its profile printed."""
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.0005)
+    with profiler:
+        run()
+    print(f"\nprofile: {title}")
+    print(profiler.output_text(unicode=False, color=False, show_all=False))
 
 
 def _table(engine: str, batch: int, all_figures: list[Figures]) -> None:
@@ -260,6 +294,12 @@ def main() -> None:
         help="comma-separated LOCKSxPER_BLOCK; the last one is the headline",
     )
     parser.add_argument("--batch", type=int, default=None, help="CHAIN_SCAN_BATCH")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="timed runs of each kind, interleaved (median)"
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="print a pyinstrument profile of one more run"
+    )
     args = parser.parse_args()
     shapes = [Shape.parse(s) for s in args.shapes.split(",") if s.strip()]
 
@@ -273,7 +313,9 @@ def main() -> None:
 
             call_command("migrate", verbosity=0)
             batch = args.batch or settings.CHAIN_SCAN_BATCH
-            all_figures = [_run_shape(shape, batch) for shape in shapes]
+            all_figures = [
+                _run_shape(shape, batch, args.rounds, args.profile) for shape in shapes
+            ]
     finally:
         if OWN_VAR_DIR:
             shutil.rmtree(os.environ["VAR_DIR"], ignore_errors=True)
