@@ -60,7 +60,7 @@ from django.utils import timezone
 from eth_abi import decode as abi_decode
 from web3 import Web3
 
-from chains import compiler, metrics, rpc
+from chains import bulk, compiler, metrics, rpc
 from chains.escrow import ESCROW
 from chains.events import publish
 from chains.interface import HTLC, ChainUnavailable, HtlcEvent
@@ -386,8 +386,25 @@ def _chunks(items: list, size: int = IN_CHUNK) -> Iterable[list]:
     return (items[i : i + size] for i in range(0, len(items), size))
 
 
+EVENT_FIELDS = (
+    "network",
+    "tx_hash",
+    "log_index",
+    "block_number",
+    "block_hash",
+    "block_timestamp",
+    "contract",
+    "name",
+    "lock_id",
+    "args",
+    "orphaned",
+    "created_at",
+)
+
+
 def _insert_new(network: str, events: list[HtlcEvent]) -> list[HtlcEvent]:
-    """Insert the events not stored yet, in bulk; return those, in the order given.
+    """Insert the events not stored yet, in one statement (``chains.bulk``); return those,
+    in the order given.
 
     Precondition: the cursor row is locked (every writer of a network's events holds that
     lock, so what is stored cannot change between the read and the insert). A row the read
@@ -401,23 +418,27 @@ def _insert_new(network: str, events: list[HtlcEvent]) -> list[HtlcEvent]:
             ).values_list("tx_hash", "log_index")
         )
     new = [e for e in events if (e.tx_hash, e.log_index) not in stored]
-    ChainEvent.objects.bulk_create(
-        [
-            ChainEvent(
-                network=network,
-                tx_hash=e.tx_hash,
-                log_index=e.log_index,
-                block_number=e.block_number,
-                block_hash=e.block_hash,
-                block_timestamp=e.block_timestamp,
-                contract=e.contract,
-                name=e.name,
-                lock_id=e.lock_id,
-                args=e.args,
+    now = timezone.now()
+    bulk.rows_insert(
+        ChainEvent,
+        EVENT_FIELDS,
+        (
+            (
+                network,
+                e.tx_hash,
+                e.log_index,
+                e.block_number,
+                e.block_hash,
+                e.block_timestamp,
+                e.contract,
+                e.name,
+                e.lock_id,
+                e.args,
+                False,
+                now,
             )
             for e in new
-        ],
-        batch_size=1000,
+        ),
     )
     return new
 
@@ -436,8 +457,14 @@ def _store(
         _locked_cursor(network, owner, last_block)
         stored = _insert_new(network, events)
         publish(stored)
+        # Only the blocks the reorg window keeps: older ones would be deleted just below.
+        oldest_kept = to_block - settings.CHAIN_REORG_WINDOW
         ScannedBlock.objects.bulk_create(
-            [ScannedBlock(network=network, number=n, hash=h) for n, h in block_hashes.items()],
+            [
+                ScannedBlock(network=network, number=n, hash=h)
+                for n, h in block_hashes.items()
+                if n >= oldest_kept
+            ],
             update_conflicts=True,
             unique_fields=["network", "number"],
             update_fields=["hash"],
@@ -445,7 +472,7 @@ def _store(
         ScannedBlock.objects.filter(
             network=network,
             number__gt=GENESIS_MARKER,
-            number__lt=to_block - settings.CHAIN_REORG_WINDOW,
+            number__lt=oldest_kept,
         ).delete()
         ChainCursor.objects.filter(network=network).update(
             last_block=to_block,
