@@ -313,9 +313,7 @@ def main() -> None:
 
             call_command("migrate", verbosity=0)
             batch = args.batch or settings.CHAIN_SCAN_BATCH
-            all_figures = [
-                _run_shape(shape, batch, args.rounds, args.profile) for shape in shapes
-            ]
+            all_figures = [_run_shape(shape, batch, args.rounds, args.profile) for shape in shapes]
     finally:
         if OWN_VAR_DIR:
             shutil.rmtree(os.environ["VAR_DIR"], ignore_errors=True)

@@ -32,12 +32,10 @@ _AS_IS = (
 )
 
 
-def rows_insert(
-    model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence]
-) -> None:
+def rows_insert(model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence]) -> None:
     """Insert `rows` (each the values of `fields`, in that order, as the model's attributes
-    hold them) into `model`'s table in one statement (none for no rows); no primary keys come back, no
-    ``save()`` or signals run, ``auto_now`` fields get no value unless given.
+    hold them) into `model`'s table in one statement (none for no rows); no primary keys
+    come back, no ``save()`` or signals run, ``auto_now`` fields get no value unless given.
 
     Precondition: inside the caller's transaction. Raises ``TypeError`` for a primary key
     or a field of a kind not listed in ``_AS_IS`` (on every database, so SQLite tests catch it), and

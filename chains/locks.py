@@ -78,7 +78,8 @@ HTLC_EVENTS = frozenset(
 def on_chain_event(events: Sequence[HtlcEvent]) -> None:
     """Apply a batch of confirmed events, or undo a batch that a reorg orphaned, in a
     constant number of queries: one read of the batch's recorded locks, then at most one
-    delete, one bulk insert (a COPY on PostgreSQL, ``chains.bulk``) and one bulk update (each split per ``IN_CHUNK`` rows).
+    delete, one bulk insert (a COPY on PostgreSQL, ``chains.bulk``) and one bulk update
+    (the read, delete and update split per ``IN_CHUNK`` rows).
 
     The end state is the one the events give applied one by one in the order given, each as
     follows; the batch is replayed in memory over the rows read, then written:
