@@ -50,7 +50,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -60,7 +60,7 @@ from django.utils import timezone
 from eth_abi import decode as abi_decode
 from web3 import Web3
 
-from chains import bulk, compiler, metrics, rpc
+from chains import bulk, compiler, locks, metrics, rpc
 from chains.escrow import ESCROW
 from chains.events import publish
 from chains.interface import HTLC, ChainUnavailable, HtlcEvent
@@ -70,7 +70,6 @@ from chains.networks import Network
 logger = logging.getLogger(__name__)
 
 GENESIS_MARKER = -1  # ScannedBlock.number under which the genesis hash is kept
-IN_CHUNK = 500  # values per SQL IN list (SQLite allows 999 parameters per query)
 
 
 @dataclass
@@ -349,17 +348,21 @@ def _as_event(row: ChainEvent, *, orphaned: bool) -> HtlcEvent:
     )
 
 
-def _locked_cursor(network: str, owner: str, last_block: int | None) -> None:
-    """Lock the cursor row for the rest of the transaction and renew the lease.
+def _locked_cursor(network: str, owner: str, last_block: int | None, *, renew: bool = True) -> None:
+    """Lock the cursor row for the rest of the transaction and renew the lease (unless
+    `renew` is false: then the caller renews it in its own update of the row).
 
     Raises ``ScanAborted`` if the lease is no longer ours or (unless `last_block` is None)
     the cursor moved since the batch read it."""
     cursor = ChainCursor.objects.select_for_update().get(network=network)
     if cursor.lease_owner != owner or (last_block is not None and cursor.last_block != last_block):
         raise ScanAborted("lease lost or cursor moved")
-    ChainCursor.objects.filter(network=network).update(
-        lease_until=timezone.now() + timedelta(seconds=_lease_seconds())
-    )
+    if renew:
+        ChainCursor.objects.filter(network=network).update(lease_until=_lease_end())
+
+
+def _lease_end() -> datetime:
+    return timezone.now() + timedelta(seconds=_lease_seconds())
 
 
 def _rollback(network: str, owner: str, last_block: int | None, base: int) -> int:
@@ -380,10 +383,6 @@ def _rollback(network: str, owner: str, last_block: int | None, base: int) -> in
         extra={"network": network, "fork_base": base, "orphaned_events": len(rows)},
     )
     return len(rows)
-
-
-def _chunks(items: list, size: int = IN_CHUNK) -> Iterable[list]:
-    return (items[i : i + size] for i in range(0, len(items), size))
 
 
 EVENT_FIELDS = (
@@ -411,7 +410,7 @@ def _insert_new(network: str, events: list[HtlcEvent]) -> list[HtlcEvent]:
     missed would still hit the unique constraint and roll the batch back, never be doubled.
     """
     stored: set[tuple[str, int]] = set()
-    for chunk in _chunks(sorted({e.tx_hash for e in events})):
+    for chunk in locks.chunks(sorted({e.tx_hash for e in events})):
         stored.update(
             ChainEvent.objects.filter(
                 network=network, orphaned=False, tx_hash__in=chunk
@@ -454,7 +453,7 @@ def _store(
 ) -> tuple[list[HtlcEvent], int]:
     """Store a batch and hand its new events on, in one transaction (module docstring, 3)."""
     with transaction.atomic():
-        _locked_cursor(network, owner, last_block)
+        _locked_cursor(network, owner, last_block, renew=False)  # renewed at the end
         stored = _insert_new(network, events)
         publish(stored)
         # Only the blocks the reorg window keeps: older ones would be deleted just below.
@@ -476,6 +475,7 @@ def _store(
         ).delete()
         ChainCursor.objects.filter(network=network).update(
             last_block=to_block,
+            lease_until=_lease_end(),
             head_block=head,
             updated_at=timezone.now(),
             consecutive_failures=0,
