@@ -7,8 +7,9 @@ they are, in psycopg's C adapters, for several times less. So on PostgreSQL the 
 COPYed, with values the columns take as they are (strings, integers, booleans, aware
 datetimes, ``Decimal`` exactly, JSON dumped here); on SQLite ``bulk_create`` does it.
 
-COPY goes round Django's cursor wrapper, so it is logged by hand where Django logs queries
-(``connection.queries_log``, when queries are logged): query-count tests see it as one query.
+COPY goes round Django's cursor wrapper (and so round ``ops.slowlog``'s execute wrapper), so
+it is logged by hand where Django logs queries (``connection.queries_log``, when queries are
+logged): query-count tests see it as one query.
 A unique violation raises ``django.db.IntegrityError``, as an INSERT's would.
 """
 

@@ -22,10 +22,13 @@ after batch until caught up or out of time) runs under the network's scan lease:
    ``chain_lag_blocks`` is fresh even when the batch later fails (``chains.metrics``).
 3. In one transaction per batch, if the lease is still ours and the cursor has not moved
    (checked under a row lock on the cursor): either roll back what came from orphaned
-   blocks, or insert the batch's new events in bulk (unique on network, tx hash and log
-   index; which ones are new is read under that row lock, which every writer of events
-   takes, so a repeated range inserts and announces nothing), hand the new events to the
-   subscribers, record the block hashes, advance the cursor and renew the lease.
+   blocks, or insert the batch's new events in one statement (a COPY on PostgreSQL,
+   ``chains.bulk``; unique on network, tx hash and log index; which ones are new is read
+   under that row lock, which every writer of events takes, so a repeated range inserts
+   and announces nothing), hand the new events to the subscribers, record the hashes of
+   the blocks the reorg window keeps, advance the cursor and renew the lease. The number
+   of queries a batch costs does not grow with its events or blocks (on PostgreSQL each
+   table is read with one IN list a batch; SQLite's are cut at 500 values).
 
 An RPC failure stores nothing and moves no cursor, so nothing is skipped when the RPC
 comes back; failures count towards a per-network circuit breaker.
