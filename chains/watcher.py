@@ -45,13 +45,15 @@ anything raises, nothing of that batch is stored and the same events come again.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import logging
 import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -575,8 +577,33 @@ def network_catch_up(*, network: Network, budget_seconds: float) -> ScanResult:
     return _under_lease(network, run)
 
 
+@contextlib.contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for one batch, then restore it as it was.
+
+    A batch of thousands of events allocates hundreds of thousands of objects, which makes
+    the collector walk the worker's whole heap (Django, web3, the compiled ABIs: some
+    370,000 objects, 0.3 s a walk on this project's machine) several times a batch: at
+    5,000 events a batch, that was a third of the watcher's time. Reference counting
+    frees nearly all of a batch's objects at once anyway; the few cycles wait for the next
+    collection after the batch, so memory stays bounded by one batch.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _batch(network: Network, owner: str, batch: int) -> ScanResult:
     """One batch under the lease `owner` holds (see the module docstring, 2 and 3)."""
+    with _cyclic_gc_paused():
+        return _batch_run(network, owner, batch)
+
+
+def _batch_run(network: Network, owner: str, batch: int) -> ScanResult:
     name, url = network.name, network.rpc_url
     last_block = ChainCursor.objects.values_list("last_block", flat=True).get(network=name)
     newest = (
