@@ -44,15 +44,17 @@ def rows_insert(model: type[models.Model], fields: Sequence[str], rows: Iterable
     rolled back).
     """
     meta = model._meta
-    columns = [meta.get_field(name) for name in fields]
-    for field in columns:
+    columns: list[models.Field] = []
+    for name in fields:
+        field = meta.get_field(name)
         if not isinstance(field, _AS_IS) or field.is_relation or field.primary_key:
-            raise TypeError(f"{model.__name__}.{field.name}: not a field COPY takes as is")
+            raise TypeError(f"{model.__name__}.{name}: not a field COPY takes as is")
+        columns.append(field)
     rows = list(rows)
     if not rows:
         return
     if connection.vendor != "postgresql":
-        model.objects.bulk_create(
+        model._default_manager.bulk_create(
             [model(**dict(zip(fields, row, strict=True))) for row in rows], batch_size=500
         )
         return
@@ -61,7 +63,7 @@ def rows_insert(model: type[models.Model], fields: Sequence[str], rows: Iterable
     ]
     sql = "COPY {} ({}) FROM STDIN".format(
         connection.ops.quote_name(meta.db_table),
-        ", ".join(connection.ops.quote_name(field.column) for field in columns),
+        ", ".join(connection.ops.quote_name(field.get_attname_column()[1]) for field in columns),
     )
     started = time.monotonic()
     count = 0
