@@ -621,3 +621,32 @@ def test_a_batch_costs_the_same_queries_for_3_events_as_for_30(chain, project_ne
     assert (small.stored, large.stored) == (3, 30)
     assert len(three) == len(thirty), [q["sql"][:70] for q in thirty]
     assert HtlcLock.objects.count() == 33
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_a_batch_pauses_the_cyclic_gc_and_gives_it_back_as_it_found_it(monkeypatch, fails):
+    # given: a batch that notes whether the collector runs, and may fail
+    import gc
+
+    seen = []
+
+    def batch_run(network, owner, batch):
+        seen.append(gc.isenabled())
+        if fails:
+            raise RuntimeError("RPC gone")
+        return watcher.ScanResult("local-a", "idle")
+
+    monkeypatch.setattr(watcher, "_batch_run", batch_run)
+    for enabled in (True, False):
+        (gc.enable if enabled else gc.disable)()
+        try:
+            # when
+            try:
+                watcher._batch(None, "owner", 1)
+            except RuntimeError:
+                assert fails
+            # then: paused inside, as it was outside afterwards
+            assert seen.pop() is False
+            assert gc.isenabled() is enabled
+        finally:
+            gc.enable()
