@@ -299,8 +299,9 @@ def _note(f: Figures, rate: float) -> str:
         return "events COPYed, one IN list per table and batch, cyclic GC paused per batch"
     return (
         f"misses the goal: {1e6 / rate - 1e6 / f.per_s(f.floor_s):.0f} µs an event beyond "
-        f"the RPC floor; at {f.shape.per_block}/block a batch's fixed cost (3 RPC requests, "
-        "~14 queries, one transaction) is shared by few events; see issue #15"
+        f"the RPC floor; at {f.shape.per_block}/block the work per block and per batch (3 RPC "
+        "requests, ~14 queries, one transaction a batch) is shared by few events; not yet "
+        "profiled apart (issue #15)"
     )
 
 
