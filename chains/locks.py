@@ -5,26 +5,40 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
+from django.db import connection
 from django.utils import timezone
 
+from chains import bulk
 from chains.interface import HtlcEvent
 from chains.models import ChainEvent, HtlcLock
 
-IN_CHUNK = 500  # values per SQL IN list (SQLite allows 999 parameters per query)
+IN_CHUNK = 500  # values per SQL IN list on SQLite (Django allows it 999 parameters a query)
+# Values per IN list where the database sets no such limit (PostgreSQL takes 65,535
+# parameters): a watcher batch of a few thousand events then reads each table once.
+IN_CHUNK_UNLIMITED = 20_000
 
 Key = tuple[str, str]  # (network, lock_id)
 
 
-def chunks(items: list, size: int = IN_CHUNK) -> Iterable[list]:
-    """`items` in lists of at most `size`, for SQL IN lists."""
+def in_chunk() -> int:
+    """Values per SQL IN list on this database: ``IN_CHUNK`` where the database limits the
+    parameters of a query (SQLite), ``IN_CHUNK_UNLIMITED`` elsewhere (PostgreSQL)."""
+    return IN_CHUNK if connection.features.max_query_params else IN_CHUNK_UNLIMITED
+
+
+def chunks(items: list, size: int | None = None) -> Iterable[list]:
+    """`items` in lists of at most `size` (default ``in_chunk()``), for SQL IN lists."""
+    size = size or in_chunk()
     return (items[i : i + size] for i in range(0, len(items), size))
 
 
 def _existing(keys: set[Key]) -> dict[Key, HtlcLock]:
     """The recorded locks among `keys`: one query per network (one for a watcher batch) and
-    per ``IN_CHUNK`` lock ids, on the unique (network, lock_id) index."""
+    per ``in_chunk()`` lock ids, on the unique (network, lock_id) index."""
     by_network: dict[str, list[str]] = defaultdict(list)
     for network, lock_id in sorted(keys):
         by_network[network].append(lock_id)
@@ -36,21 +50,75 @@ def _existing(keys: set[Key]) -> dict[Key, HtlcLock]:
     return found
 
 
-def _new_lock(event: HtlcEvent) -> HtlcLock:
+@dataclass(slots=True)
+class _NewLock:
+    """A lock first recorded by this batch, as it will be inserted: the replay changes its
+    state like a row's, at a tenth of the cost of building an ``HtlcLock`` per event."""
+
+    network: str
+    lock_id: str
+    contract: str
+    token: str
+    sender: str
+    recipient: str
+    amount: Decimal
+    hashlock: str
+    timelock: int
+    locked_block: int
+    state: int = HtlcLock.State.LOCKED
+    preimage: str = ""
+
+    def values(self, updated_at: datetime) -> tuple:
+        """The values of ``LOCK_FIELDS``, in that order."""
+        return (
+            self.network,
+            self.lock_id,
+            self.contract,
+            self.token,
+            self.sender,
+            self.recipient,
+            self.amount,
+            self.hashlock,
+            self.timelock,
+            self.state,
+            self.preimage,
+            self.locked_block,
+            updated_at,
+        )
+
+
+def _new_lock(event: HtlcEvent) -> _NewLock:
     args = event.args
-    return HtlcLock(
+    return _NewLock(
         network=event.network,
         lock_id=event.lock_id,
         contract=event.contract,
         token=args["token"],
         sender=args["sender"],
         recipient=args["recipient"],
-        amount=Decimal(args["amount"]),
+        amount=Decimal(args["amount"]),  # a decimal string of the uint256: exact
         hashlock=args["hashlock"].lower(),
         timelock=int(args["timelock"]),
         locked_block=event.block_number,
     )
 
+
+# The columns a new lock is inserted with (``chains.bulk``: all but the primary key).
+LOCK_FIELDS = (
+    "network",
+    "lock_id",
+    "contract",
+    "token",
+    "sender",
+    "recipient",
+    "amount",
+    "hashlock",
+    "timelock",
+    "state",
+    "preimage",
+    "locked_block",
+    "updated_at",
+)
 
 HTLC_EVENTS = frozenset(
     {ChainEvent.Name.LOCKED, ChainEvent.Name.REDEEMED, ChainEvent.Name.REFUNDED}
@@ -60,7 +128,8 @@ HTLC_EVENTS = frozenset(
 def on_chain_event(events: Sequence[HtlcEvent]) -> None:
     """Apply a batch of confirmed events, or undo a batch that a reorg orphaned, in a
     constant number of queries: one read of the batch's recorded locks, then at most one
-    delete, one bulk insert and one bulk update (each split per ``IN_CHUNK`` rows).
+    delete, one bulk insert (a COPY on PostgreSQL, ``chains.bulk``) and one bulk update
+    (the read and delete split per ``in_chunk()`` rows, the update per ``IN_CHUNK``).
 
     The end state is the one the events give applied one by one in the order given, each as
     follows; the batch is replayed in memory over the rows read, then written:
@@ -77,7 +146,7 @@ def on_chain_event(events: Sequence[HtlcEvent]) -> None:
     """
     found = _existing({(e.network, e.lock_id) for e in events})
     read = {key: (row.state, row.preimage) for key, row in found.items()}
-    rows: dict[Key, HtlcLock | None] = dict(found)  # None: deleted by the batch
+    rows: dict[Key, HtlcLock | _NewLock | None] = dict(found)  # None: deleted by the batch
     for event in events:
         if event.name not in HTLC_EVENTS:  # the Escrow's: escrow.chain keeps orders
             continue
@@ -107,7 +176,7 @@ def on_chain_event(events: Sequence[HtlcEvent]) -> None:
     # A row read but replaced within the batch (orphaned, then locked again) is deleted and
     # inserted afresh, as one by one; deletes go first for the unique (network, lock_id).
     gone = [old.pk for key, old in found.items() if rows[key] is not old]
-    created = [row for key, row in rows.items() if row is not None and row is not found.get(key)]
+    created = [row for row in rows.values() if isinstance(row, _NewLock)]
     changed = [
         row
         for key, row in found.items()
@@ -118,5 +187,5 @@ def on_chain_event(events: Sequence[HtlcEvent]) -> None:
         row.updated_at = now  # bulk_update leaves auto_now alone
     for chunk in chunks(gone):
         HtlcLock.objects.filter(pk__in=chunk).delete()
-    HtlcLock.objects.bulk_create(created, batch_size=IN_CHUNK)
+    bulk.rows_insert(HtlcLock, LOCK_FIELDS, (row.values(now) for row in created))
     HtlcLock.objects.bulk_update(changed, ["state", "preimage", "updated_at"], batch_size=IN_CHUNK)

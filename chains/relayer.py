@@ -221,7 +221,7 @@ def on_chain_event(events: Sequence[HtlcEvent]) -> None:
     """Watcher subscriber: each confirmed Redeemed of the batch reveals a preimage; queue the
     redeem of every other live lock with its hashlock, on any network.
 
-    One query for the whole batch (one per ``locks.IN_CHUNK`` hashlocks): the live locks
+    One query for the whole batch (one per ``locks.in_chunk()`` hashlocks): the live locks
     carrying the revealed hashlocks, read after the lock table has applied the batch (so a
     sibling locked later in the same batch is redeemed too, and one redeemed or refunded
     later in it is not). Each sibling is queued once, even when several Redeemed of the

@@ -114,7 +114,7 @@ def htlc_lock_get(*, network: str, lock_id: str) -> Lock | None:
 
 def htlc_lock_hashlocks(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
     """The hashlock (lowercase) of each recorded lock among the (network, lock_id) pairs;
-    a lock not recorded is left out. One query per network and per ``locks.IN_CHUNK`` ids
+    a lock not recorded is left out. One query per network and per ``locks.in_chunk()`` ids
     (one for a watcher batch), on the unique (network, lock_id) index."""
     by_network: dict[str, set[str]] = {}
     for network, lock_id in keys:

@@ -308,14 +308,16 @@ def test_a_batch_ends_where_its_events_one_by_one_end(before, batch):
     assert _table() == expected
 
 
-def test_new_locks_are_inserted_by_one_unnest_statement_on_postgresql(postgres_url):
+def test_new_locks_are_copied_in_by_one_statement_on_postgresql(postgres_url):
     # given: a batch of new locks (an exact decimal amount column among the fields)
     batch = [htlc_event("Locked", f"0x{i:064x}", block=i) for i in range(1, 201)]
     # when
     with CaptureQueriesContext(connection) as queries:
         locks.on_chain_event(batch)
-    # then: Django's UNNEST insert (a handful of array parameters), not 200 rows of values,
-    # which costs several times more to build and to parse for a watcher batch
-    [insert] = [q["sql"] for q in queries if q["sql"].startswith("INSERT")]
-    assert "UNNEST" in insert
+    # then: one COPY (chains.bulk), not an INSERT of 200 rows of values, which costs several
+    # times more to build for a watcher batch; and every amount to the last unit
+    writes = [q["sql"] for q in queries if q["sql"].startswith(("INSERT", "COPY"))]
+    assert len(writes) == 1 and writes[0].startswith('COPY "chains_htlclock"'), writes
+    assert HtlcLock.objects.count() == 200
     assert HtlcLock.objects.get(lock_id=f"0x{7:064x}").amount == 10**18 + 7
+    assert HtlcLock.objects.get(lock_id=f"0x{7:064x}").updated_at is not None

@@ -6,7 +6,9 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from web3 import Web3
 from web3._utils.events import get_event_data
@@ -576,3 +578,75 @@ def test_events_decode_as_web3_decodes_them(chain, network):
             log["address"],
         )
     assert names == ["Locked", "Redeemed", "Locked", "Refunded"]
+
+
+@pytest.fixture
+def project_network(chain, proxy):
+    """local-a reached through the proxy, with the project's own subscribers as the apps
+    register them (the lock table, the relayer, swaps, escrow) and no outside hook."""
+    config = network_config("local-a", 31337, proxy.url, confirmations=2)
+    with override_settings(CHAIN_NETWORKS=[config], CHAIN_EVENT_HOOKS=[]):
+        network = selectors.network_get("local-a")
+        services.contract_deploy(network=network, contract="HTLC")
+        yield network
+
+
+def _locks_in_blocks(chain, per_block: int, blocks: int) -> None:
+    """`per_block` locks in each of `blocks` blocks, then the confirmations mined."""
+    htlc = _htlc_address()
+    rpc.call(chain.node.rpc_url, "evm_setAutomine", [False])
+    try:
+        for _ in range(blocks):
+            for i in range(per_block):
+                _, hashlock = secret_pair()
+                tx = _lock_tx(chain, htlc, sender=1 + i % 5, hashlock=hashlock)
+                rpc.call(chain.node.rpc_url, "eth_sendRawTransaction", [tx])
+            chain.mine()
+    finally:
+        rpc.call(chain.node.rpc_url, "evm_setAutomine", [True])
+    chain.mine(2)
+
+
+def test_a_batch_costs_the_same_queries_for_3_events_as_for_30(chain, project_network):
+    # given: the deployment scanned, then 3 locks in 3 blocks
+    _scan_until_idle(project_network)
+    _locks_in_blocks(chain, per_block=1, blocks=3)
+    # when: a batch of 3 events, then one of 30 (ten to a block), with every subscriber
+    with CaptureQueriesContext(connection) as three:
+        small = watcher.network_scan(network=project_network)
+    _locks_in_blocks(chain, per_block=10, blocks=3)
+    with CaptureQueriesContext(connection) as thirty:
+        large = watcher.network_scan(network=project_network)
+    # then: each stored, in the same number of queries (no query per event or per block)
+    assert (small.stored, large.stored) == (3, 30)
+    assert len(three) == len(thirty), [q["sql"][:70] for q in thirty]
+    assert HtlcLock.objects.count() == 33
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_a_batch_pauses_the_cyclic_gc_and_gives_it_back_as_it_found_it(monkeypatch, fails):
+    # given: a batch that notes whether the collector runs, and may fail
+    import gc
+
+    seen = []
+
+    def batch_run(network, owner, batch):
+        seen.append(gc.isenabled())
+        if fails:
+            raise RuntimeError("RPC gone")
+        return watcher.ScanResult("local-a", "idle")
+
+    monkeypatch.setattr(watcher, "_batch_run", batch_run)
+    for enabled in (True, False):
+        (gc.enable if enabled else gc.disable)()
+        try:
+            # when
+            try:
+                watcher._batch(None, "owner", 1)
+            except RuntimeError:
+                assert fails
+            # then: paused inside, as it was outside afterwards
+            assert seen.pop() is False
+            assert gc.isenabled() is enabled
+        finally:
+            gc.enable()
