@@ -51,6 +51,7 @@ import gc
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -577,6 +578,11 @@ def network_catch_up(*, network: Network, budget_seconds: float) -> ScanResult:
     return _under_lease(network, run)
 
 
+_gc_lock = threading.Lock()
+_gc_pausers = 0  # batches under way in this process
+_gc_was_enabled = True  # the collector's state before the first of them
+
+
 @contextlib.contextmanager
 def _cyclic_gc_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector for one batch, then restore it as it was.
@@ -587,14 +593,23 @@ def _cyclic_gc_paused() -> Iterator[None]:
     5,000 events a batch, that was a third of the watcher's time. Reference counting
     frees nearly all of a batch's objects at once anyway; the few cycles wait for the next
     collection after the batch, so memory stays bounded by one batch.
+
+    The collector is one per process, and batches of several networks run at once in the
+    head follower's threads: the first batch in pauses it, the last one out restores it.
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
+    global _gc_pausers, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pausers == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pausers += 1
     try:
         yield
     finally:
-        if was_enabled:
-            gc.enable()
+        with _gc_lock:
+            _gc_pausers -= 1
+            if _gc_pausers == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 def _batch(network: Network, owner: str, batch: int) -> ScanResult:

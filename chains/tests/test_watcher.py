@@ -650,3 +650,45 @@ def test_a_batch_pauses_the_cyclic_gc_and_gives_it_back_as_it_found_it(monkeypat
             assert gc.isenabled() is enabled
         finally:
             gc.enable()
+
+
+def test_overlapping_batches_in_two_threads_give_the_collector_back_once_both_end(monkeypatch):
+    # given: two networks' batches in the head follower's threads, the second starting
+    # while the first runs and ending after it
+    import gc
+
+    first_in, first_may_end, second_in, second_may_end = (threading.Event() for _ in range(4))
+    during = []
+
+    def batch_run(network, owner, batch):
+        if network == "a":
+            first_in.set()
+            first_may_end.wait(10)
+        else:
+            second_in.set()
+            second_may_end.wait(10)
+            during.append(gc.isenabled())
+        return watcher.ScanResult(network, "idle")
+
+    monkeypatch.setattr(watcher, "_batch_run", batch_run)
+    gc.enable()
+    first = threading.Thread(target=watcher._batch, args=("a", "owner", 1))
+    second = threading.Thread(target=watcher._batch, args=("b", "owner", 1))
+    try:
+        first.start()
+        assert first_in.wait(10)
+        second.start()
+        assert second_in.wait(10)
+        # when: the first ends while the second still runs
+        first_may_end.set()
+        first.join(10)
+        # then: still paused for the second; given back once it ends
+        assert gc.isenabled() is False
+        second_may_end.set()
+        second.join(10)
+        assert during == [False]
+        assert gc.isenabled() is True
+    finally:
+        first_may_end.set()
+        second_may_end.set()
+        gc.enable()
