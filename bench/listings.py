@@ -211,7 +211,6 @@ def run(args) -> list[Row]:
     from django.core.management import call_command
     from django.db import connection
     from django.test import override_settings
-    from django.test.utils import CaptureQueriesContext
     from rest_framework.test import APIClient
 
     rng = random.Random(args.seed)
@@ -277,48 +276,77 @@ def run(args) -> list[Row]:
     )
     rows = []
     for label, params in searches.items():
-        for _ in range(20):  # warm-up: plans, caches, connection
-            response = api.get(url, params())
-            assert response.status_code == 200, response.content
-        timings, floors, results, counts = [], [], [], []
-        for _ in range(args.requests):
-            query = params()
-            with CaptureQueriesContext(connection) as queries:
-                t0 = time.perf_counter()
-                response = api.get(url, query)
-                timings.append((time.perf_counter() - t0) * 1000)
-            assert response.status_code == 200, response.content
-            results.append(response.json()["count"])
-            counts.append(len(queries.captured_queries))
-            floors.append(_sql_alone([q["sql"] for q in queries.captured_queries]))
-        print(
-            f"  {label:<48} p50 {median(timings):6.1f} ms   p95 {pct(timings, 0.95):6.1f} ms"
-            f"   max {max(timings):6.1f} ms   SQL alone p50 {median(floors):6.1f} ms"
-            f"   p95 {pct(floors, 0.95):6.1f} ms   matches median {int(median(results)):,}"
-            f"   {median(counts):.0f} queries/request"
-        )
-        # A request answered from the read cache (marketplace.cache) sends no SQL.
-        misses = [t for t, n in zip(timings, counts, strict=True) if n]
-        hits = len(timings) - len(misses)
-        note = f"{hits}/{len(timings)} from the cache (exact invalidation)" + (
+        # Uncached first (the framework beside its SQL), then as served, through the read
+        # cache (marketplace.cache) over the same mix of parameters; the SQL floor is the
+        # uncached pass's, as a cache hit sends none.
+        with override_settings(READ_CACHE_SECONDS=0):
+            cold, floors, _ = _measure(
+                f"{label}, without the read cache", api, url, params, args.requests
+            )
+        served, _, counts = _measure(f"{label}, as served", api, url, params, args.requests)
+        # A request answered from the read cache sends no SQL.
+        misses = [t for t, n in zip(served, counts, strict=True) if n]
+        hits = len(served) - len(misses)
+        note = f"{hits}/{len(served)} from the read cache" + (
             f"; misses p95 {pct(misses, 0.95):.1f} ms" if misses else ""
         )
         print(f"    {note}")
         for q in (0.5, 0.95):
             rows.append(
                 Row(
-                    f"offer book p{q * 100:.0f}: {label}",
-                    pct(timings, q),
+                    f"offer book p{q * 100:.0f} without the read cache: {label}",
+                    pct(cold, q),
                     "ms",
                     pct(floors, q),
-                    GOAL_P95_MS if q == 0.95 else None,
+                    None,
                     False,
-                    note if q == 0.95 else "",
+                    "",
                 )
             )
+        rows.append(
+            Row(
+                f"offer book p95 as served (read cache): {label}",
+                pct(served, 0.95),
+                "ms",
+                pct(floors, 0.95),
+                GOAL_P95_MS,
+                False,
+                note,
+            )
+        )
     print(f"load average {load()} at the end")
     overrides.disable()
     return rows
+
+
+def _measure(
+    what: str, api, url: str, params, requests: int
+) -> tuple[list[float], list[float], list[int]]:
+    """`requests` searches with `params()` after 20 for warm-up: per request the
+    milliseconds, its SQL alone on the raw cursor (the floor) and its number of queries."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for _ in range(20):  # warm-up: plans, caches, connection
+        response = api.get(url, params())
+        assert response.status_code == 200, response.content
+    timings, floors, results, counts = [], [], [], []
+    for _ in range(requests):
+        with CaptureQueriesContext(connection) as queries:
+            t0 = time.perf_counter()
+            response = api.get(url, params())
+            timings.append((time.perf_counter() - t0) * 1000)
+        assert response.status_code == 200, response.content
+        results.append(response.json()["count"])
+        counts.append(len(queries.captured_queries))
+        floors.append(_sql_alone([q["sql"] for q in queries.captured_queries]))
+    print(
+        f"  {what:<70} p50 {median(timings):6.1f} ms   p95 {pct(timings, 0.95):6.1f} ms"
+        f"   max {max(timings):6.1f} ms   SQL alone p50 {median(floors):6.1f} ms"
+        f"   p95 {pct(floors, 0.95):6.1f} ms   matches median {int(median(results)):,}"
+        f"   {median(counts):.0f} queries/request"
+    )
+    return timings, floors, counts
 
 
 def _sql_alone(statements: list[str]) -> float:

@@ -83,7 +83,7 @@ def cached_read(name: str, params: Any, compute: Callable[[], T]) -> T:
     seconds = settings.READ_CACHE_SECONDS
     if seconds <= 0:
         return compute()
-    tokens = f"{book_token()}:{prices_token()}"
+    tokens = _tokens()
     digest = hashlib.sha256(f"{name}|{params!r}|{tokens}".encode()).hexdigest()
     key = f"marketplace:read:{digest}"
     hit = cache.get(key)
