@@ -96,10 +96,12 @@ class NetworkFollower:
             network=self.network, budget_seconds=CATCH_UP_BUDGET_SECONDS
         )
         self.scans += 1
+        if result.status == "circuit_open":  # beat's passes opened it: back off like them
+            raise ChainUnavailable(f"{self.network.name}: circuit open")
         confirmed = (result.head or 0) - self.network.confirmations + 1
         behind = result.to_block is not None and result.to_block < confirmed
-        # busy (beat's pass holds the lease), rolled back, reset, aborted, circuit open or
-        # out of budget: go again at the next poll, whether or not the head moves.
+        # busy (beat's pass holds the lease), rolled back, reset, aborted or out of budget:
+        # go again at the next poll, whether or not the head moves.
         self.pending = result.status not in _SETTLED or behind
         if result.stored or result.orphaned:
             logger.info(

@@ -4,13 +4,16 @@ watcher's lease and guarantees, and outlives RPC outages."""
 import dataclasses
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
+from django.utils import timezone
 
 from chains import events, follower, selectors, services, watcher
-from chains.models import ChainEvent
+from chains.interface import ChainUnavailable
+from chains.models import ChainCursor, ChainEvent
 from chains.tests.support import RpcProxy, network_config, secret_pair, start_chain, user
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -126,6 +129,18 @@ def test_the_follower_outlives_an_rpc_outage_and_catches_up(chain, proxy, follow
     _wait_stored(1)
     assert _stored() == [lock_id]
     assert following.thread.is_alive()
+
+
+def test_an_open_circuit_makes_the_follower_back_off(chain, network):
+    # given: beat's passes opened the network's circuit; the RPC answers again
+    ChainCursor.objects.update_or_create(
+        network="local-a", defaults={"circuit_open_until": timezone.now() + timedelta(minutes=1)}
+    )
+    one = follower.NetworkFollower(network=network, stop=threading.Event())
+    # when / then: its step fails (so its loop backs off) and stays pending
+    with pytest.raises(ChainUnavailable, match="circuit open"):
+        one.step()
+    assert one.pending
 
 
 def test_poll_interval_is_a_tenth_of_the_block_time_unless_configured(network):
