@@ -10,6 +10,8 @@ import hashlib
 import os
 import threading
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -171,3 +173,26 @@ def user(index: int) -> LocalAccount:
 
 def gas_cost(receipt: dict) -> int:
     return receipt["gasUsed"] * receipt["effectiveGasPrice"]
+
+
+@contextmanager
+def two_local_chains(**settings_overrides) -> Iterator[tuple[Chain, Chain]]:
+    """Two fresh anvils as local-a and local-b (2 confirmations) with an HTLC deployed on
+    each, under `settings_overrides`; both stopped afterwards."""
+    from django.test import override_settings
+
+    from chains import selectors, services
+
+    a, b = start_chain(31337), start_chain(31338)
+    config = [
+        network_config("local-a", 31337, a.node.rpc_url, confirmations=2),
+        network_config("local-b", 31338, b.node.rpc_url, confirmations=2),
+    ]
+    try:
+        with override_settings(CHAIN_NETWORKS=config, **settings_overrides):
+            for name in ("local-a", "local-b"):
+                services.contract_deploy(network=selectors.network_get(name), contract="HTLC")
+            yield a, b
+    finally:
+        a.node.stop()
+        b.node.stop()

@@ -2,30 +2,20 @@
 hands a failed one to the queue."""
 
 import pytest
-from django.test import override_settings
 from web3 import Web3
 
-from chains import follower, relayer, selectors, services, watcher
+from chains import follower, relayer, selectors, watcher
 from chains.interface import ChainUnavailable
 from chains.models import RelayerTx
-from chains.tests.support import network_config, secret_pair, start_chain, user
+from chains.tests.support import secret_pair, two_local_chains, user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def chains():
-    a, b = start_chain(31337), start_chain(31338)
-    config = [
-        network_config("local-a", 31337, a.node.rpc_url, confirmations=2),
-        network_config("local-b", 31338, b.node.rpc_url, confirmations=2),
-    ]
-    with override_settings(CHAIN_NETWORKS=config, RELAYER_LOCK_FILTER=None):
-        for name in ("local-a", "local-b"):
-            services.contract_deploy(network=selectors.network_get(name), contract="HTLC")
-        yield a, b
-    a.node.stop()
-    b.node.stop()
+    with two_local_chains(RELAYER_LOCK_FILTER=None) as both:
+        yield both
 
 
 @pytest.fixture

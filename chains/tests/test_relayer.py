@@ -1,14 +1,13 @@
 """The relayer on two real anvil chains: it finishes swaps and never receives user funds."""
 
 import pytest
-from django.test import override_settings
 from web3 import Web3
 
-from chains import relayer, selectors, services, watcher
+from chains import relayer, selectors, watcher
 from chains.keys import account_for
 from chains.models import HtlcLock, RelayerAccount, RelayerTx
 from chains.tasks import relay_refunds
-from chains.tests.support import gas_cost, network_config, secret_pair, start_chain, user
+from chains.tests.support import gas_cost, secret_pair, two_local_chains, user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 AMOUNT_A = 3 * 10**17  # taker's payment on local-a
@@ -17,19 +16,8 @@ AMOUNT_B = 5 * 10**16  # maker's asset on local-b
 
 @pytest.fixture
 def chains():
-    a, b = start_chain(31337), start_chain(31338)
-    config = [
-        network_config("local-a", 31337, a.node.rpc_url, confirmations=2),
-        network_config("local-b", 31338, b.node.rpc_url, confirmations=2),
-    ]
-    with override_settings(
-        CHAIN_NETWORKS=config, RELAYER_STUCK_SECONDS=0, RELAYER_LOCK_FILTER=None
-    ):
-        for name in ("local-a", "local-b"):
-            services.contract_deploy(network=selectors.network_get(name), contract="HTLC")
-        yield a, b
-    a.node.stop()
-    b.node.stop()
+    with two_local_chains(RELAYER_STUCK_SECONDS=0, RELAYER_LOCK_FILTER=None) as both:
+        yield both
 
 
 def _net(name):
