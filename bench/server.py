@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -37,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import (  # noqa: E402 (after the path change)
     Row,
     emit,
+    forget_redis,
     load,
     machine,
     pct,
@@ -210,6 +212,10 @@ def main() -> None:
     os.environ["DEBUG"] = "false"
     os.environ["API_THROTTLE_ANON"] = "100000000/minute"
     os.environ["API_THROTTLE_USER"] = "100000000/minute"
+    # Keys of its own in REDIS_URL's Redis (the read cache's entries and versions name this
+    # run's database only), deleted at the end.
+    prefix = f"bench-server-{secrets.token_hex(4)}"
+    os.environ["REDIS_KEY_PREFIX"] = prefix
     import django
 
     try:
@@ -219,6 +225,7 @@ def main() -> None:
             results = run(args, admin_url, db_url)
     finally:
         shutil.rmtree(var_dir, ignore_errors=True)
+        forget_redis(prefix)
     rows = []
     floor = results[0]
     for r in results[1:]:
