@@ -4,47 +4,30 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import connection
 from django.utils import timezone
 
 from chains import bulk
 from chains.interface import HtlcEvent
 from chains.models import ChainEvent, HtlcLock
-
-IN_CHUNK = 500  # values per SQL IN list on SQLite (Django allows it 999 parameters a query)
-# Values per IN list where the database sets no such limit (PostgreSQL takes 65,535
-# parameters): a watcher batch of a few thousand events then reads each table once.
-IN_CHUNK_UNLIMITED = 20_000
+from core.sql import IN_LIST_LIMITED, in_lists
 
 Key = tuple[str, str]  # (network, lock_id)
 
 
-def in_chunk() -> int:
-    """Values per SQL IN list on this database: ``IN_CHUNK`` where the database limits the
-    parameters of a query (SQLite), ``IN_CHUNK_UNLIMITED`` elsewhere (PostgreSQL)."""
-    return IN_CHUNK if connection.features.max_query_params else IN_CHUNK_UNLIMITED
-
-
-def chunks(items: list, size: int | None = None) -> Iterable[list]:
-    """`items` in lists of at most `size` (default ``in_chunk()``), for SQL IN lists."""
-    size = size or in_chunk()
-    return (items[i : i + size] for i in range(0, len(items), size))
-
-
 def _existing(keys: set[Key]) -> dict[Key, HtlcLock]:
     """The recorded locks among `keys`: one query per network (one for a watcher batch) and
-    per ``in_chunk()`` lock ids, on the unique (network, lock_id) index."""
+    per ``core.sql.in_list_size()`` lock ids, on the unique (network, lock_id) index."""
     by_network: dict[str, list[str]] = defaultdict(list)
     for network, lock_id in sorted(keys):
         by_network[network].append(lock_id)
     found: dict[Key, HtlcLock] = {}
     for network, ids in by_network.items():
-        for chunk in chunks(ids):
+        for chunk in in_lists(ids):
             for row in HtlcLock.objects.filter(network=network, lock_id__in=chunk):
                 found[(row.network, row.lock_id)] = row
     return found
@@ -129,7 +112,8 @@ def on_chain_event(events: Sequence[HtlcEvent]) -> None:
     """Apply a batch of confirmed events, or undo a batch that a reorg orphaned, in a
     constant number of queries: one read of the batch's recorded locks, then at most one
     delete, one bulk insert (a COPY on PostgreSQL, ``chains.bulk``) and one bulk update
-    (the read and delete split per ``in_chunk()`` rows, the update per ``IN_CHUNK``).
+    (the read and delete split per ``core.sql.in_list_size()`` rows, the update per
+    ``IN_LIST_LIMITED``).
 
     The end state is the one the events give applied one by one in the order given, each as
     follows; the batch is replayed in memory over the rows read, then written:
@@ -185,7 +169,9 @@ def on_chain_event(events: Sequence[HtlcEvent]) -> None:
     now = timezone.now()
     for row in changed:
         row.updated_at = now  # bulk_update leaves auto_now alone
-    for chunk in chunks(gone):
+    for chunk in in_lists(gone):
         HtlcLock.objects.filter(pk__in=chunk).delete()
     bulk.rows_insert(HtlcLock, LOCK_FIELDS, (row.values(now) for row in created))
-    HtlcLock.objects.bulk_update(changed, ["state", "preimage", "updated_at"], batch_size=IN_CHUNK)
+    HtlcLock.objects.bulk_update(
+        changed, ["state", "preimage", "updated_at"], batch_size=IN_LIST_LIMITED
+    )

@@ -36,12 +36,13 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from web3 import Web3
 
-from chains import compiler, evm, locks, selectors
+from chains import compiler, evm, selectors
 from chains.interface import HTLC, ChainUnavailable, HtlcEvent, LockState, NoHtlc
 from chains.keys import account_for
 from chains.models import ChainEvent, HtlcLock, RelayerAccount, RelayerTx
 from chains.networks import Network
 from core.queue import enqueue_on_commit
+from core.sql import in_lists
 
 logger = logging.getLogger(__name__)
 
@@ -221,7 +222,7 @@ def on_chain_event(events: Sequence[HtlcEvent]) -> None:
     """Watcher subscriber: each confirmed Redeemed of the batch reveals a preimage; queue the
     redeem of every other live lock with its hashlock, on any network.
 
-    One query for the whole batch (one per ``locks.in_chunk()`` hashlocks): the live locks
+    One query for the whole batch (one per ``core.sql.in_list_size()`` hashlocks): the live locks
     carrying the revealed hashlocks, read after the lock table has applied the batch (so a
     sibling locked later in the same batch is redeemed too, and one redeemed or refunded
     later in it is not). Each sibling is queued once, even when several Redeemed of the
@@ -241,7 +242,7 @@ def on_chain_event(events: Sequence[HtlcEvent]) -> None:
         return
     siblings = sorted(
         sibling
-        for chunk in locks.chunks(sorted(revealed))
+        for chunk in in_lists(sorted(revealed))
         for sibling in HtlcLock.objects.filter(
             hashlock__in=chunk, state=HtlcLock.State.LOCKED
         ).values_list("network", "lock_id", "hashlock")

@@ -66,12 +66,13 @@ from django.utils import timezone
 from eth_abi import decode as abi_decode
 from web3 import Web3
 
-from chains import bulk, compiler, locks, metrics, rpc
+from chains import bulk, compiler, metrics, rpc
 from chains.escrow import ESCROW
 from chains.events import publish
 from chains.interface import HTLC, ChainUnavailable, HtlcEvent
 from chains.models import ChainCursor, ChainEvent, Deployment, ScannedBlock
 from chains.networks import Network
+from core.sql import in_lists
 
 logger = logging.getLogger(__name__)
 
@@ -416,7 +417,7 @@ def _insert_new(network: str, events: list[HtlcEvent]) -> list[HtlcEvent]:
     missed would still hit the unique constraint and roll the batch back, never be doubled.
     """
     stored: set[tuple[str, int]] = set()
-    for chunk in locks.chunks(sorted({e.tx_hash for e in events})):
+    for chunk in in_lists(sorted({e.tx_hash for e in events})):
         stored.update(
             ChainEvent.objects.filter(
                 network=network, orphaned=False, tx_hash__in=chunk

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -16,6 +14,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
+from core import versioned
 from core.decimals import CTX
 from oracle.aggregation import Aggregate, Status, as_of, cross, identity
 from oracle.charts import Candle
@@ -29,21 +28,12 @@ def cache_key(pair: str) -> str:
     return f"oracle:aggregate:{pair}"
 
 
-# Replaced by every publication, halt and resume: reads cached over prices name it.
+# Replaced by every publication, halt and resume (``oracle.services``): the version of every
+# read cached over prices (``core.versioned``).
 PRICES_VERSION_KEY = "oracle:prices:version"
 
 
-def prices_token() -> str:
-    """The version of the oracle's published prices and halts (``oracle.services`` replaces
-    it on commit of every change); part of the key of every read cached over prices."""
-    token = cache.get(PRICES_VERSION_KEY)
-    if token is None:  # first read, or the cache lost it: start a new version
-        cache.add(PRICES_VERSION_KEY, uuid.uuid4().hex, timeout=None)
-        token = cache.get(PRICES_VERSION_KEY)
-    return str(token)
-
-
-def prices_fresh_until(*, now: datetime | None = None) -> datetime | None:
+def prices_fresh_until() -> datetime | None:
     """The first moment a published price now tradeable goes stale by age alone (``as_of``),
     or None when none will (fixed prices only). One cache round trip, no query."""
     from oracle.aggregation import Rules
@@ -64,24 +54,11 @@ def prices_fresh_until(*, now: datetime | None = None) -> datetime | None:
 
 def cached_over_prices(name: str, params: Any, compute: Callable[[], T]) -> T:
     """``compute()``, or its value from the cache while the oracle's prices and halts are
-    those it was computed from (``prices_token``) and none it used has gone stale by age
-    (``prices_fresh_until``). For reads that depend on nothing else."""
-    seconds = settings.READ_CACHE_SECONDS
-    if seconds <= 0:
-        return compute()
-    digest = hashlib.sha256(f"{name}|{params!r}|{prices_token()}".encode()).hexdigest()
-    key = f"oracle:read:{digest}"
-    hit = cache.get(key)
-    if hit is not None:
-        return hit[0]
-    now = timezone.now()  # before the read: what goes stale while it runs is bounded too
-    value = compute()
-    deadline = prices_fresh_until(now=now)
-    if deadline is not None:
-        seconds = min(seconds, int((deadline - now).total_seconds()))
-    if seconds > 0:
-        cache.set(key, (value,), timeout=seconds)
-    return value
+    those it was computed from and none it used has gone stale by age. For reads that
+    depend on nothing else."""
+    return versioned.cached(
+        name, params, [PRICES_VERSION_KEY], compute, until=lambda now: prices_fresh_until()
+    )
 
 
 def fixed_prices() -> dict[str, Decimal]:

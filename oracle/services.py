@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -12,6 +11,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from core import versioned
 from core.decimals import CTX, quantize
 from core.live import group_send
 from oracle import live, selectors
@@ -126,14 +126,12 @@ def _broadcast(pair: str) -> None:
 
 def prices_changed() -> None:
     """Mark every read cached over the oracle's prices out of date once the current
-    transaction commits (``selectors.prices_token``)."""
-    transaction.on_commit(
-        lambda: cache.set(selectors.PRICES_VERSION_KEY, uuid.uuid4().hex, timeout=None)
-    )
+    transaction commits."""
+    versioned.bump_on_commit(selectors.PRICES_VERSION_KEY)
 
 
 def _prices_changed(pair: str) -> None:
-    cache.set(selectors.PRICES_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    versioned.bump(selectors.PRICES_VERSION_KEY)
     _broadcast(pair)
 
 
@@ -171,7 +169,10 @@ def price_publish(*, aggregate: Aggregate, previous: Aggregate | None) -> None:
     def after_commit() -> None:
         # One round trip: the price and a new version for the reads cached over prices.
         cache.set_many(
-            {selectors.cache_key(agg.pair): agg, selectors.PRICES_VERSION_KEY: uuid.uuid4().hex},
+            {
+                selectors.cache_key(agg.pair): agg,
+                selectors.PRICES_VERSION_KEY: versioned.new_token(),
+            },
             timeout=None,
         )
         _broadcast(agg.pair)

@@ -8,10 +8,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from uuid import UUID
 
-from django.db import connection
-
 from chains import selectors as chain_selectors
 from chains.interface import HtlcEvent
+from core.sql import in_lists
 from swaps import services
 from swaps.models import TERMINAL_STATES, Swap
 
@@ -38,20 +37,12 @@ def _by_hashlock(events: Sequence[HtlcEvent]) -> dict[str, list[HtlcEvent]]:
     return found
 
 
-def _in_chunk() -> int:
-    """Hashlocks per SQL IN list: 500 where the database limits a query's parameters
-    (Django gives SQLite 999), 20,000 where it does not (PostgreSQL takes 65,535)."""
-    return 500 if connection.features.max_query_params else 20_000
-
-
 def swaps_with_hashlocks(hashlocks: Sequence[str]) -> list[tuple[UUID, str]]:
     """(id, hashlock) of the swaps carrying any of `hashlocks` (lowercase), in pk order (the
-    order rows are locked in): one query per ``_in_chunk()`` hashlocks (one for a watcher
-    batch on PostgreSQL)."""
-    size = _in_chunk()
+    order rows are locked in): one query per ``core.sql.in_list_size()`` hashlocks (one
+    for a watcher batch on PostgreSQL)."""
     rows: list[tuple[UUID, str]] = []
-    for start in range(0, len(hashlocks), size):
-        chunk = hashlocks[start : start + size]
+    for chunk in in_lists(list(hashlocks)):
         rows += Swap.objects.filter(hashlock__in=chunk).values_list("pk", "hashlock")
     return sorted(rows)
 

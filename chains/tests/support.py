@@ -196,3 +196,47 @@ def two_local_chains(**settings_overrides) -> Iterator[tuple[Chain, Chain]]:
     finally:
         a.node.stop()
         b.node.stop()
+
+
+def htlc_address(network: str) -> str:
+    """The active HTLC's address on `network`."""
+    from chains import selectors
+
+    return selectors.htlc_deployment_get(network).address
+
+
+def scan_until_idle(network: str, limit: int = 20) -> None:
+    """Run the watcher over `network` until it has nothing more to store."""
+    from chains import selectors, watcher
+
+    found = selectors.network_get(network)
+    for _ in range(limit):
+        if watcher.network_scan(network=found).status != "scanned":
+            return
+    raise AssertionError("watcher never went idle")
+
+
+def swap_locks(
+    a: Chain, b: Chain, *, hashlock: bytes, taker_amount: int, maker_amount: int
+) -> tuple[str, str]:
+    """A swap's two locks under one hashlock (two_local_chains): the taker (anvil account 1)
+    on local-a for the maker (2), timelock 2 h; the maker on local-b for the taker, 1 h.
+    Returns (taker's lock id, maker's lock id)."""
+    taker, maker = user(1), user(2)
+    taker_lock, _ = a.lock_native(
+        taker,
+        htlc_address("local-a"),
+        recipient=maker.address,
+        hashlock=hashlock,
+        timelock=a.now() + 7200,
+        amount=taker_amount,
+    )
+    maker_lock, _ = b.lock_native(
+        maker,
+        htlc_address("local-b"),
+        recipient=taker.address,
+        hashlock=hashlock,
+        timelock=b.now() + 3600,
+        amount=maker_amount,
+    )
+    return taker_lock, maker_lock

@@ -4,10 +4,17 @@ hands a failed one to the queue."""
 import pytest
 from web3 import Web3
 
-from chains import follower, relayer, selectors, watcher
+from chains import follower, relayer, selectors
 from chains.interface import ChainUnavailable
 from chains.models import RelayerTx
-from chains.tests.support import secret_pair, two_local_chains, user
+from chains.tests.support import (
+    htlc_address,
+    scan_until_idle,
+    secret_pair,
+    swap_locks,
+    two_local_chains,
+    user,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,46 +44,22 @@ def queued(monkeypatch):
     return found
 
 
-def _scan(name):
-    network = selectors.network_get(name)
-    while watcher.network_scan(network=network).status == "scanned":
-        pass
-
-
-def _htlc(name):
-    return selectors.htlc_deployment_get(name).address
-
-
 def test_a_revealed_secret_is_relayed_from_the_scanning_process(chains, sender, queued):
     # given: the taker's lock on A and the maker's on B, with one hashlock, both confirmed
     a, b = chains
-    taker, maker = user(1), user(2)
     preimage, hashlock = secret_pair()
-    taker_lock, _ = a.lock_native(
-        taker,
-        _htlc("local-a"),
-        recipient=maker.address,
-        hashlock=hashlock,
-        timelock=a.now() + 7200,
-        amount=3 * 10**17,
-    )
-    maker_lock, _ = b.lock_native(
-        maker,
-        _htlc("local-b"),
-        recipient=taker.address,
-        hashlock=hashlock,
-        timelock=b.now() + 3600,
-        amount=5 * 10**16,
+    taker_lock, maker_lock = swap_locks(
+        a, b, hashlock=hashlock, taker_amount=3 * 10**17, maker_amount=5 * 10**16
     )
     a.mine(2)
-    _scan("local-a")
+    scan_until_idle("local-a")
     # when: the taker's redeem on B is confirmed and scanned
-    data = b.htlc(_htlc("local-b")).encode_abi(
+    data = b.htlc(htlc_address("local-b")).encode_abi(
         "redeem", args=[Web3.to_bytes(hexstr=maker_lock), preimage]
     )
-    b.send(taker, _htlc("local-b"), data)
+    b.send(user(1), htlc_address("local-b"), data)
     b.mine(2)
-    _scan("local-b")
+    scan_until_idle("local-b")
     sender.close()  # the sends under way finish
     # then: this process sent the redeem on A, nothing went to the queue, and it is mined
     assert queued == []
@@ -86,7 +69,11 @@ def test_a_revealed_secret_is_relayed_from_the_scanning_process(chains, sender, 
     relayer.relayer_track(network=selectors.network_get("local-a"))
     tx.refresh_from_db()
     assert tx.status == "mined"
-    state = a.htlc(_htlc("local-a")).functions.getLock(Web3.to_bytes(hexstr=taker_lock)).call()[6]
+    state = (
+        a.htlc(htlc_address("local-a"))
+        .functions.getLock(Web3.to_bytes(hexstr=taker_lock))
+        .call()[6]
+    )
     assert state == 2  # redeemed
 
 

@@ -3,11 +3,19 @@
 import pytest
 from web3 import Web3
 
-from chains import relayer, selectors, watcher
+from chains import relayer, selectors
 from chains.keys import account_for
 from chains.models import HtlcLock, RelayerAccount, RelayerTx
 from chains.tasks import relay_refunds
-from chains.tests.support import gas_cost, secret_pair, two_local_chains, user
+from chains.tests.support import (
+    gas_cost,
+    htlc_address,
+    scan_until_idle,
+    secret_pair,
+    swap_locks,
+    two_local_chains,
+    user,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 AMOUNT_A = 3 * 10**17  # taker's payment on local-a
@@ -24,17 +32,6 @@ def _net(name):
     return selectors.network_get(name)
 
 
-def _htlc(name):
-    return selectors.htlc_deployment_get(name).address
-
-
-def _scan(name):
-    for _ in range(20):
-        if watcher.network_scan(network=_net(name)).status != "scanned":
-            return
-    raise AssertionError("watcher never went idle")
-
-
 def _relayer_address():
     return account_for(role="RELAYER", network="local-a").address
 
@@ -44,38 +41,28 @@ def test_preimage_revealed_on_one_chain_is_used_to_redeem_on_the_other(chains):
     a, b = chains
     taker, maker = user(1), user(2)
     preimage, hashlock = secret_pair()
-    taker_lock, _ = a.lock_native(
-        taker,
-        _htlc("local-a"),
-        recipient=maker.address,
-        hashlock=hashlock,
-        timelock=a.now() + 7200,
-        amount=AMOUNT_A,
-    )
-    maker_lock, _ = b.lock_native(
-        maker,
-        _htlc("local-b"),
-        recipient=taker.address,
-        hashlock=hashlock,
-        timelock=b.now() + 3600,
-        amount=AMOUNT_B,
+    taker_lock, maker_lock = swap_locks(
+        a, b, hashlock=hashlock, taker_amount=AMOUNT_A, maker_amount=AMOUNT_B
     )
     a.mine(2)
-    _scan("local-a")
+    scan_until_idle("local-a")
     maker_before_a = a.w3.eth.get_balance(maker.address)
     relayer_before_a = a.w3.eth.get_balance(_relayer_address())
     # when: the taker redeems on B, which reveals the secret there
-    data = b.htlc(_htlc("local-b")).encode_abi(
+    data = b.htlc(htlc_address("local-b")).encode_abi(
         "redeem", args=[Web3.to_bytes(hexstr=maker_lock), preimage]
     )
-    b.send(taker, _htlc("local-b"), data)
+    b.send(taker, htlc_address("local-b"), data)
     b.mine(2)
-    _scan("local-b")  # the watcher sees Redeemed; the relayer redeems on A (eager task)
+    scan_until_idle("local-b")  # the watcher sees Redeemed; the relayer redeems on A (eager task)
     a.mine(1)
     relayer.relayer_track(network=_net("local-a"))
     # then: the maker got exactly the taker's amount on A, sent by the relayer
     assert (
-        a.htlc(_htlc("local-a")).functions.getLock(Web3.to_bytes(hexstr=taker_lock)).call()[6] == 2
+        a.htlc(htlc_address("local-a"))
+        .functions.getLock(Web3.to_bytes(hexstr=taker_lock))
+        .call()[6]
+        == 2
     )
     assert a.w3.eth.get_balance(maker.address) == maker_before_a + AMOUNT_A
     tx = RelayerTx.objects.get(network="local-a", lock_id=taker_lock)
@@ -98,14 +85,14 @@ def test_expired_lock_is_refunded_by_chain_time_not_server_time(chains):
     before = a.w3.eth.get_balance(sender.address)
     lock_id, receipt = a.lock_native(
         sender,
-        _htlc("local-a"),
+        htlc_address("local-a"),
         recipient=user(4).address,
         hashlock=hashlock,
         timelock=a.now() + 3600,
         amount=AMOUNT_A,
     )
     a.mine(2)
-    _scan("local-a")
+    scan_until_idle("local-a")
     # when: not yet expired on chain, the relayer does nothing
     relay_refunds()
     assert not RelayerTx.objects.exists()
@@ -118,7 +105,10 @@ def test_expired_lock_is_refunded_by_chain_time_not_server_time(chains):
     tx = RelayerTx.objects.get(lock_id=lock_id)
     assert (tx.action, tx.status) == ("refund", "mined")
     assert a.w3.eth.get_balance(sender.address) == before - gas_cost(receipt)
-    assert a.htlc(_htlc("local-a")).functions.getLock(Web3.to_bytes(hexstr=lock_id)).call()[6] == 3
+    assert (
+        a.htlc(htlc_address("local-a")).functions.getLock(Web3.to_bytes(hexstr=lock_id)).call()[6]
+        == 3
+    )
 
 
 def test_relaying_twice_sends_once(chains):
@@ -127,7 +117,7 @@ def test_relaying_twice_sends_once(chains):
     _, hashlock = secret_pair()
     lock_id, _ = a.lock_native(
         user(3),
-        _htlc("local-a"),
+        htlc_address("local-a"),
         recipient=user(4).address,
         hashlock=hashlock,
         timelock=a.now() + 60,
@@ -150,7 +140,7 @@ def test_nonces_survive_a_restart_and_never_repeat(chains):
         _, hashlock = secret_pair()
         lock_id, _ = a.lock_native(
             user(5),
-            _htlc("local-a"),
+            htlc_address("local-a"),
             recipient=user(6).address,
             hashlock=hashlock,
             timelock=a.now() + 30,
@@ -175,7 +165,7 @@ def test_a_stuck_transaction_is_repriced_at_the_same_nonce(chains):
     _, hashlock = secret_pair()
     lock_id, _ = a.lock_native(
         user(7),
-        _htlc("local-a"),
+        htlc_address("local-a"),
         recipient=user(8).address,
         hashlock=hashlock,
         timelock=a.now() + 30,
@@ -200,4 +190,7 @@ def test_a_stuck_transaction_is_repriced_at_the_same_nonce(chains):
     # then: exactly one of the two was mined, and it refunded the lock
     tx.refresh_from_db()
     assert tx.status == "mined"
-    assert a.htlc(_htlc("local-a")).functions.getLock(Web3.to_bytes(hexstr=lock_id)).call()[6] == 3
+    assert (
+        a.htlc(htlc_address("local-a")).functions.getLock(Web3.to_bytes(hexstr=lock_id)).call()[6]
+        == 3
+    )

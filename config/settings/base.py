@@ -788,9 +788,9 @@ WALLET_BALANCE_RPC_TIMEOUT = env.float("WALLET_BALANCE_RPC_TIMEOUT", default=2.0
 # LISTING_MAX_PRICE_DEVIATION_PCT: how far (percent) a fixed price may be from the oracle's
 # rate when a listing is created or edited, and when it is taken.
 LISTING_MAX_PRICE_DEVIATION_PCT = Decimal(env.str("LISTING_MAX_PRICE_DEVIATION_PCT", default="25"))
-# READ_CACHE_SECONDS: longest life of a cached offer-book or price read (marketplace.cache,
-# oracle.selectors.cached_over_prices). They are invalidated exactly on every change; this
-# only bounds what the cache holds. 0: no caching.
+# READ_CACHE_SECONDS: longest life of a cached offer-book or price read (core.versioned, used
+# by marketplace.cache and oracle.selectors.cached_over_prices). They are invalidated exactly
+# on every change; this only bounds what the cache holds. 0: no caching.
 READ_CACHE_SECONDS = env.int("READ_CACHE_SECONDS", default=300)
 # MARKETPLACE_TERMS_MAX_LENGTH: longest listing terms text, in characters.
 MARKETPLACE_TERMS_MAX_LENGTH = env.int("MARKETPLACE_TERMS_MAX_LENGTH", default=2000)
