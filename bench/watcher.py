@@ -17,8 +17,8 @@ PER_BLOCK to a block, mines the confirmations, then times, over the same blocks:
 Each catch-up starts from an empty event and lock table. One untimed catch-up warms up
 (compiled ABIs, connections, caches), then ``--rounds`` of each kind run interleaved and
 the medians are reported; the floor is the median of ``--rounds`` reads, made with the
-cyclic GC paused as the watcher pauses it for a batch. ``--profile`` prints a pyinstrument
-profile of one more run.
+cyclic GC paused as the watcher pauses it for a batch. ``--profile`` prints a profile of one
+more run (pyinstrument's if it is installed, else cProfile's).
 
 It prints a table per shape, then one line for a ``make bench`` table, for the last shape
 (the headline) with the first's figures prefixed ``one_per_block_`` when it is 1 per block:
@@ -241,13 +241,24 @@ def _run_shape(shape: Shape, batch: int, rounds: int, profile: bool) -> Figures:
 
 
 def _profiled(run, title: str) -> None:
-    """One more run under pyinstrument (if installed), its profile printed."""
-    from pyinstrument import Profiler
+    """One more run under pyinstrument if it is installed, else under cProfile (the 40
+    costliest functions by their own time, then by cumulative time); its profile printed."""
+    print(f"\nprofile: {title}")
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        import cProfile
+        import pstats
 
+        profile = cProfile.Profile()
+        profile.runcall(run)
+        stats = pstats.Stats(profile).strip_dirs()
+        stats.sort_stats("tottime").print_stats(40)
+        stats.sort_stats("cumulative").print_stats(60)
+        return
     profiler = Profiler(interval=0.0005)
     with profiler:
         run()
-    print(f"\nprofile: {title}")
     print(profiler.output_text(unicode=False, color=False, show_all=False))
 
 
@@ -296,12 +307,17 @@ def _bench_line(engine: str, all_figures: list[Figures]) -> str:
 def _note(f: Figures, rate: float) -> str:
     """Where the figure stands, for the ``make bench`` table."""
     if rate >= GOAL_EVENTS_PER_S:
-        return "events COPYed, one IN list per table and batch, cyclic GC paused per batch"
+        return (
+            "events, locks and block hashes COPYed, each table read once a batch with its "
+            "keys as one parameter, cyclic GC paused per batch"
+        )
     return (
-        f"{1e6 / rate - 1e6 / f.per_s(f.floor_s):.0f} µs an event beyond "
-        f"the RPC floor; at {f.shape.per_block}/block the work per block and per batch (3 RPC "
-        "requests, ~14 queries, one transaction a batch) is shared by few events; not yet "
-        "profiled apart (issue #15)"
+        f"{1e6 / rate - 1e6 / f.per_s(f.floor_s):.0f} µs an event beyond the RPC floor; "
+        f"at {f.shape.per_block}/block (profiled, issue #15) the watcher's Python, "
+        "PostgreSQL and anvil take turns (wall time = their CPU times added): Python's RPC "
+        "client and JSON, COPY rows, decoding and ~15 queries a batch; PostgreSQL's two "
+        "COPYed rows an event. Reading the next batch in a thread while one is written "
+        "(tried, 7d34ba4) only moved CPU time from one batch to the other on 2 cores"
     )
 
 

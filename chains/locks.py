@@ -14,22 +14,23 @@ from django.utils import timezone
 from chains import bulk
 from chains.interface import HtlcEvent
 from chains.models import ChainEvent, HtlcLock
-from core.sql import IN_LIST_LIMITED, in_lists
+from core.sql import IN_LIST_LIMITED, in_lists, in_values
 
 Key = tuple[str, str]  # (network, lock_id)
 
 
 def _existing(keys: set[Key]) -> dict[Key, HtlcLock]:
-    """The recorded locks among `keys`: one query per network (one for a watcher batch) and
-    per ``core.sql.in_list_size()`` lock ids, on the unique (network, lock_id) index."""
+    """The recorded locks among `keys`: one query per network (one for a watcher batch), the
+    lock ids in one parameter (``core.sql.in_values``), on the unique (network, lock_id)
+    index."""
     by_network: dict[str, list[str]] = defaultdict(list)
     for network, lock_id in sorted(keys):
         by_network[network].append(lock_id)
     found: dict[Key, HtlcLock] = {}
     for network, ids in by_network.items():
-        for chunk in in_lists(ids):
-            for row in HtlcLock.objects.filter(network=network, lock_id__in=chunk):
-                found[(row.network, row.lock_id)] = row
+        rows = HtlcLock.objects.filter(network=network, lock_id__in=in_values(ids))
+        for row in rows.order_by():
+            found[(row.network, row.lock_id)] = row
     return found
 
 
@@ -112,8 +113,8 @@ def on_chain_event(events: Sequence[HtlcEvent]) -> None:
     """Apply a batch of confirmed events, or undo a batch that a reorg orphaned, in a
     constant number of queries: one read of the batch's recorded locks, then at most one
     delete, one bulk insert (a COPY on PostgreSQL, ``chains.bulk``) and one bulk update
-    (the read and delete split per ``core.sql.in_list_size()`` rows, the update per
-    ``IN_LIST_LIMITED``).
+    (the read one query per network, the delete split per ``core.sql.in_list_size()`` rows,
+    the update per ``IN_LIST_LIMITED``).
 
     The end state is the one the events give applied one by one in the order given, each as
     follows; the batch is replayed in memory over the rows read, then written:

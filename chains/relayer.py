@@ -42,7 +42,7 @@ from chains.keys import account_for
 from chains.models import ChainEvent, HtlcLock, RelayerAccount, RelayerTx
 from chains.networks import Network
 from core.queue import enqueue_on_commit
-from core.sql import in_lists
+from core.sql import in_values
 
 logger = logging.getLogger(__name__)
 
@@ -222,10 +222,10 @@ def on_chain_event(events: Sequence[HtlcEvent]) -> None:
     """Watcher subscriber: each confirmed Redeemed of the batch reveals a preimage; queue the
     redeem of every other live lock with its hashlock, on any network.
 
-    One query for the whole batch (one per ``core.sql.in_list_size()`` hashlocks): the live locks
-    carrying the revealed hashlocks, read after the lock table has applied the batch (so a
-    sibling locked later in the same batch is redeemed too, and one redeemed or refunded
-    later in it is not). Each sibling is queued once, even when several Redeemed of the
+    One query for the whole batch (the hashlocks in one parameter, ``core.sql.in_values``):
+    the live locks carrying the revealed hashlocks, read after the lock table has applied
+    the batch (so a sibling locked later in the same batch is redeemed too, and one redeemed
+    or refunded later in it is not). Each sibling is queued once, even when several Redeemed of the
     batch reveal its preimage. Runs inside the watcher's transaction; each send is queued
     on commit (``relay_redeem_later``) if ``RELAYER_LOCK_FILTER`` allows it. An orphaned
     batch queues nothing.
@@ -241,11 +241,11 @@ def on_chain_event(events: Sequence[HtlcEvent]) -> None:
     if not revealed:
         return
     siblings = sorted(
-        sibling
-        for chunk in in_lists(sorted(revealed))
-        for sibling in HtlcLock.objects.filter(
-            hashlock__in=chunk, state=HtlcLock.State.LOCKED
-        ).values_list("network", "lock_id", "hashlock")
+        HtlcLock.objects.filter(
+            hashlock__in=in_values(sorted(revealed)), state=HtlcLock.State.LOCKED
+        )
+        .order_by()
+        .values_list("network", "lock_id", "hashlock")
     )
     for network, lock_id, sibling_hashlock in siblings:
         if (network, lock_id) in redeemed or not _lock_filter_allows(network, lock_id):

@@ -12,7 +12,7 @@ from chains import rpc
 from chains.interface import HTLC, EventRef, Lock, LockState
 from chains.models import Asset, ChainCursor, ChainEvent, Deployment, HtlcLock
 from chains.networks import Network, configured_networks
-from core.sql import in_lists
+from core.sql import in_values
 
 
 def network_list() -> list[Network]:
@@ -115,17 +115,16 @@ def htlc_lock_get(*, network: str, lock_id: str) -> Lock | None:
 
 def htlc_lock_hashlocks(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
     """The hashlock (lowercase) of each recorded lock among the (network, lock_id) pairs;
-    a lock not recorded is left out. One query per network and per ``core.sql.in_list_size()`` ids
-    (one for a watcher batch), on the unique (network, lock_id) index."""
+    a lock not recorded is left out. One query per network (one for a watcher batch), the ids
+    in one parameter (``core.sql.in_values``), on the unique (network, lock_id) index."""
     by_network: dict[str, set[str]] = {}
     for network, lock_id in keys:
         by_network.setdefault(network, set()).add(lock_id)
     found: dict[tuple[str, str], str] = {}
     for network, ids in by_network.items():
-        for chunk in in_lists(sorted(ids)):
-            rows = HtlcLock.objects.filter(network=network, lock_id__in=chunk)
-            for lock_id, hashlock in rows.values_list("lock_id", "hashlock"):
-                found[(network, lock_id)] = hashlock.lower()
+        rows = HtlcLock.objects.filter(network=network, lock_id__in=in_values(sorted(ids)))
+        for lock_id, hashlock in rows.order_by().values_list("lock_id", "hashlock"):
+            found[(network, lock_id)] = hashlock.lower()
     return found
 
 

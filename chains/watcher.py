@@ -16,8 +16,12 @@ after batch until caught up or out of time) runs under the network's scan lease:
    starts over) and the hash of the newest recorded block (reorgs; all recorded blocks
    are read only when that one changed); ``eth_getLogs`` over the next confirmed blocks;
    one JSON-RPC batch with the headers (hash, timestamp) of the blocks holding events and
-   of the batch's last block. A block counts once it has ``confirmations`` blocks on top
-   of it, itself included. The head as read is written to the cursor at once, with
+   of the batch's first and last blocks. The first block's parent must be the block last
+   stored (a reorg between the head check and the reads shows there: the batch stores
+   nothing, and the next one rolls the reorg back). A block counts once it has
+   ``confirmations`` blocks on top of it, itself included. In a catch-up, the genesis hash
+   and the newest recorded block are those the last batch stored, not read back
+   (``_LeaseState``). The head as read is written to the cursor at once, with
    ``updated_at`` (written only with the head, so it says when the head was read), so
    ``chain_lag_blocks`` is fresh even when the batch later fails (``chains.metrics``).
 3. In one transaction per batch, if the lease is still ours and the cursor has not moved
@@ -27,8 +31,8 @@ after batch until caught up or out of time) runs under the network's scan lease:
    under that row lock, which every writer of events takes, so a repeated range inserts
    and announces nothing), hand the new events to the subscribers, record the hashes of
    the blocks the reorg window keeps, advance the cursor and renew the lease. The number
-   of queries a batch costs does not grow with its events or blocks (on PostgreSQL each
-   table is read with one IN list a batch; SQLite's are cut at 500 values).
+   of queries a batch costs does not grow with its events or blocks (each table is read
+   in one query a batch, its keys sent as one parameter: ``core.sql.in_values``).
 
 An RPC failure stores nothing and moves no cursor, so nothing is skipped when the RPC
 comes back; failures count towards a per-network circuit breaker.
@@ -72,7 +76,7 @@ from chains.events import publish
 from chains.interface import HTLC, ChainUnavailable, HtlcEvent
 from chains.models import ChainCursor, ChainEvent, Deployment, ScannedBlock
 from chains.networks import Network
-from core.sql import in_lists
+from core.sql import in_values
 
 logger = logging.getLogger(__name__)
 
@@ -204,6 +208,10 @@ class _EventShape:
     topics: tuple[tuple[str, str], ...]  # indexed inputs (name, type), in topic order
     data_names: tuple[str, ...]
     data_types: tuple[str, ...]
+    # Per topic, the reader of its word (None: the hash of a dynamic value, kept as is);
+    # per data word, its reader, when every data input is one word (None otherwise).
+    topic_readers: tuple[Callable[[str], Any] | None, ...] = ()
+    data_readers: tuple[Callable[[str], Any], ...] | None = None
 
 
 @functools.cache
@@ -216,11 +224,19 @@ def _event_shapes() -> dict[str, _EventShape]:
             continue
         inputs = event["inputs"]
         signature = f"{event['name']}({','.join(i['type'] for i in inputs)})"
+        topics = tuple((i["name"], i["type"]) for i in inputs if i["indexed"])
+        data_types = tuple(i["type"] for i in inputs if not i["indexed"])
         shapes[Web3.keccak(text=signature).to_0x_hex()] = _EventShape(
             name=event["name"],
-            topics=tuple((i["name"], i["type"]) for i in inputs if i["indexed"]),
+            topics=topics,
             data_names=tuple(i["name"] for i in inputs if not i["indexed"]),
-            data_types=tuple(i["type"] for i in inputs if not i["indexed"]),
+            data_types=data_types,
+            topic_readers=tuple(_word_reader(t) if _is_word(t) else None for _, t in topics),
+            data_readers=(
+                tuple(_word_reader(t) for t in data_types)
+                if all(_is_word(t) for t in data_types)
+                else None
+            ),
         )
     return shapes
 
@@ -257,6 +273,19 @@ def _word(abi_type: str, word: str) -> Any:
     return _jsonable(abi_type, abi_decode([abi_type], bytes.fromhex(word))[0])
 
 
+def _word_reader(abi_type: str) -> Callable[[str], Any]:
+    """``_word`` for one type, its branch chosen once per type rather than once per word
+    (a quarter of an event's decoding time)."""
+    if abi_type == "address":
+        return lambda word: _checksum("0x" + word[24:])
+    if abi_type.startswith("uint"):
+        return lambda word: str(int(word, 16))
+    if abi_type.startswith("bytes") and abi_type[5:].isdigit():
+        digits = 2 * int(abi_type[5:])
+        return lambda word: "0x" + word[:digits]
+    return functools.partial(_word, abi_type)
+
+
 def _words(abi_types: tuple[str, ...], data: str) -> list[Any]:
     if all(_is_word(t) for t in abi_types) and len(data) == 2 + 64 * len(abi_types):
         return [_word(t, data[2 + 64 * i : 66 + 64 * i]) for i, t in enumerate(abi_types)]
@@ -287,12 +316,19 @@ def _decode(
         return None
     if len(topics) != 1 + len(shape.topics):
         raise ValueError(f"{shape.name} log with {len(topics)} topics")
+    # An indexed value of a dynamic type is only its hash: kept as the topic, like web3.
+    indexed = zip(shape.topics, shape.topic_readers, topics[1:], strict=True)
     args = {
-        # An indexed value of a dynamic type is only its hash: kept as the topic, like web3.
-        name: _word(abi_type, topic[2:].lower()) if _is_word(abi_type) else topic.lower()
-        for (name, abi_type), topic in zip(shape.topics, topics[1:], strict=True)
+        name: read(topic[2:].lower()) if read else topic.lower()
+        for (name, _), read, topic in indexed
     }
-    args.update(zip(shape.data_names, _words(shape.data_types, log["data"].lower()), strict=True))
+    data = log["data"].lower()
+    readers = shape.data_readers
+    if readers is not None and len(data) == 2 + 64 * len(readers):
+        for i, (name, read) in enumerate(zip(shape.data_names, readers, strict=True)):
+            args[name] = read(data[2 + 64 * i : 66 + 64 * i])
+    else:
+        args.update(zip(shape.data_names, _words(shape.data_types, data), strict=True))
     number = int(log["blockNumber"], 16)
     return HtlcEvent(
         network=network,
@@ -417,11 +453,15 @@ def _insert_new(network: str, events: list[HtlcEvent]) -> list[HtlcEvent]:
     missed would still hit the unique constraint and roll the batch back, never be doubled.
     """
     stored: set[tuple[str, int]] = set()
-    for chunk in in_lists(sorted({e.tx_hash for e in events})):
+    if events:
         stored.update(
             ChainEvent.objects.filter(
-                network=network, orphaned=False, tx_hash__in=chunk
-            ).values_list("tx_hash", "log_index")
+                network=network,
+                orphaned=False,
+                tx_hash__in=in_values({e.tx_hash for e in events}),
+            )
+            .order_by()
+            .values_list("tx_hash", "log_index")
         )
     new = [e for e in events if (e.tx_hash, e.log_index) not in stored]
     now = timezone.now()
@@ -463,23 +503,20 @@ def _store(
         _locked_cursor(network, owner, last_block, renew=False)  # renewed at the end
         stored = _insert_new(network, events)
         publish(stored)
-        # Only the blocks the reorg window keeps: older ones would be deleted just below.
+        # Only the blocks the reorg window keeps. Recorded hashes older than the window go,
+        # and so do those of this batch's range (recorded before a rewind of the cursor):
+        # the range's hashes are then written afresh, in one COPY.
         oldest_kept = to_block - settings.CHAIN_REORG_WINDOW
-        ScannedBlock.objects.bulk_create(
-            [
-                ScannedBlock(network=network, number=n, hash=h)
-                for n, h in block_hashes.items()
-                if n >= oldest_kept
-            ],
-            update_conflicts=True,
-            unique_fields=["network", "number"],
-            update_fields=["hash"],
-        )
-        ScannedBlock.objects.filter(
-            network=network,
-            number__gt=GENESIS_MARKER,
-            number__lt=oldest_kept,
+        ScannedBlock.objects.filter(network=network, number__gt=GENESIS_MARKER).filter(
+            Q(number__lt=oldest_kept) | Q(number__gt=last_block, number__lte=to_block)
         ).delete()
+        bulk.rows_insert(
+            ScannedBlock,
+            ("network", "number", "hash"),
+            ((network, n, h) for n, h in block_hashes.items() if n >= oldest_kept),
+        )
+        # Renewed last, so a live scanner's lease runs a full lease from its commit
+        # however long the batch took.
         ChainCursor.objects.filter(network=network).update(
             last_block=to_block,
             lease_until=_lease_end(),
@@ -556,9 +593,10 @@ def network_catch_up(*, network: Network, budget_seconds: float) -> ScanResult:
     deadline = time.monotonic() + budget_seconds
 
     def run(owner: str) -> ScanResult:
+        lease = _LeaseState()
         total = ScanResult(network.name, "idle")
         while True:
-            result = _batch(network, owner, settings.CHAIN_SCAN_BATCH)
+            result = _batch(network, owner, settings.CHAIN_SCAN_BATCH, lease)
             total.status, total.head = result.status, result.head
             total.to_block = result.to_block if result.to_block is not None else total.to_block
             if total.from_block is None:
@@ -613,52 +651,77 @@ def _cyclic_gc_paused() -> Iterator[None]:
                 gc.enable()
 
 
-def _batch(network: Network, owner: str, batch: int) -> ScanResult:
+def _batch(
+    network: Network, owner: str, batch: int, lease: _LeaseState | None = None
+) -> ScanResult:
     """One batch under the lease `owner` holds (see the module docstring, 2 and 3)."""
     with _cyclic_gc_paused():
-        return _batch_run(network, owner, batch)
+        return _batch_run(network, owner, batch, lease)
 
 
-def _batch_run(network: Network, owner: str, batch: int) -> ScanResult:
-    name, url = network.name, network.rpc_url
-    last_block = ChainCursor.objects.values_list("last_block", flat=True).get(network=name)
-    newest = (
-        ScannedBlock.objects.filter(network=name, number__gt=GENESIS_MARKER)
-        .order_by("-number")
-        .values_list("number", "hash")
-        .first()
-    )
+@dataclass(frozen=True)
+class _Head:
+    """The first request of a batch: the head, the genesis hash, and the chain's hash at the
+    number of the newest recorded block (None: none recorded, or the node lacks it)."""
+
+    head: int
+    genesis: str
+    newest: str | None
+
+
+@dataclass(frozen=True)
+class _Range:
+    """A range of confirmed blocks as read: its events (decoded, in chain order), the hashes
+    of the blocks holding them and of its first and last blocks, its first block's parent."""
+
+    from_block: int
+    to_block: int
+    hashes: dict[int, str]
+    parent: str
+    events: list[HtlcEvent]
+
+
+@dataclass
+class _LeaseState:
+    """What one lease's catch-up carries from a batch it stored to the next one: the genesis
+    hash, the newest recorded block and the batch's last block, as that batch stored them.
+    The next batch trusts them instead of reading them back (only this lease's holder
+    writes them; any batch that does not end "scanned" ends the catch-up, and with it this
+    state)."""
+
+    known: tuple[str, tuple[int, str] | None, tuple[int, str]] | None = None
+
+
+def _read_head(rpc_url: str, newest: tuple[int, str] | None) -> _Head:
     calls: list[tuple[str, list]] = [
         ("eth_blockNumber", []),
         ("eth_getBlockByNumber", ["0x0", False]),
     ]
     if newest is not None:
         calls.append(("eth_getBlockByNumber", [hex(newest[0]), False]))
-    answers = rpc.batch_call(url, calls)
-    head = int(answers[0], 16)
-    # The head as seen, at once (whatever happens next), and the lease renewed for the reads.
-    if not ChainCursor.objects.filter(network=name, lease_owner=owner).update(
-        head_block=head,
-        updated_at=timezone.now(),
-        lease_until=timezone.now() + timedelta(seconds=_lease_seconds()),
-    ):
-        raise ScanAborted("lease lost")
+    answers = rpc.batch_call(rpc_url, calls)
+    at_newest = answers[2] if newest is not None else None
+    return _Head(
+        head=int(answers[0], 16),
+        genesis=answers[1]["hash"].lower(),
+        newest=None if at_newest is None else at_newest["hash"].lower(),
+    )
 
-    if _reset_if_new_chain(name, owner, last_block, answers[1]["hash"].lower()):
-        return ScanResult(name, "reset", head=head, batches=1)
-    if newest is not None and (answers[2] is None or answers[2]["hash"].lower() != newest[1]):
-        base = _fork_base(url, name)
-        if base is not None:
-            count = _rollback(name, owner, last_block, base)
-            return ScanResult(name, "rolled_back", to_block=base, orphaned=count, batches=1)
 
+def _span(network: Network, head: int, last_block: int, batch: int) -> tuple[int, int] | None:
+    """The next batch's blocks: confirmed ones after `last_block`, at most `batch`."""
     safe = head - network.confirmations + 1
     from_block = last_block + 1
     to_block = min(safe, from_block + batch - 1)
-    if to_block < from_block:
-        return ScanResult(name, "idle", head=head, batches=1)
+    return None if to_block < from_block else (from_block, to_block)
 
-    addresses = _htlc_addresses(name)
+
+def _read_range(
+    network: Network, addresses: tuple[str, ...], from_block: int, to_block: int
+) -> _Range:
+    """The events of `addresses` in [from_block, to_block], with the headers that check them:
+    raises ``ScanAborted`` if a block holding events changed between the two reads."""
+    name, url = network.name, network.rpc_url
     shapes = _event_shapes()
     logs: list[dict] = (
         rpc.call(
@@ -666,7 +729,7 @@ def _batch_run(network: Network, owner: str, batch: int) -> ScanResult:
             "eth_getLogs",
             [
                 {
-                    "address": addresses,
+                    "address": list(addresses),
                     "fromBlock": hex(from_block),
                     "toBlock": hex(to_block),
                     "topics": [sorted(shapes)],
@@ -676,25 +739,88 @@ def _batch_run(network: Network, owner: str, batch: int) -> ScanResult:
         if addresses
         else []
     )
-    blocks = _blocks(url, sorted({int(log["blockNumber"], 16) for log in logs} | {to_block}))
+    numbers = {int(log["blockNumber"], 16) for log in logs} | {from_block, to_block}
+    blocks = _blocks(url, sorted(numbers))
     hashes: dict[int, str] = {}
+    timestamps: dict[int, int] = {}
+    parent = ""
     for number, block in blocks.items():
         if block is None:
             raise ScanAborted(f"block {number} vanished during the scan")
         hashes[number] = block["hash"].lower()
+        timestamps[number] = int(block["timestamp"], 16)
+        if number == from_block:
+            parent = block["parentHash"].lower()
     for log in logs:
         if hashes[int(log["blockNumber"], 16)] != log["blockHash"].lower():
             raise ScanAborted(f"block {int(log['blockNumber'], 16)} changed during the scan")
-    timestamps = {n: int(b["timestamp"], 16) for n, b in blocks.items() if b is not None}
     events = [e for e in (_decode(name, log, shapes, timestamps) for log in logs) if e is not None]
     events.sort(key=lambda e: (e.block_number, e.log_index))
-    stored, duplicates = _store(name, owner, last_block, to_block, head, hashes, events)
+    return _Range(from_block, to_block, hashes, parent, events)
+
+
+def _batch_run(
+    network: Network, owner: str, batch: int, lease: _LeaseState | None = None
+) -> ScanResult:
+    """One batch (module docstring, 2 and 3); under a catch-up's `lease`, with what the last
+    batch left it (``_LeaseState``)."""
+    name, url = network.name, network.rpc_url
+    last_block = ChainCursor.objects.values_list("last_block", flat=True).get(network=name)
+    genesis: str | None = None
+    last: tuple[int, str] | None = None  # the recorded hash of block `last_block`, if known
+    if lease is not None and lease.known is not None:
+        genesis, newest, last = lease.known
+        if last[0] != last_block:  # the cursor was rewound since
+            last = None
+    else:
+        newest = (
+            ScannedBlock.objects.filter(network=name, number__gt=GENESIS_MARKER)
+            .order_by("-number")
+            .values_list("number", "hash")
+            .first()
+        )
+    if newest is not None and newest[0] == last_block:
+        last = newest
+    head = _read_head(url, newest)
+    # The head as seen, at once (whatever happens next), and the lease renewed for the reads.
+    if not ChainCursor.objects.filter(network=name, lease_owner=owner).update(
+        head_block=head.head,
+        updated_at=timezone.now(),
+        lease_until=timezone.now() + timedelta(seconds=_lease_seconds()),
+    ):
+        raise ScanAborted("lease lost")
+
+    if head.genesis != genesis and _reset_if_new_chain(name, owner, last_block, head.genesis):
+        return ScanResult(name, "reset", head=head.head, batches=1)
+    if newest is not None and head.newest != newest[1]:
+        base = _fork_base(url, name)
+        if base is not None:
+            count = _rollback(name, owner, last_block, base)
+            return ScanResult(name, "rolled_back", to_block=base, orphaned=count, batches=1)
+
+    span = _span(network, head.head, last_block, batch)
+    if span is None:
+        return ScanResult(name, "idle", head=head.head, batches=1)
+    reading = _read_range(network, tuple(_htlc_addresses(name)), *span)
+    from_block, to_block = span
+    # The range must grow from the block last stored: a reorg between the head check and
+    # the reads shows here.
+    if last is not None and reading.parent != last[1]:
+        raise ScanAborted(f"block {last_block} was replaced during the scan")
+    stored, duplicates = _store(
+        name, owner, last_block, to_block, head.head, reading.hashes, reading.events
+    )
+    if lease is not None:
+        stored_last = (to_block, reading.hashes[to_block])
+        # The newest recorded block is now this batch's last, unless one above it was kept.
+        newest_after = max(stored_last, newest or stored_last, key=lambda block: block[0])
+        lease.known = (head.genesis, newest_after, stored_last)
     return ScanResult(
         name,
         "scanned",
         from_block=from_block,
         to_block=to_block,
-        head=head,
+        head=head.head,
         stored=len(stored),
         duplicates=duplicates,
         events=stored,

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from chains import selectors as chain_selectors
 from chains.interface import HtlcEvent
-from core.sql import in_lists
+from core.sql import in_values
 from swaps import services
 from swaps.models import TERMINAL_STATES, Swap
 
@@ -39,12 +39,13 @@ def _by_hashlock(events: Sequence[HtlcEvent]) -> dict[str, list[HtlcEvent]]:
 
 def swaps_with_hashlocks(hashlocks: Sequence[str]) -> list[tuple[UUID, str]]:
     """(id, hashlock) of the swaps carrying any of `hashlocks` (lowercase), in pk order (the
-    order rows are locked in): one query per ``core.sql.in_list_size()`` hashlocks (one
-    for a watcher batch on PostgreSQL)."""
-    rows: list[tuple[UUID, str]] = []
-    for chunk in in_lists(list(hashlocks)):
-        rows += Swap.objects.filter(hashlock__in=chunk).values_list("pk", "hashlock")
-    return sorted(rows)
+    order rows are locked in): one query, the hashlocks in one parameter
+    (``core.sql.in_values``: a literal IN list of a batch's hashlocks cost more than the
+    rest of this subscriber); none for no hashlocks."""
+    if not hashlocks:
+        return []
+    rows = Swap.objects.filter(hashlock__in=in_values(hashlocks)).order_by()
+    return sorted(rows.values_list("pk", "hashlock"))
 
 
 def on_chain_event(events: Sequence[HtlcEvent]) -> None:

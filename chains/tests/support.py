@@ -10,7 +10,7 @@ import hashlib
 import os
 import threading
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -42,13 +42,15 @@ def network_config(name: str, chain_id: int, rpc_url: str, confirmations: int = 
 class RpcProxy:
     """HTTP JSON-RPC proxy on loopback. `down = True` answers 503; `refuse = True` closes
     each connection unanswered (a provider that is gone); `fail_after = n` fails every
-    request after the next n."""
+    request after the next n; `before(n, body)` runs before the n-th request (from 1) is
+    forwarded (a fault landed between two reads, such as a reorg)."""
 
     def __init__(self, upstream: str):
         self.upstream = upstream
         self.down = False
         self.refuse = False
         self.fail_after: int | None = None
+        self.before: Callable[[int, bytes], None] | None = None
         self.requests = 0
         proxy = self
 
@@ -59,6 +61,8 @@ class RpcProxy:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 proxy.requests += 1
+                if proxy.before is not None:
+                    proxy.before(proxy.requests, body)
                 failing = proxy.down or (proxy.fail_after is not None and proxy.fail_after <= 0)
                 if proxy.fail_after is not None:
                     proxy.fail_after -= 1

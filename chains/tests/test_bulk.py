@@ -1,5 +1,6 @@
 """``chains.bulk.rows_insert`` stores what ``bulk_create`` would, on SQLite and (COPY) on
-PostgreSQL alike: exact amounts, JSON as given, constraints enforced."""
+PostgreSQL alike: exact amounts, JSON as given, constraints enforced; ``core.sql.in_values``
+matches exactly the values it is given, in one query."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from django.utils import timezone
 
 from chains import bulk, locks, watcher
 from chains.models import ChainEvent, HtlcLock
+from core.sql import in_values
 
 pytestmark = pytest.mark.django_db
 
@@ -96,3 +98,23 @@ def test_rows_insert_is_one_logged_statement_and_none_for_no_rows():
     assert len(nothing) == 0
     assert len(fifty) == 1, [q["sql"][:40] for q in fifty]
     assert HtlcLock.objects.count() == 50
+
+
+def test_in_values_matches_exactly_the_values_given_in_one_query_and_one_parameter():
+    # given: 1,200 locks (past SQLite's 999 parameters), and ids that SQL or JSON would
+    # have to escape
+    odd = ["0x'; DROP TABLE chains_htlclock; --", 'a,b"c\\d', "টাকা"]
+    ids = [f"0x{i:064x}" for i in range(1200)] + odd
+    bulk.rows_insert(HtlcLock, locks.LOCK_FIELDS, [_lock_row(i, Decimal(1)) for i in ids])
+    wanted = ids[::2] + ["0x" + "f" * 64]  # every other one, and one not recorded
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        found = set(
+            HtlcLock.objects.filter(lock_id__in=in_values(wanted)).values_list("lock_id", flat=True)
+        )
+    none = HtlcLock.objects.filter(lock_id__in=in_values([])).count()
+    # then
+    assert found == set(ids[::2])
+    assert none == 0
+    assert len(queries) == 1
+    assert HtlcLock.objects.count() == len(ids)

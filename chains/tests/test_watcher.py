@@ -15,7 +15,7 @@ from web3._utils.events import get_event_data
 
 from chains import compiler, events, rpc, selectors, services, watcher
 from chains.interface import ChainUnavailable
-from chains.models import ChainCursor, ChainEvent, HtlcLock
+from chains.models import ChainCursor, ChainEvent, HtlcLock, ScannedBlock
 from chains.tests.support import RpcProxy, network_config, secret_pair, start_chain, user
 
 pytestmark = pytest.mark.django_db
@@ -469,6 +469,38 @@ def test_catch_up_stores_many_events_per_block_once_and_in_order_across_batches(
     assert HtlcLock.objects.count() == 12
 
 
+def test_recorded_block_hashes_stay_in_the_reorg_window_and_are_rewritten_after_a_rewind(
+    chain, network
+):
+    # given: locks in four blocks among empty ones, read in batches of three blocks
+    for _ in range(4):
+        _lock(chain)
+        chain.mine(2)
+
+    def recorded() -> dict[int, str]:
+        rows = ScannedBlock.objects.filter(network="local-a", number__gt=watcher.GENESIS_MARKER)
+        return dict(rows.values_list("number", "hash"))
+
+    def on_chain(numbers) -> dict[int, str]:
+        return {n: chain.w3.eth.get_block(n)["hash"].to_0x_hex() for n in numbers}
+
+    with override_settings(CHAIN_SCAN_BATCH=3, CHAIN_REORG_WINDOW=5):
+        first = watcher.network_catch_up(network=network, budget_seconds=30)
+        kept = recorded()
+        # when: the same blocks read again, as after a contract deployment's rewind
+        watcher.cursor_rewind(network="local-a", before_block=0)
+        again = watcher.network_catch_up(network=network, budget_seconds=30)
+    # then: only blocks of the window, each batch's last one among them, as the chain has
+    # them; the second reading rewrote the same hashes, once each, and stored nothing twice
+    last = first.to_block
+    assert first.stored == 4 and again.stored == 0 and again.to_block == last
+    assert last in kept and min(kept) >= last - 5
+    assert kept == on_chain(kept)
+    assert recorded() == kept
+    genesis = ScannedBlock.objects.filter(network="local-a", number=watcher.GENESIS_MARKER)
+    assert genesis.count() == 1
+
+
 def _lock_tx(chain, htlc: str, *, sender: int, hashlock: bytes) -> str:
     """A signed lock of 1 gwei for user(2), not sent, so several can share a block."""
     account = user(sender)
@@ -630,7 +662,7 @@ def test_a_batch_pauses_the_cyclic_gc_and_gives_it_back_as_it_found_it(monkeypat
 
     seen = []
 
-    def batch_run(network, owner, batch):
+    def batch_run(network, owner, batch, lease=None):
         seen.append(gc.isenabled())
         if fails:
             raise RuntimeError("RPC gone")
@@ -660,7 +692,7 @@ def test_overlapping_batches_in_two_threads_give_the_collector_back_once_both_en
     first_in, first_may_end, second_in, second_may_end = (threading.Event() for _ in range(4))
     during = []
 
-    def batch_run(network, owner, batch):
+    def batch_run(network, owner, batch, lease=None):
         if network == "a":
             first_in.set()
             first_may_end.wait(10)
