@@ -7,7 +7,6 @@ import re
 import time
 import uuid
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
@@ -33,28 +32,16 @@ def _view_label(request: HttpRequest) -> str:
 class RequestContextMiddleware:
     """Binds a request id, logs one JSON line per request and records metrics.
 
-    Async-capable, so under ASGI the context variable is set in the event
-    loop's context and copied into the threads that run sync views.
+    Under ASGI the whole chain runs in the request's thread (core.handlers), and the context
+    variables set there are copied back to the event loop's context when it returns.
     """
-
-    sync_capable = True
-    async_capable = True
 
     def __init__(self, get_response):
         self.get_response = get_response
-        if iscoroutinefunction(get_response):
-            markcoroutinefunction(self)
 
     def __call__(self, request: HttpRequest):
-        if iscoroutinefunction(self):
-            return self._acall(request)
         started = self._start(request)
         response = self.get_response(request)
-        return self._finish(request, response, started)
-
-    async def _acall(self, request: HttpRequest):
-        started = self._start(request)
-        response = await self.get_response(request)
         return self._finish(request, response, started)
 
     def _start(self, request: HttpRequest) -> float:
