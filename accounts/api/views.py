@@ -43,7 +43,7 @@ from core.api.errors import ApiError
 from core.api.pagination import PageNumberPagination
 from core.api.refusals import refusal_response
 from core.api.schema import THROTTLED, UNAUTHENTICATED, error_response
-from core.api.throttling import AnonThrottle, ScopedThrottle, UserThrottle
+from core.api.throttling import ClientThrottle, ScopedThrottle
 from core.client_ip import client_ip
 
 SESSION_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -80,7 +80,7 @@ class AuthScopedView(APIView):
     """Sign-in endpoints: the strict ``auth`` rate on top of the general ones."""
 
     throttle_scope = "auth"
-    throttle_classes = [ScopedThrottle, AnonThrottle, UserThrottle]
+    throttle_classes = [ScopedThrottle, ClientThrottle]
 
 
 def _me(request: Request) -> User:

@@ -2,12 +2,37 @@
 
 Every throttle keys anonymous clients by ``core.client_ip.client_ip`` (the trusted-proxy
 rule), never by a raw ``X-Forwarded-For`` header a client can forge.
+
+They count with a sliding window of two counters (``_SlidingWindow``), not DRF's list of
+timestamps: DRF reads the client's whole history and writes it back on every request (two
+cache round trips whose size grows with the rate), and two processes doing that at once both
+let a request through on the same count. Here one Redis script checks and counts atomically
+in one round trip, whatever the rate.
 """
 
+from __future__ import annotations
+
 from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from rest_framework import throttling
 
+from core.cache import script
 from core.client_ip import client_ip
+
+# KEYS: this window's counter, the previous window's. ARGV: the previous window's weight (the
+# share of it still inside the sliding window), the limit, the counter's lifetime in seconds.
+# Counts the request only when it is allowed. Returns {allowed, this count, previous count}.
+_CHECK_AND_COUNT = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
+if previous * tonumber(ARGV[1]) + current + 1 > tonumber(ARGV[2]) then
+  return {0, current, previous}
+end
+redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return {1, current + 1, previous}
+"""
 
 
 class _SettingsRate:
@@ -18,13 +43,78 @@ class _SettingsRate:
         return client_ip(request) or "unknown"
 
 
-class AnonThrottle(_SettingsRate, throttling.AnonRateThrottle):
-    pass
+class _SlidingWindow(throttling.SimpleRateThrottle):
+    """A client may make ``num_requests`` in any ``duration`` seconds, as estimated by two
+    fixed windows: the current one's count plus the previous one's, weighted by how much of
+    it the sliding window still covers. Starting fresh, exactly ``num_requests`` pass.
+    Requests it refuses are not counted, so a client held back gets through again at the
+    rate. On a Redis cache the check and the count are one atomic script; on another backend
+    (the file cache of the embedded setup) a read and a write, as DRF does."""
+
+    num_requests: int
+    duration: int
+
+    def allow_request(self, request, view) -> bool:
+        if self.rate is None:
+            return True
+        key = self.get_cache_key(request, view)
+        if key is None:
+            return True
+        now = self.timer()
+        window = int(now // self.duration)
+        self._weight = 1 - (now - window * self.duration) / self.duration
+        self._until_next = (window + 1) * self.duration - now
+        current_key, previous_key = f"{key}:{window}", f"{key}:{window - 1}"
+        lifetime = 2 * self.duration + 1
+        cache = caches["default"]
+        if isinstance(cache, RedisCache):
+            client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+            allowed, self._current, self._previous = script(_CHECK_AND_COUNT)(
+                keys=[cache.make_and_validate_key(k) for k in (current_key, previous_key)],
+                args=[repr(self._weight), self.num_requests, lifetime],
+                client=client,
+            )
+            return bool(allowed)
+        counts = cache.get_many([current_key, previous_key])
+        self._current = counts.get(current_key, 0)
+        self._previous = counts.get(previous_key, 0)
+        if self._previous * self._weight + self._current + 1 > self.num_requests:
+            return False
+        cache.set(current_key, self._current + 1, lifetime)
+        return True
+
+    def wait(self) -> float:
+        """Seconds until a request would pass again, if the client waits for it."""
+        room = self.num_requests - 1 - self._current  # what the previous window may still hold
+        if room >= 0 and self._previous:
+            # In this window: once the previous window's weighted count has shrunk enough.
+            return max(0.0, (self._weight - room / self._previous) * self.duration)
+        # In the next window, this one becomes the previous: its weight must fall to the limit.
+        share = max(0.0, 1 - (self.num_requests - 1) / self._current) if self._current else 0.0
+        return self._until_next + share * self.duration
 
 
-class UserThrottle(_SettingsRate, throttling.UserRateThrottle):
-    pass
+class ClientThrottle(_SettingsRate, _SlidingWindow):
+    """The general rate of every API view: ``API_THROTTLE_ANON`` per address for anonymous
+    clients, ``API_THROTTLE_USER`` per user for signed-in ones. One counter per request:
+    DRF's AnonRateThrottle and UserRateThrottle together counted an anonymous request twice,
+    by address under both rates (the user rate, the larger, never decided)."""
+
+    scope = "anon"
+
+    def allow_request(self, request, view) -> bool:
+        user = request.user
+        self.scope = "user" if user is not None and user.is_authenticated else "anon"
+        self.rate = self.get_rate()
+        if self.rate is None:
+            return True
+        self.num_requests, self.duration = self.parse_rate(self.rate)  # type: ignore[assignment]
+        return super().allow_request(request, view)
+
+    def get_cache_key(self, request, view) -> str:
+        ident = request.user.pk if self.scope == "user" else self.get_ident(request)
+        return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
-class ScopedThrottle(_SettingsRate, throttling.ScopedRateThrottle):
-    """For views that set `throttle_scope` (sign-in, sign-up, SIWE)."""
+class ScopedThrottle(_SettingsRate, throttling.ScopedRateThrottle, _SlidingWindow):
+    """For views that set `throttle_scope` (sign-in, sign-up, SIWE, swap writes)."""

@@ -23,7 +23,7 @@ from core.api import idempotency
 from core.api.idempotency import IDEMPOTENCY_KEY, idempotent
 from core.api.refusals import by_status, refusal_response
 from core.api.schema import UNAUTHENTICATED
-from core.api.throttling import ScopedThrottle, UserThrottle
+from core.api.throttling import ClientThrottle, ScopedThrottle
 from core.decimals import parse_decimal
 from marketplace import errors as listing_errors
 from swaps import errors, push, quotes, recovery, selectors, services
@@ -67,7 +67,7 @@ class SwapListCreateView(ListAPIView):
     def get_throttles(self):
         if self.request.method == "POST":
             self.throttle_scope = SWAP_WRITE
-            return [UserThrottle(), ScopedThrottle()]
+            return [ClientThrottle(), ScopedThrottle()]
         return super().get_throttles()
 
     @extend_schema(
@@ -233,7 +233,7 @@ class SwapMessagesView(APIView):
     def get_throttles(self):
         if self.request.method == "POST":
             self.throttle_scope = SWAP_WRITE
-            return [UserThrottle(), ScopedThrottle()]
+            return [ClientThrottle(), ScopedThrottle()]
         return super().get_throttles()
 
     @extend_schema(
@@ -270,7 +270,7 @@ class SwapMessagesView(APIView):
 
 
 class SwapCancelView(APIView):
-    throttle_classes = [UserThrottle, ScopedThrottle]
+    throttle_classes = [ClientThrottle, ScopedThrottle]
     throttle_scope = SWAP_WRITE
 
     @extend_schema(
@@ -293,7 +293,7 @@ class SwapCancelView(APIView):
 
 
 class SwapDisputeView(APIView):
-    throttle_classes = [UserThrottle, ScopedThrottle]
+    throttle_classes = [ClientThrottle, ScopedThrottle]
     throttle_scope = SWAP_WRITE
 
     @extend_schema(
