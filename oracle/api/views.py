@@ -6,6 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.cached import cached_response
 from core.api.pagination import PageNumberPagination
 from core.api.refusals import Refusal, refusal_response
 from core.decimals import format_plain
@@ -42,13 +43,15 @@ class PriceListView(ListAPIView):
         return [agg.as_dict() for agg in selectors.price_list()]
 
     def list(self, request, *args, **kwargs):
-        # The same answer for everyone until a price, a halt or an asset changes.
-        data = selectors.cached_over_prices(
+        # The same answer for everyone until a price, a halt or an asset changes: cached as
+        # the JSON sent.
+        return cached_response(
+            selectors.cached_over_prices,
             "prices",
-            request.build_absolute_uri(),
+            request,
+            self,
             lambda: super(PriceListView, self).list(request, *args, **kwargs).data,
         )
-        return Response(data)
 
 
 @extend_schema(tags=["prices"], summary="One pair's current price", responses=PriceSerializer)
