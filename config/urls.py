@@ -7,11 +7,19 @@ from accounts import ii_views
 from chains import faucet
 from core import views as core_views
 
+# The API and the probes first: Django tries the patterns in order, and each include with an
+# empty prefix below is tried in full (every pattern, its misses collected for the 404 page)
+# before a path that none of them holds reaches its own; no page pattern starts with "api/",
+# "health/" or "metrics", so the order decides nothing else (core/tests/test_urls.py).
 urlpatterns = [
-    path("", include("oracle.urls")),
     path("health/live", core_views.health_live, name="health-live"),
     path("health/ready", core_views.health_ready, name="health-ready"),
     path("metrics", core_views.metrics, name="metrics"),
+    path("api/v1/", include("config.api_router")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    re_path(r"^api/(?P<path>.*)$", core_views.api_not_found),
+    path("", include("oracle.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     # Before allauth's own route: the sign-in page opens the Internet Identity window.
     path("accounts/login/", ii_views.login, name="account_login"),
@@ -22,10 +30,6 @@ urlpatterns = [
     path("", include("escrow.urls")),
     path("faucet/", faucet.page, name="faucet"),  # DEBUG only: 404 otherwise
     path("admin/", admin.site.urls),
-    path("api/v1/", include("config.api_router")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
-    re_path(r"^api/(?P<path>.*)$", core_views.api_not_found),
 ]
 
 handler400 = "core.views.bad_request"
