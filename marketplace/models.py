@@ -154,6 +154,9 @@ class Listing(models.Model):
                 condition=VISIBLE & Q(price__isnull=True),
                 name="listing_book_market",
             ),
+            # Text search (the stored terms_tsv column) has two indexes in SQL migrations, not
+            # here: listing_terms_tsv (GIN, 0002) and listing_book_terms (a pair's listings
+            # with their vector and maker, 0003: pair + text searches read no table rows).
             # Newest first, any or one pair: walk this index and stop after a page.
             models.Index(
                 fields=["-created_at", "-id"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -22,6 +23,7 @@ from django.db.models import (
     When,
     Window,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Ceil, Coalesce, Greatest, Least
 
 from accounts.models import User
@@ -199,6 +201,7 @@ def effective_price_expression(
     oracle: dict[str, Aggregate | None],
     *,
     fixed: bool = True,
+    covered: bool = False,
 ) -> Expression:
     """SQL for each listing's current price, as ``effective_price`` computes it in Python.
 
@@ -207,7 +210,9 @@ def effective_price_expression(
     `oracle`, read once per request), ``(100 + margin) * P/100`` clamped to the floor and
     ceiling and rounded up to the quote asset's places, P passed as a parameter. NULL when
     the oracle has no tradeable price for the pair (such listings sort last and fail price
-    filters).
+    filters). ``covered``: every row it is applied to is of one of `pairs`' asset pairs (the
+    query filters on them); with one such pair and one quote precision, and no fixed price,
+    the price needs no ``CASE`` around it (evaluated for every row of a search).
     """
     sqlite = connection.vendor == "sqlite"
     out = DecimalField(max_digits=60, decimal_places=18) if sqlite else ExactDecimalField()
@@ -233,7 +238,69 @@ def effective_price_expression(
             whens.append(When(base_asset_id__in=bases, quote_asset_id__in=ids, then=rounded))
     if not whens:  # typed, so a UNION with the fixed arm's numeric column stays valid
         return Cast(Value(None), output_field=out)
+    groups = sum(len({places(q.decimals) for q in quotes}) for _p, _b, quotes in pairs)
+    if covered and not fixed and groups == 1:
+        return whens[0].result  # the only group, and it has a price
     return Case(*whens, default=Value(None, output_field=out), output_field=out)
+
+
+@dataclass(frozen=True)
+class _PriceHeads:
+    """A search by price read in one statement on PostgreSQL (``ListingResults._merged``).
+
+    ``fixed_heads``: the fixed-price listings of one (base, quote) asset pair each, so that
+    ``listing_book_fixed`` yields them in price order and the head stops after `limit` rows
+    (over several pairs at once the database sorts every match); ``fixed``: all of them, for
+    their count (an index-only scan without the window and the sort). ``market``: the
+    market-relative ones with ``effective_price`` annotated and not yet filtered by it: the
+    statement computes that price once per row, in a subquery, for the range, the order and
+    the count (the ORM repeats the expression in each place).
+    """
+
+    fixed_heads: Sequence[QuerySet[Any]]
+    fixed: QuerySet[Any]
+    market: QuerySet[Any]
+    price_min: Decimal | None
+    price_max: Decimal | None
+
+    def read(self, limit: int, *, descending: bool) -> tuple[list[tuple], int]:
+        """(effective price, created_at, id) of each arm's first `limit` rows in price order,
+        and how many rows both arms hold."""
+        # The statement joins SQL that the ORM compiled (values travel as parameters) with
+        # constants of this function only: hence the noqa S608 below.
+        fields = ("effective_price", "created_at", "id")
+        direction = "DESC" if descending else "ASC"
+        order = f"ORDER BY 1 {direction} NULLS LAST, 2 DESC, 3 DESC LIMIT {int(limit)}"
+        parts: list[str] = []
+        params: list[Any] = []
+        for head in self.fixed_heads:
+            sql, p = head.order_by().values_list(*fields).query.sql_with_params()
+            parts.append(f"(SELECT h.*, NULL::bigint FROM ({sql}) h {order})")  # noqa: S608
+            params.extend(p)
+        sql, p = self.fixed.order_by().values("id").query.sql_with_params()
+        parts.append(
+            f"(SELECT NULL::numeric, NULL::timestamptz, NULL::bigint, COUNT(*) FROM ({sql}) c)"  # noqa: S608
+        )
+        params.extend(p)
+        sql, p = self.market.order_by().values_list(*fields).query.sql_with_params()
+        params.extend(p)
+        bounds = []
+        for op, bound in ((">=", self.price_min), ("<=", self.price_max)):
+            if bound is not None:
+                bounds.append(f"m.effective_price {op} %s")
+                params.append(bound)
+        where = f"WHERE {' AND '.join(bounds)}" if bounds else ""
+        parts.append(
+            f"(SELECT m.*, COUNT(*) OVER () FROM ({sql} OFFSET 0) m {where} {order})"  # noqa: S608
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(" UNION ALL ".join(parts), params)
+            found = cursor.fetchall()
+        rows = [row[:3] for row in found if row[2] is not None]
+        # The count row carries the fixed arm's count; every market row carries that arm's.
+        total = sum(row[3] for row in found if row[2] is None)
+        total += next((row[3] for row in found if row[2] is not None and row[3] is not None), 0)
+        return rows, total
 
 
 class ListingResults:
@@ -251,6 +318,9 @@ class ListingResults:
     ordered = True
     # Price searches read each arm's first rows together with its count; deeper pages re-read.
     PREFETCH = 100
+    # Other searches read their first ids with the count (a page of up to 50 without another
+    # query); a larger head would make an index walk that filters as it goes read more rows.
+    HEAD = 50
 
     def __init__(
         self,
@@ -258,16 +328,50 @@ class ListingResults:
         *,
         descending: bool = False,
         oracle: dict[str, Aggregate | None] | None = None,
+        by_price: _PriceHeads | None = None,
+        sorts_all: bool = False,
+        assets: list[Asset] | None = None,
     ) -> None:
         self.arms = arms
+        # The assets the search read (all of them), given to the page's rows instead of two
+        # more joins to plan and run for each page.
+        self.assets = {asset.pk: asset for asset in assets} if assets else None
         self.descending = descending
         self.oracle = oracle or {}
+        self.by_price = by_price
+        self.sorts_all = sorts_all
         self._heads: tuple[int, list[tuple], int] | None = None  # (limit, rows, total)
+        self._head: tuple[list[int], int] | None = None  # one arm: (first HEAD ids, total)
 
     def count(self) -> int:
         if len(self.arms) == 1:
-            return self.arms[0].count()
+            return self._single()[1]
         return self._merged(self.PREFETCH)[1]
+
+    def _single(self) -> tuple[list[int], int]:
+        """One arm's first ``HEAD`` ids in order and its count, in one query.
+
+        The count is a scalar subquery (run once, with its own plan: an index-only count)
+        beside the ids (an index walk that stops early) when an index can give the order;
+        with ``sorts_all`` (an order no index gives, so every match is read and sorted
+        anyway) it is ``COUNT(*) OVER ()`` over that same pass. SQLite always takes the
+        window: the query written twice can overflow its parser's stack.
+        """
+        if self._head is None:
+            arm = self.arms[0]
+            total: Any
+            if self.sorts_all or connection.vendor != "postgresql":
+                total = Window(Count("id"))
+            else:
+                # Compiled on its own, not as a Subquery: search.terms_vector names the
+                # table, which inside a Subquery would be the outer row's (correlated).
+                sql, params = arm.order_by().values("id").query.sql_with_params()
+                count_sql = f"SELECT COUNT(*) FROM ({sql}) c"  # noqa: S608 (the ORM's SQL)
+                total = RawSQL(count_sql, params)  # noqa: S611
+            rows = list(arm.annotate(total=total).values_list("id", "total")[: self.HEAD])
+            # No first row means no row at all: the head starts at the first.
+            self._head = ([row[0] for row in rows], rows[0][1] if rows else 0)
+        return self._head
 
     def __len__(self) -> int:
         return self.count()
@@ -278,6 +382,23 @@ class ListingResults:
         if self._heads is not None and self._heads[0] >= stop:
             return self._heads[1], self._heads[2]
         limit = max(stop, self.PREFETCH)
+        if self.by_price is not None and connection.vendor == "postgresql":
+            rows, total = self.by_price.read(limit, descending=self.descending)
+        else:
+            rows, total = self._arm_heads(limit)
+        sign = -1 if self.descending else 1
+        rows.sort(
+            key=lambda row: (
+                row[0] is None,
+                sign * row[0] if row[0] is not None else 0,
+                -row[1].timestamp(),
+                -row[2],
+            )
+        )
+        self._heads = (limit, rows, total)
+        return rows, total
+
+    def _arm_heads(self, limit: int) -> tuple[list[tuple], int]:
         # effective_price is annotated on every arm by listing_search.
         heads = [
             arm.annotate(arm=Value(number), arm_total=Window(Count("id"))).values_list(
@@ -291,20 +412,12 @@ class ListingResults:
             rows = [row for head in heads for row in head]
         # Every row of an arm carries that arm's total; an arm without rows counts 0.
         total = sum(dict((row[3], row[4]) for row in rows).values())
-        sign = -1 if self.descending else 1
-        rows.sort(
-            key=lambda row: (
-                row[0] is None,
-                sign * row[0] if row[0] is not None else 0,
-                -row[1].timestamp(),
-                -row[2],
-            )
-        )
-        self._heads = (limit, rows, total)
         return rows, total
 
     def _ids(self, index: slice) -> list[int]:
         if len(self.arms) == 1:
+            if index.stop is not None and index.stop <= self.HEAD:
+                return self._single()[0][index]
             return list(self.arms[0].values_list("id", flat=True)[index])
         start = index.start or 0
         stop = index.stop if index.stop is not None else self.count()
@@ -316,7 +429,19 @@ class ListingResults:
         if not isinstance(index, slice) or index.step not in (None, 1):
             raise TypeError("ListingResults supports plain slices only")
         ids = self._ids(index)
-        rows = {row.pk: row for row in _with_relations(Listing.objects.filter(pk__in=ids))}
+        assets = self.assets
+        page = Listing.objects.filter(pk__in=ids)
+        if assets is None:
+            found = list(_with_relations(page))
+        else:
+            found = list(page.select_related("maker", "maker__reputation"))
+            if all(r.base_asset_id in assets and r.quote_asset_id in assets for r in found):
+                for row in found:
+                    row.base_asset = assets[row.base_asset_id]
+                    row.quote_asset = assets[row.quote_asset_id]
+            else:  # an asset added since the search read them
+                found = list(_with_relations(page))
+        rows = {row.pk: row for row in found}
         return [rows[pk] for pk in ids if pk in rows]
 
     def __iter__(self):
@@ -375,15 +500,18 @@ def listing_search(
     if ordering == "reputation":
         order = [Coalesce(F("maker__reputation__completed_swaps"), 0).desc(), *newest]
     if not by_price and not ranged:
-        return ListingResults([qs.order_by(*order)])
+        return ListingResults(
+            [qs.order_by(*order)], sorts_all=ordering == "reputation", assets=assets
+        )
     pairs = _price_pairs(assets, base_ids, quote_ids)
     names = [name for name, _b, _q in pairs]
     oracle = dict(zip(names, price_list(pairs=names), strict=True)) if names else {}
-    market_price = effective_price_expression(pairs, oracle, fixed=False)
+    market_price = effective_price_expression(pairs, oracle, fixed=False, covered=bool(pair))
     # Fixed prices filter and sort on their own column (an index holds it); market-relative
     # ones on the price computed from the oracle now.
     fixed = qs.filter(price__isnull=False).annotate(effective_price=F("price"))
     market = qs.filter(price__isnull=True).annotate(effective_price=market_price)
+    unranged = market
     if price_min is not None:
         fixed = fixed.filter(price__gte=price_min)
         market = market.filter(effective_price__gte=price_min)
@@ -392,14 +520,24 @@ def listing_search(
         market = market.filter(effective_price__lte=price_max)
     if not by_price:  # a price range in another order: one query, both kinds
         both = Q(pk__in=fixed.values("pk")) | Q(pk__in=market.values("pk"))
-        return ListingResults([qs.filter(both).order_by(*order)], oracle=oracle)
+        return ListingResults(
+            [qs.filter(both).order_by(*order)],
+            oracle=oracle,
+            sorts_all=ordering == "reputation",
+            assets=assets,
+        )
     descending = ordering == "-price"
     key = F("effective_price")
     by = key.desc(nulls_last=True) if descending else key.asc(nulls_last=True)
+    # One fixed-price head per (base, quote) asset pair of the search, in index order.
+    combos = [(b, q) for b in sorted(base_ids or ()) for q in sorted(quote_ids or ())]
+    heads = [fixed.filter(base_asset_id=b, quote_asset_id=q) for b, q in combos] or [fixed]
     return ListingResults(
         [fixed.order_by(by, *newest), market.order_by(by, *newest)],
         descending=descending,
         oracle=oracle,
+        by_price=_PriceHeads(heads, fixed, unranged, price_min, price_max),
+        assets=assets,
     )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,9 +12,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from rest_framework.exceptions import ValidationError as ApiValidationError
@@ -150,6 +154,56 @@ def _side(**kwargs: Any) -> BookSide:
     )
 
 
+# What a market page's URL may ask for: a URL with anything else is not cached (the page
+# repeats its full path in the language form, and unknown parameters would only fill the
+# cache).
+_PAGE_PARAMS = frozenset(MarketFilterForm.base_fields) | {"take", "range", "part"}
+# Stands for the CSRF token in a cached page: each visitor gets their own. The rendered
+# token is found where base.html gives it to htmx (Django masks it anew on every call).
+_CSRF_SLOT = b"\x00csrf-token\x00"
+_CSRF_RENDERED = re.compile(rb'"X-CSRFToken": "([A-Za-z0-9]{64})"')
+
+
+class _NotCached(Exception):
+    def __init__(self, response: HttpResponse) -> None:
+        self.response = response
+
+
+def _cached_for_anonymous(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A market page as sent, for an anonymous visitor with no message waiting, from the read
+    cache (``marketplace.cache``: until a listing, maker, asset or price changes), per URL and
+    language, with the visitor's own CSRF token put back in. A hit sends no SQL. Signed-in
+    visitors see their own menu, wallets and listings, so their pages are not cached."""
+
+    @functools.wraps(view)
+    def cached_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if (
+            request.user.is_authenticated
+            or len(messages.get_messages(request))
+            or not _PAGE_PARAMS.issuperset(request.GET)
+        ):
+            return view(request, *args, **kwargs)
+        rendered: list[HttpResponse] = []
+
+        def page() -> bytes:
+            response = view(request, *args, **kwargs)
+            token = _CSRF_RENDERED.search(response.content)
+            if response.status_code != 200 or token is None:
+                raise _NotCached(response)
+            rendered.append(response)
+            return response.content.replace(token[1], _CSRF_SLOT)
+
+        try:
+            body = cached_read("market_page", (request.get_full_path(), get_language()), page)
+        except _NotCached as uncached:
+            return uncached.response
+        if rendered:  # this request rendered it: sent as rendered
+            return rendered[0]
+        return HttpResponse(body.replace(_CSRF_SLOT, get_token(request).encode()))
+
+    return cached_view
+
+
 def _market_page(request: HttpRequest, market: _Market) -> HttpResponse:
     """Both sides of a market with their depth, the price chart, and the take form."""
     range_key = request.GET.get("range", "")
@@ -224,6 +278,7 @@ def _take_context(listing: Listing, user: User | None) -> dict[str, Any]:
 
 
 @require_GET
+@_cached_for_anonymous
 def book(request: HttpRequest, pair: str) -> HttpResponse:
     """Every listing of two symbols, on any networks (each row names its networks), and the
     reverse market's as the other side."""
@@ -244,6 +299,7 @@ def book(request: HttpRequest, pair: str) -> HttpResponse:
 
 
 @require_GET
+@_cached_for_anonymous
 def market(request: HttpRequest, base: str, quote: str) -> HttpResponse:
     """One market: the base asset on its network against the quote asset on its network;
     listings of the reverse market are its other side."""

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.http import HttpResponse
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -27,6 +28,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
+from core.api.cached import cached_response
 from core.api.pagination import PageNumberPagination
 from core.api.refusals import refusal_response
 from core.api.schema import THROTTLED, UNAUTHENTICATED, error_response
@@ -202,6 +204,10 @@ def _payload(listings: list[Listing], request: Request, *, many: bool, oracle=No
     return ListingOutput(listings if many else listings[0], many=many, context=context).data
 
 
+# The offer book's query parameters: a URL with others is answered but not cached.
+_BOOK_PARAMS = frozenset(ListingFilterInput().fields) | {"page", "page_size"}
+
+
 class ListingListView(APIView):
     """The offer book and listing creation."""
 
@@ -244,23 +250,33 @@ class ListingListView(APIView):
             )
         ],
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponse:
+        if "mine" in request.query_params:  # your own listings, hidden ones included
+            filters = self._filters(request)
+            if filters["mine"]:
+                return self._page(
+                    request, selectors.listing_list_for_maker(maker=_signed_in(request))
+                )
+        if not _BOOK_PARAMS.issuperset(request.query_params):  # would only fill the cache
+            return Response(self._book(request))
+        # The offer book shows no hidden listing, so its page is the same for every viewer:
+        # cached by URL until a listing, maker, asset or price changes (marketplace.cache),
+        # as the JSON sent. A URL is validated only when it is not in the cache, and one that
+        # is not valid is never stored.
+        return cached_response(cached_read, "listings", request, self, lambda: self._book(request))
+
+    def _filters(self, request: Request) -> dict[str, Any]:
         query = ListingFilterInput(data=request.query_params)
         query.is_valid(raise_exception=True)
-        filters = dict(query.validated_data)
-        if filters.pop("mine"):
-            return self._page(request, selectors.listing_list_for_maker(maker=_signed_in(request)))
+        return dict(query.validated_data)
+
+    def _book(self, request: Request) -> Any:
+        filters = self._filters(request)
+        del filters["mine"]
         filters["text"] = filters.pop("q", None)
         filters["base_asset_id"] = filters.pop("base_asset", None)
         filters["quote_asset_id"] = filters.pop("quote_asset", None)
-        # The offer book shows no hidden listing, so its page is the same for every viewer:
-        # cached by URL until a listing, maker, asset or price changes (marketplace.cache).
-        data = cached_read(
-            "listings",
-            request.build_absolute_uri(),
-            lambda: self._page(request, selectors.listing_search(**filters)).data,
-        )
-        return Response(data)
+        return self._page(request, selectors.listing_search(**filters)).data
 
     def _page(self, request: Request, listings: Any) -> Response:
         paginator = self.pagination_class()

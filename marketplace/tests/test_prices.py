@@ -242,3 +242,25 @@ def test_a_price_range_keeps_the_newest_order(prices):
     found = list(listing_search(price_min=Decimal("2000"), price_max=Decimal("2100")))
     # then
     assert found == [new_fixed, old_market]
+
+
+def test_a_pair_search_prices_market_listings_without_a_case_as_python_does(settings):
+    # given: one oracle pair with one quote precision (the SQL price needs no CASE), margins
+    # that round, a floor and a ceiling
+    publish_prices(settings, {"ETH-USD": "2000.1234567", "TEST-USD": "1"})
+    listings = [
+        ListingFactory(market=True, price_margin_pct=Decimal(margin), price_floor=floor)
+        for margin, floor in [("0.0001", None), ("-3.3333", Decimal("1990")), ("2.5", None)]
+    ]
+    listings.append(
+        ListingFactory(market=True, price_margin_pct=Decimal("9"), price_ceiling=Decimal("2010"))
+    )
+    listings.append(ListingFactory(price=Decimal("2000.500000")))
+    python = listing_prices([Listing.objects.get(pk=lst.pk) for lst in listings])
+    low = sorted(python.values())[1]
+    # when
+    ordered = list(listing_search(pair="ETH-TEST", ordering="price"))
+    ranged = list(listing_search(pair="ETH-TEST", ordering="-price", price_min=low))
+    # then
+    assert [lst.pk for lst in ordered] == sorted(python, key=lambda pk: (python[pk], -pk))
+    assert {lst.pk for lst in ranged} == {pk for pk, price in python.items() if price >= low}

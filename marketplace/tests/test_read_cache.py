@@ -216,3 +216,113 @@ def test_market_page_drops_a_cancelled_listing_on_the_next_read(
         )
     # then
     assert f"/listings/{listing.pk}/" not in client.get(url).content.decode()
+
+
+def _market_url() -> str:
+    return f"/market/{eth_asset().label}/{token_asset().label}/"
+
+
+def _csrf(body: bytes) -> str:
+    import re
+
+    found = re.search(rb'"X-CSRFToken": "([A-Za-z0-9]{64})"', body)
+    assert found is not None
+    return found[1].decode()
+
+
+def test_market_page_is_served_from_the_cache_with_each_visitors_own_csrf_token(
+    prices, django_assert_num_queries
+):
+    from django.middleware.csrf import _unmask_cipher_token
+    from django.test import Client
+
+    listing = ListingFactory()
+    first, second = Client(enforce_csrf_checks=True), Client(enforce_csrf_checks=True)
+    rendered = first.get(_market_url())
+    assert f"/listings/{listing.pk}/" in rendered.content.decode()
+    # when: another visitor asks for the same page
+    url = _market_url()
+    with django_assert_num_queries(0):
+        cached = second.get(url)
+    # then: the same page, with a token of their own that their CSRF cookie accepts
+    assert cached.status_code == 200
+    assert cached["Content-Type"] == rendered["Content-Type"]
+    token = _csrf(cached.content)
+    assert token != _csrf(rendered.content)
+    assert cached.content.replace(token.encode(), b"") == rendered.content.replace(
+        _csrf(rendered.content).encode(), b""
+    )
+    cookie = second.cookies["csrftoken"].value
+    assert _unmask_cipher_token(token) == cookie
+    # and: a form they post with it passes the CSRF check (the language switch)
+    switched = second.post("/i18n/setlang/", {"language": "en", "csrfmiddlewaretoken": token})
+    assert switched.status_code == 302
+
+
+def test_market_page_of_a_signed_in_visitor_is_their_own(prices, django_assert_num_queries):
+    from django.test import Client
+
+    ListingFactory()
+    Client().get(_market_url())  # cached for anonymous visitors
+    user = UserFactory(username="page-viewer")
+    signed_in = Client()
+    signed_in.force_login(user)
+    # when
+    page = signed_in.get(_market_url()).content.decode()
+    # then: rendered for them, with their menu
+    assert user.public_name in page
+    assert "Sign out" in page
+
+
+def test_market_page_with_unknown_parameters_or_another_language_is_not_the_cached_one(
+    prices, django_assert_num_queries, settings
+):
+    from django.test import Client
+
+    ListingFactory()
+    visitor = Client()
+    url = _market_url()
+    visitor.get(url)
+    with django_assert_num_queries(0):
+        visitor.get(url)
+    # then: an unknown parameter renders the page (it is repeated in the language form)
+    page = visitor.get(_market_url() + "?utm=zzz-unknown").content.decode()
+    assert "utm=zzz-unknown" in page
+    # and: each language has its own page
+    bengali = Client(HTTP_ACCEPT_LANGUAGE="bn").get(_market_url()).content.decode()
+    assert 'lang="bn"' in bengali.split(">", 2)[1]
+
+
+def test_market_page_shows_a_new_listing_on_the_next_read(
+    prices, django_capture_on_commit_callbacks
+):
+    from django.test import Client
+
+    old = ListingFactory()
+    assert f"/listings/{old.pk}/" in Client().get(_market_url()).content.decode()
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        new = ListingFactory(price=Decimal("1999"))
+        from marketplace.cache import book_changed
+
+        book_changed()
+    # then
+    assert f"/listings/{new.pk}/" in Client().get(_market_url()).content.decode()
+
+
+def test_listings_url_with_unknown_parameters_is_answered_but_not_cached(api, prices):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    listing = ListingFactory()
+    params = {**BOOK, "utm_source": "zzz"}
+    assert _ids(api, params) == [listing.pk]
+    # when: asked again
+    with CaptureQueriesContext(connection) as queries:
+        assert _ids(api, params) == [listing.pk]
+    # then: searched again (a cached page per made-up parameter would only fill the cache)
+    assert len(queries.captured_queries) > 0
+    # and: a bad value of a known one is still a 400 with its code
+    response = api.get(URL, {**BOOK, "ordering": "cheapest"})
+    assert response.status_code == 400
+    assert response.json()["fields"]["ordering"][0]["code"] == "invalid_choice"

@@ -114,3 +114,52 @@ def test_pair_counts_and_price_order_read_only_the_offer_book_indexes(settings):
     assert "Index Only Scan using listing_book " in count_plan
     assert "Index Only Scan using listing_book_fixed" in fixed_plan
     assert "Index Only Scan using listing_book_market" in market_plan
+
+
+@pytest.mark.parametrize("ordering", ["price", "-price"])
+@pytest.mark.parametrize(
+    ("pair", "price_min", "price_max"),
+    [
+        ("ETH-TEST", None, None),
+        ("ETH-TEST", "1950", "2010"),
+        (None, "1990", None),
+        ("TEST-ETH", None, "1"),
+    ],
+)
+def test_price_order_in_one_statement_matches_the_orm_arms(
+    settings, ordering, pair, price_min, price_max
+):
+    # given: both kinds over several pairs, price ties, floors and ceilings
+    publish_prices(settings, {"ETH-USD": "2000", "TEST-USD": "1"})
+    _seed_book(400)
+    for margin, floor, ceiling in [("1", "2030", None), ("-2", None, "1950"), ("0.5", None, None)]:
+        ListingFactory(
+            market=True,
+            price_margin_pct=Decimal(margin),
+            price_floor=Decimal(floor) if floor else None,
+            price_ceiling=Decimal(ceiling) if ceiling else None,
+        )
+    bounds = {
+        "price_min": Decimal(price_min) if price_min else None,
+        "price_max": Decimal(price_max) if price_max else None,
+    }
+    # when: one statement (PostgreSQL), and the ORM's arms with their window counts
+    one = listing_search(pair=pair, ordering=ordering, **bounds)
+    arms = listing_search(pair=pair, ordering=ordering, **bounds)
+    arms.by_price = None
+    # then: the same count, and the same listings in the same order, across pages
+    assert one.by_price is not None
+    assert one.count() == arms.count()
+    assert [lst.pk for lst in one[:150]] == [lst.pk for lst in arms[:150]]
+    assert [lst.pk for lst in one[100:130]] == [lst.pk for lst in arms[100:130]]
+
+
+@pytest.mark.django_db(transaction=True)  # VACUUM cannot run inside a transaction
+def test_pair_and_text_search_reads_only_the_covering_index():
+    # given
+    _seed_book(vacuum=True)
+    results = listing_search(pair="ETH-TEST", text="fast", ordering="reputation")
+    # when
+    plan = _plan(*results.arms[0].order_by().values("id").query.sql_with_params())
+    # then
+    assert "Index Only Scan using listing_book_terms" in plan
