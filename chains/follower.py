@@ -8,10 +8,15 @@ the systemd units) with one thread per enabled network. Each thread reads its ne
 confirmed) or its last scan left work behind, runs ``watcher.network_catch_up`` at once.
 
 It adds no guarantee and removes none: the scan is the watcher's own, under the network's
-scan lease, so the follower and beat's passes (still scheduled: they are what scans while
-the follower is down) never scan one network at once. The one refused by the lease tries
-again at its next poll. An RPC or database failure is logged and retried after a back-off
-that doubles up to ``MAX_BACKOFF_SECONDS``; the thread never dies of it.
+scan lease, so the follower and beat's passes never scan one network at once. Beat's passes
+leave a network alone while its follower polls it (``following``): a pass only took the
+lease from under the follower, which then waited for it (a worker's pass of one block held
+it 2.9 s under load, and a confirmed secret reached its swap three blocks late). Each
+successful poll says so in the cache for ``alive_seconds``; a follower that stops polling
+(stopped, killed, stuck, or failing) is no longer fresh after that, and beat's passes scan
+the network again. The one refused by the lease tries again at its next poll. An RPC or
+database failure is logged and retried after a back-off that doubles up to
+``MAX_BACKOFF_SECONDS``; the thread never dies of it.
 
 The relayer's redeems that its scans reveal (a secret confirmed on one chain, the sibling lock
 on another) are sent from this process too, right after the batch commits, by a
@@ -28,10 +33,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import close_old_connections, connection
 
 from chains import relayer, rpc, selectors, watcher
@@ -42,6 +49,9 @@ from core.queue import enqueue_on_commit
 logger = logging.getLogger(__name__)
 
 MIN_POLL_SECONDS = 0.1
+# A follower polling a network keeps beat's passes off it for this long after each successful
+# poll (at least; five polls when they are slower).
+MIN_ALIVE_SECONDS = 3.0
 MAX_BACKOFF_SECONDS = 10.0
 # Seconds one catch-up may run before the thread reads the head again (each batch renews
 # the lease, so a long catch-up holds the network no longer than needed).
@@ -56,6 +66,25 @@ def poll_seconds(network: Network) -> float:
     if configured > 0:
         return configured
     return max(MIN_POLL_SECONDS, network.block_time / 10)
+
+
+def alive_seconds(network: Network) -> float:
+    """How long one successful poll keeps beat's passes off `network`."""
+    return max(MIN_ALIVE_SECONDS, 5 * poll_seconds(network))
+
+
+def _alive_key(network_name: str) -> str:
+    return f"chains:follower:{network_name}"
+
+
+def following(network_name: str) -> bool:
+    """Whether a follower polled `network_name` successfully within its ``alive_seconds``;
+    False when the cache cannot say (then beat's pass scans, as it did before followers)."""
+    try:
+        return cache.get(_alive_key(network_name)) is not None
+    except Exception:  # the cache's own errors (Redis down): scanning is the safe side
+        logger.warning("follower state unreadable", extra={"network": network_name})
+        return False
 
 
 def head_read(network: Network) -> int:
@@ -74,6 +103,20 @@ class NetworkFollower:
     failures: int = 0
     scans: int = 0  # catch-ups run
     thread: threading.Thread | None = None
+    fresh_until: float = 0.0  # monotonic: when the cache's word that it follows runs out
+
+    def keep_alive(self) -> None:
+        """Say in the cache that this network is followed, when half of what was said is
+        spent (a cache write every few polls, not every poll)."""
+        seconds = alive_seconds(self.network)
+        now = time.monotonic()
+        if now >= self.fresh_until - seconds / 2:
+            try:
+                cache.set(_alive_key(self.network.name), True, timeout=seconds)
+            except Exception:  # the cache down must not slow the scans: beat's passes resume
+                logger.warning("follower state unwritable", extra={"network": self.network.name})
+                return
+            self.fresh_until = now + seconds
 
     def start(self) -> None:
         """Run in a daemon thread of its own."""
@@ -121,6 +164,7 @@ class NetworkFollower:
             while not self.stop.is_set():
                 try:
                     self.step()
+                    self.keep_alive()
                     self.failures = 0
                     wait = interval
                 except Exception as exc:  # RPC or database: log, back off, go on

@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from chains import relayer, selectors, watcher
+from chains import follower, relayer, selectors, watcher
 from chains.interface import ChainUnavailable
 
 logger = logging.getLogger(__name__)
@@ -23,9 +23,11 @@ def _network(name: str):
 
 @shared_task(name="chains.scan_all", ignore_result=True)
 def scan_all() -> None:
-    """Queue one watcher pass per enabled network (beat runs this every few seconds)."""
+    """Queue one watcher pass per enabled network (beat runs this every few seconds), but
+    none for a network the head follower is polling (``chains.follower.following``)."""
     for network in selectors.network_list():
-        scan_network.delay(network.name)
+        if not follower.following(network.name):
+            scan_network.delay(network.name)
 
 
 @shared_task(

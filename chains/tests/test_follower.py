@@ -7,11 +7,12 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 from django.utils import timezone
 
-from chains import events, follower, selectors, services, watcher
+from chains import events, follower, selectors, services, tasks, watcher
 from chains.interface import ChainUnavailable
 from chains.models import ChainCursor, ChainEvent
 from chains.tests.support import RpcProxy, network_config, secret_pair, start_chain, user
@@ -129,6 +130,56 @@ def test_the_follower_outlives_an_rpc_outage_and_catches_up(chain, proxy, follow
     _wait_stored(1)
     assert _stored() == [lock_id]
     assert following.thread.is_alive()
+
+
+def test_beat_leaves_a_followed_network_alone_until_its_follower_stops(network, monkeypatch):
+    # given: scans recorded by the thread that runs them (beat's pass runs its tasks in this
+    # thread here, as the tests' Celery is eager; the follower in a thread of its own)
+    scans: list[str] = []
+    real = watcher.network_catch_up
+
+    def recorded(**kwargs):
+        scans.append(threading.current_thread().name)
+        return real(**kwargs)
+
+    monkeypatch.setattr(watcher, "network_catch_up", recorded)
+    cache.delete(follower._alive_key("local-a"))
+    main = threading.current_thread().name
+    # when: beat's pass with nobody following the network
+    tasks.scan_all()
+    # then: it scans
+    assert scans == [main]
+    # when: a follower polls it, then beat's pass comes
+    scans.clear()
+    stop = threading.Event()
+    (running,) = follower.follow([network], stop)
+    deadline = time.monotonic() + 10
+    while not follower.following("local-a") and time.monotonic() < deadline:
+        time.sleep(POLL)
+    assert scans == ["follow-local-a"]  # its first poll scans
+    tasks.scan_all()
+    # then: the pass leaves it to the follower
+    assert main not in scans
+    # when: the follower stops and its last word runs out
+    stop.set()
+    running.thread.join(timeout=30)
+    time.sleep(follower.alive_seconds(network) + 0.5)
+    scans.clear()
+    tasks.scan_all()
+    # then: beat's passes scan it again
+    assert scans == [main]
+
+
+def test_a_cache_it_cannot_reach_leaves_the_scans_to_both(network):
+    # given: a cache on a port where nothing listens (Redis down)
+    gone = {"default": {"BACKEND": "core.cache.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}}
+    one = follower.NetworkFollower(network=network, stop=threading.Event())
+    with override_settings(CACHES=gone):
+        # when: the follower says it follows, and beat's pass asks
+        one.keep_alive()
+        # then: neither raises, the follower will say it again, and beat's pass scans
+        assert one.fresh_until == 0.0
+        assert not follower.following("local-a")
 
 
 def test_an_open_circuit_makes_the_follower_back_off(chain, network):

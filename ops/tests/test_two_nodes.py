@@ -457,9 +457,11 @@ def _cursor(cluster: Cluster, network: str) -> tuple[int, str]:
     return last_block, owner
 
 
-def test_both_nodes_workers_honour_a_networks_one_scan_lease(cluster):
-    # given: both nodes' chain workers scanning; the test takes local-a's lease, as a third
-    # scanner would (the watcher's conditional UPDATE: only when free or expired)
+def test_both_nodes_scanners_honour_a_networks_one_scan_lease(cluster):
+    # given: both nodes scanning (each node's head follower; beat's passes on the chain
+    # workers scan a network only while no follower polls it); the test takes local-a's
+    # lease, as a third scanner would (the watcher's conditional UPDATE: only when free or
+    # expired)
     owner = f"{int(time.time())}:0:{secrets.token_hex(4)}:two-nodes-test"
     deadline = time.monotonic() + 30
     while not cluster.database.query(
@@ -472,24 +474,29 @@ def test_both_nodes_workers_honour_a_networks_one_scan_lease(cluster):
         time.sleep(0.05)
     held_at, (before, _) = time.time(), _cursor(cluster, "local-a")
     try:
-        # when: scans of local-a keep being scheduled, and blocks keep coming
+        # when: scans of local-a keep being scheduled, and blocks keep coming (the
+        # followers are refused within a block or two, so wait for the blocks as well)
         deadline = time.monotonic() + 60
         refused: dict[str, int] = {}
-        while set(refused) != {"node-a", "node-b"} and time.monotonic() < deadline:
+        head = before
+        while time.monotonic() < deadline and (
+            set(refused) != {"node-a", "node-b"} or head <= before + 2
+        ):
             time.sleep(1)
+            head = cluster.chains["local-a"].eth.block_number
             for node in (cluster.a, cluster.b):
                 skipped = [
                     r
-                    for r in _since(node.records("worker-chain-0"), held_at)
+                    for program in ("follower", "worker-chain-0")
+                    for r in _since(node.records(program), held_at)
                     if r.get("message") == "chain scan skipped" and r.get("holder") == owner
                 ]
                 if skipped:
                     refused[node.name] = len(skipped)
-        # then: the workers of both nodes were refused, and none scanned under our lease
+        # then: the scanners of both nodes were refused, and none scanned under our lease
         assert set(refused) == {"node-a", "node-b"}, refused
-        assert _cursor(cluster, "local-a") == (before, owner)
-        head = cluster.chains["local-a"].eth.block_number
         assert head > before + 2
+        assert _cursor(cluster, "local-a") == (before, owner)
     finally:
         cluster.database.query(
             "UPDATE chains_chaincursor SET lease_owner = '', lease_until = NULL"
