@@ -407,6 +407,7 @@ class Rounds:
                 return
             with self.ledger.lock:
                 taken.append((taker, swap, secret))
+                self.driving += 1  # in flight from its creation, not from its driver's start
             self.first_swap.set()
 
         racers = [threading.Thread(target=take_one, args=(t,), daemon=True) for t in takers]
@@ -417,8 +418,6 @@ class Rounds:
         log(f"round {number}: listing {listing['id']}, {len(taken)} of 3 takes accepted")
 
         def settle(taker: Party, swap: dict, secret: str) -> None:
-            with self.ledger.lock:
-                self.driving += 1
             try:
                 timeline = drive(maker, taker, swap["id"], secret, timeout=1800, poll=0.5)
                 outcome = timeline.final["state"]
@@ -525,7 +524,10 @@ def outage(proxy: RpcProxy, seconds: float) -> None:
 
 
 def run_faults(faults: list[Fault], rounds: Rounds, start: float, halt: threading.Event) -> None:
-    for fault in sorted(faults, key=lambda f: f.at):
+    """Each fault at its moment, in a thread of its own: a long one (an RPC cut) does not
+    hold back the next, so faults may overlap, and the run waits for all of them."""
+
+    def run(fault: Fault) -> None:
         if halt.wait(max(0.0, start + fault.at - time.monotonic())):
             return
         fault.in_flight = rounds.driving
@@ -533,6 +535,12 @@ def run_faults(faults: list[Fault], rounds: Rounds, start: float, halt: threadin
         fault.act()
         fault.done_at = time.monotonic() - start
         log(f"fault: {fault.name} done")
+
+    threads = [threading.Thread(target=run, args=(fault,), daemon=True) for fault in faults]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 # ---------------------------------------------------------------- the checks

