@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import (
     Case,
@@ -244,6 +245,16 @@ def effective_price_expression(
     return Case(*whens, default=Value(None, output_field=out), output_field=out)
 
 
+def _compiled(query: QuerySet[Any]) -> tuple[str, tuple] | None:
+    """The SQL and parameters of `query`, for a statement written around it; None when it
+    can match nothing (a filter on an empty list: the ORM then sends no SQL at all, and
+    compiling it raises), such as a pair whose assets are not registered."""
+    try:
+        return query.query.sql_with_params()
+    except EmptyResultSet:
+        return None
+
+
 @dataclass(frozen=True)
 class _PriceHeads:
     """A search by price read in one statement on PostgreSQL (``ListingResults._merged``).
@@ -274,25 +285,29 @@ class _PriceHeads:
         parts: list[str] = []
         params: list[Any] = []
         for head in self.fixed_heads:
-            sql, p = head.order_by().values_list(*fields).query.sql_with_params()
-            parts.append(f"(SELECT h.*, NULL::bigint FROM ({sql}) h {order})")  # noqa: S608
-            params.extend(p)
-        sql, p = self.fixed.order_by().values("id").query.sql_with_params()
-        parts.append(
-            f"(SELECT NULL::numeric, NULL::timestamptz, NULL::bigint, COUNT(*) FROM ({sql}) c)"  # noqa: S608
-        )
-        params.extend(p)
-        sql, p = self.market.order_by().values_list(*fields).query.sql_with_params()
-        params.extend(p)
-        bounds = []
-        for op, bound in ((">=", self.price_min), ("<=", self.price_max)):
-            if bound is not None:
-                bounds.append(f"m.effective_price {op} %s")
-                params.append(bound)
-        where = f"WHERE {' AND '.join(bounds)}" if bounds else ""
-        parts.append(
-            f"(SELECT m.*, COUNT(*) OVER () FROM ({sql} OFFSET 0) m {where} {order})"  # noqa: S608
-        )
+            compiled = _compiled(head.order_by().values_list(*fields))
+            if compiled is not None:
+                parts.append(f"(SELECT h.*, NULL::bigint FROM ({compiled[0]}) h {order})")  # noqa: S608
+                params.extend(compiled[1])
+        compiled = _compiled(self.fixed.order_by().values("id"))
+        if compiled is not None:
+            count = f"COUNT(*) FROM ({compiled[0]}) c"
+            parts.append(f"(SELECT NULL::numeric, NULL::timestamptz, NULL::bigint, {count})")
+            params.extend(compiled[1])
+        compiled = _compiled(self.market.order_by().values_list(*fields))
+        if compiled is not None:
+            params.extend(compiled[1])
+            bounds = []
+            for op, bound in ((">=", self.price_min), ("<=", self.price_max)):
+                if bound is not None:
+                    bounds.append(f"m.effective_price {op} %s")
+                    params.append(bound)
+            where = f"WHERE {' AND '.join(bounds)}" if bounds else ""
+            parts.append(
+                f"(SELECT m.*, COUNT(*) OVER () FROM ({compiled[0]} OFFSET 0) m {where} {order})"  # noqa: S608
+            )
+        if not parts:
+            return [], 0
         with connection.cursor() as cursor:
             cursor.execute(" UNION ALL ".join(parts), params)
             found = cursor.fetchall()
@@ -365,9 +380,12 @@ class ListingResults:
             else:
                 # Compiled on its own, not as a Subquery: search.terms_vector names the
                 # table, which inside a Subquery would be the outer row's (correlated).
-                sql, params = arm.order_by().values("id").query.sql_with_params()
-                count_sql = f"SELECT COUNT(*) FROM ({sql}) c"  # noqa: S608 (the ORM's SQL)
-                total = RawSQL(count_sql, params)  # noqa: S611
+                compiled = _compiled(arm.order_by().values("id"))
+                if compiled is None:
+                    self._head = ([], 0)
+                    return self._head
+                count_sql = f"SELECT COUNT(*) FROM ({compiled[0]}) c"  # noqa: S608 (the ORM's SQL)
+                total = RawSQL(count_sql, compiled[1])  # noqa: S611
             rows = list(arm.annotate(total=total).values_list("id", "total")[: self.HEAD])
             # No first row means no row at all: the head starts at the first.
             self._head = ([row[0] for row in rows], rows[0][1] if rows else 0)

@@ -289,6 +289,26 @@ def test_list_orders_by_price_and_newest(api):
 
 
 @pytest.mark.parametrize(
+    "params",
+    [
+        {"pair": "ZZZ-YYY"},
+        {"pair": "ZZZ-YYY", "ordering": "price"},
+        {"pair": "ZZZ-YYY", "ordering": "-price", "price_max": "5"},
+        {"pair": "ZZZ-YYY", "q": "bank transfer"},
+    ],
+)
+def test_a_pair_of_unknown_assets_is_an_empty_book_not_an_error(api, prices, params):
+    # given: listings of other assets
+    ListingFactory(price=Decimal("10"))
+    # when
+    response = api.get(URL, params)
+    # then
+    assert response.status_code == 200, response.content
+    assert response.json()["count"] == 0
+    assert response.json()["results"] == []
+
+
+@pytest.mark.parametrize(
     ("params", "field"),
     [
         ({"pair": "ETH"}, "pair"),
