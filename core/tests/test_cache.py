@@ -54,3 +54,13 @@ def test_asgi_requests_do_not_open_a_redis_connection_each():
     # then: the connections are the pool's, kept open (the count includes the probe's own,
     # and other processes sharing this Redis may add a few)
     assert received() - before <= 5
+
+
+def test_replies_are_parsed_by_hiredis():
+    from redis._parsers.hiredis import _HiredisParser
+
+    connection = _client().connection_pool.get_connection()
+    try:
+        assert isinstance(connection._parser, _HiredisParser)
+    finally:
+        _client().connection_pool.release(connection)
