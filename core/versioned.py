@@ -14,6 +14,7 @@ import hashlib
 import secrets
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -28,16 +29,22 @@ from core.cache import script
 T = TypeVar("T")
 
 
-# KEYS: the versions. ARGV[1]: the entry's full key without its tokens. Returns {0} when a
-# token is missing or not ours (an integer), else {1, the tokens joined, the entry or nil}.
-_TOKENS_AND_ENTRY = """
-local found = redis.call('MGET', unpack(KEYS))
-for i = 1, #KEYS do
-  if not found[i] or not tonumber(found[i]) then return {0} end
+def lookup_lua(first_key: int, prefix_arg: int) -> str:
+    """The lookup as Lua: the versions are ``KEYS[first_key..]``, the entry's full key without
+    its tokens is ``ARGV[prefix_arg]``. Returns {0} when a token is missing or not ours (an
+    integer), else {1, the tokens joined, the entry or nil}. A script of its own here, and the
+    end of the throttle's for a read it looks up ahead (``core.api.throttling``)."""
+    return f"""
+local found = redis.call('MGET', unpack(KEYS, {first_key}))
+for i = 1, #found do
+  if not found[i] or not tonumber(found[i]) then return {{0}} end
 end
 local current = table.concat(found, ':')
-return {1, current, redis.call('GET', ARGV[1] .. current)}
+return {{1, current, redis.call('GET', ARGV[{prefix_arg}] .. current)}}
 """
+
+
+_TOKENS_AND_ENTRY = lookup_lua(1, 1)
 # Part of every entry's key: an entry is read only by the process that computed it, so none
 # outlives the code that rendered it (a new release's processes start with none). Each
 # process fills its own entries; the versions they depend on are shared.
@@ -78,22 +85,50 @@ def tokens(keys: Sequence[str]) -> list[str]:
     return [str(found[key]) for key in keys]
 
 
-def _lookup(prefix: str, versions: Sequence[str]) -> tuple[str, tuple | None]:
-    """The tokens of `versions` joined, and the entry cached under `prefix` and them."""
+@dataclass(frozen=True)
+class Found:
+    """A lookup's answer: the tokens of the versions joined, and the entry cached under
+    `prefix` and them (None: not cached)."""
+
+    prefix: str
+    current: str
+    entry: tuple | None
+
+
+def found_in(reply: list, prefix: str) -> Found | None:
+    """The answer of a ``lookup_lua`` script (None: a token is to be started first)."""
+    if not reply[0]:
+        return None
+    raw = reply[2]
+    serializer = caches["default"]._cache._serializer  # type: ignore[attr-defined]
+    return Found(prefix, reply[1].decode(), None if raw is None else serializer.loads(raw))
+
+
+def redis_keys(keys: Sequence[str]) -> list[str] | None:
+    """`keys` as the Redis cache stores them, for a script; None when the cache is not
+    Redis (nothing is looked up ahead then)."""
     backend = caches["default"]
-    if isinstance(backend, RedisCache):
-        client = backend._cache.get_client(write=False)  # type: ignore[attr-defined]
-        found = script(_TOKENS_AND_ENTRY)(
-            keys=[backend.make_and_validate_key(key) for key in versions],
-            args=[backend.make_and_validate_key(prefix)],
-            client=client,
-        )
-        if found[0]:
-            current, raw = found[1].decode(), found[2]
-            entry = None if raw is None else backend._cache._serializer.loads(raw)  # type: ignore[attr-defined]
-            return current, entry
+    if not isinstance(backend, RedisCache):
+        return None
+    return [backend.make_and_validate_key(key) for key in keys]
+
+
+def _lookup(prefix: str, versions: Sequence[str]) -> Found:
+    stored = redis_keys([prefix, *versions])
+    if stored is not None:
+        client = caches["default"]._cache.get_client(write=False)  # type: ignore[attr-defined]
+        reply = script(_TOKENS_AND_ENTRY)(keys=stored[1:], args=stored[:1], client=client)
+        found = found_in(reply, prefix)
+        if found is not None:
+            return found
     current = ":".join(tokens(versions))
-    return current, cache.get(prefix + current)
+    return Found(prefix, current, cache.get(prefix + current))
+
+
+def entry_prefix(name: str, params: Any) -> str:
+    """The start of the keys of read `name` with `params`, in this process."""
+    digest = hashlib.sha256(f"{_PROCESS}|{name}|{params!r}".encode()).hexdigest()
+    return f"read:{digest}:"
 
 
 def cached(
@@ -102,6 +137,8 @@ def cached(
     versions: Sequence[str],
     compute: Callable[[], T],
     until: Callable[[datetime], datetime | None],
+    *,
+    ahead: Found | None = None,
 ) -> T:
     """``compute()``, or its value from the cache while `versions` keep the tokens it was
     computed under.
@@ -109,16 +146,17 @@ def cached(
     `params` (any value with a stable ``repr``) names the read. An entry is kept at most
     ``READ_CACHE_SECONDS`` (0: nothing is cached) and never past ``until(now)``: the first
     moment time alone changes the answer (None: never), with `now` taken before the read.
+    `ahead`: this read's lookup, already made in another round trip (the throttle's), used
+    when it is this read's.
     """
     seconds = settings.READ_CACHE_SECONDS
     if seconds <= 0:
         return compute()
-    digest = hashlib.sha256(f"{_PROCESS}|{name}|{params!r}".encode()).hexdigest()
-    prefix = f"read:{digest}:"
-    current, hit = _lookup(prefix, versions)
-    if hit is not None:
-        return hit[0]
-    key = prefix + current
+    prefix = entry_prefix(name, params)
+    found = ahead if ahead is not None and ahead.prefix == prefix else _lookup(prefix, versions)
+    if found.entry is not None:
+        return found.entry[0]
+    key = prefix + found.current
     # One computation of a key at a time in this process (entries are per process): the
     # requests that miss it meanwhile wait for it and read it, instead of all computing it
     # at once after every change (a thundering herd, seconds under load).
@@ -144,6 +182,20 @@ def cached(
             if _computing.get(key) is computing:
                 del _computing[key]
         computing.release()
+
+
+@dataclass(frozen=True)
+class Reads:
+    """Reads that depend on the same `versions` and end by time at ``until(now)``: called
+    as ``cached`` without those two."""
+
+    versions: tuple[str, ...]
+    until: Callable[[datetime], datetime | None]
+
+    def __call__(
+        self, name: str, params: Any, compute: Callable[[], T], *, ahead: Found | None = None
+    ) -> T:
+        return cached(name, params, self.versions, compute, self.until, ahead=ahead)
 
 
 def _give_back_pooled_connections() -> None:

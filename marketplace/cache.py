@@ -15,9 +15,8 @@ moment an oracle price it used goes stale (``oracle.selectors.prices_fresh_until
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from core import versioned
 from oracle.selectors import PRICES_VERSION_KEY, prices_fresh_until
@@ -50,10 +49,7 @@ def _fresh_until(now: datetime) -> datetime | None:
     return min((d for d in (next_expiry(now), prices_fresh_until()) if d is not None), default=None)
 
 
-def cached_read(name: str, params: Any, compute: Callable[[], T]) -> T:
-    """``compute()``, or its value from the cache when nothing it depends on changed since:
-    no listing, maker, asset, price or halt, no listing expiry and no price gone stale.
-    `params` (any value with a stable ``repr``) names the read."""
-    return versioned.cached(
-        name, params, [BOOK_VERSION_KEY, PRICES_VERSION_KEY], compute, until=_fresh_until
-    )
+# ``cached_read(name, params, compute)``: ``compute()``, or its value from the cache when
+# nothing it depends on changed since: no listing, maker, asset, price or halt, no listing
+# expiry and no price gone stale. `params` (any value with a stable ``repr``) names the read.
+cached_read = versioned.Reads((BOOK_VERSION_KEY, PRICES_VERSION_KEY), until=_fresh_until)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
@@ -52,13 +52,10 @@ def prices_fresh_until() -> datetime | None:
     return min(deadlines, default=None)
 
 
-def cached_over_prices(name: str, params: Any, compute: Callable[[], T]) -> T:
-    """``compute()``, or its value from the cache while the oracle's prices and halts are
-    those it was computed from and none it used has gone stale by age. For reads that
-    depend on nothing else."""
-    return versioned.cached(
-        name, params, [PRICES_VERSION_KEY], compute, until=lambda now: prices_fresh_until()
-    )
+# ``cached_over_prices(name, params, compute)``: ``compute()``, or its value from the cache
+# while the oracle's prices and halts are those it was computed from and none it used has
+# gone stale by age. For reads that depend on nothing else.
+cached_over_prices = versioned.Reads((PRICES_VERSION_KEY,), until=lambda now: prices_fresh_until())
 
 
 def fixed_prices() -> dict[str, Decimal]:

@@ -7,7 +7,8 @@ They count with a sliding window of two counters (``_SlidingWindow``), not DRF's
 timestamps: DRF reads the client's whole history and writes it back on every request (two
 cache round trips whose size grows with the rate), and two processes doing that at once both
 let a request through on the same count. Here one Redis script checks and counts atomically
-in one round trip, whatever the rate.
+in one round trip, whatever the rate; for a GET that a view may answer from the read cache,
+the same round trip looks the entry up (``core.api.cached``).
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from rest_framework import throttling
 
+from core.api.cached import AHEAD_ATTRIBUTE, read_ahead
 from core.cache import script
 from core.client_ip import client_ip
+from core.versioned import found_in, lookup_lua
 
 # KEYS: this window's counter, the previous window's. ARGV: the previous window's weight (the
 # share of it still inside the sliding window), the limit, the counter's lifetime in seconds.
 # Counts the request only when it is allowed. Returns {allowed, this count, previous count}.
-_CHECK_AND_COUNT = """
+_CHECK = """
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
 if previous * tonumber(ARGV[1]) + current + 1 > tonumber(ARGV[2]) then
@@ -31,8 +34,17 @@ if previous * tonumber(ARGV[1]) + current + 1 > tonumber(ARGV[2]) then
 end
 redis.call('INCR', KEYS[1])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
-return {1, current + 1, previous}
 """
+_CHECK_AND_COUNT = _CHECK + "return {1, current + 1, previous}"
+# The same, then the view's read-cache lookup (core.api.cached.read_ahead) when the request
+# is allowed: KEYS[3..] the read's versions, ARGV[4] its entry prefix. Returns {1, this
+# count, previous count, the lookup's answer} (core.versioned.lookup_lua).
+_CHECK_COUNT_AND_LOOK_UP = (
+    _CHECK
+    + "local function look_up()\n"
+    + lookup_lua(first_key=3, prefix_arg=4)
+    + "end\nreturn {1, current + 1, previous, look_up()}"
+)
 
 
 class _SettingsRate:
@@ -53,6 +65,9 @@ class _SlidingWindow(throttling.SimpleRateThrottle):
 
     num_requests: int
     duration: int
+    # Whether a request's check also makes the view's read-cache lookup (one throttle of a
+    # view does: ClientThrottle, which every API view has).
+    looks_ahead = False
 
     def allow_request(self, request, view) -> bool:
         if self.rate is None:
@@ -69,11 +84,22 @@ class _SlidingWindow(throttling.SimpleRateThrottle):
         cache = caches["default"]
         if isinstance(cache, RedisCache):
             client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
-            allowed, self._current, self._previous = script(_CHECK_AND_COUNT)(
-                keys=[cache.make_and_validate_key(k) for k in (current_key, previous_key)],
-                args=[repr(self._weight), self.num_requests, lifetime],
-                client=client,
-            )
+            keys = [cache.make_and_validate_key(k) for k in (current_key, previous_key)]
+            args = [repr(self._weight), self.num_requests, lifetime]
+            ahead = read_ahead(request, view) if self.looks_ahead else None
+            if ahead is None:
+                reply = script(_CHECK_AND_COUNT)(keys=keys, args=args, client=client)
+            else:
+                prefix, versions = ahead
+                stored = [cache.make_and_validate_key(k) for k in (prefix, *versions)]
+                reply = script(_CHECK_COUNT_AND_LOOK_UP)(
+                    keys=keys + stored[1:], args=args + stored[:1], client=client
+                )
+            allowed, self._current, self._previous = reply[:3]
+            if allowed and ahead is not None:
+                found = found_in(reply[3], ahead[0])
+                if found is not None:  # else a version is to be started: the view does it
+                    setattr(request, AHEAD_ATTRIBUTE, found)
             return bool(allowed)
         counts = cache.get_many([current_key, previous_key])
         self._current = counts.get(current_key, 0)
@@ -101,6 +127,7 @@ class ClientThrottle(_SettingsRate, _SlidingWindow):
     by address under both rates (the user rate, the larger, never decided)."""
 
     scope = "anon"
+    looks_ahead = True
 
     def allow_request(self, request, view) -> bool:
         user = request.user

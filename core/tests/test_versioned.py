@@ -108,3 +108,13 @@ def test_concurrent_misses_of_one_read_compute_it_once():
             thread.join()
     assert results == ["page"] * 8
     assert len(calls) == 1
+
+
+def test_a_lookup_made_ahead_for_another_read_is_not_used():
+    # given: a lookup made ahead whose prefix is not this read's
+    other = versioned.Found(versioned.entry_prefix("other", 1), "1", ("theirs",))
+    with override_settings(READ_CACHE_SECONDS=60):
+        # when
+        value = versioned.cached("mine", 1, [KEY], lambda: "mine", lambda now: None, ahead=other)
+    # then
+    assert value == "mine"

@@ -32,6 +32,7 @@ from core.api.cached import cached_response
 from core.api.pagination import PageNumberPagination
 from core.api.refusals import refusal_response
 from core.api.schema import THROTTLED, UNAUTHENTICATED, error_response
+from core.versioned import Reads
 from marketplace import errors, selectors, services
 from marketplace.api.serializers import (
     ListingCreateInput,
@@ -257,13 +258,19 @@ class ListingListView(APIView):
                 return self._page(
                     request, selectors.listing_list_for_maker(maker=_signed_in(request))
                 )
-        if not _BOOK_PARAMS.issuperset(request.query_params):  # would only fill the cache
+        which = self.read_cache(request)
+        if which is None:
             return Response(self._book(request))
         # The offer book shows no hidden listing, so its page is the same for every viewer:
         # cached by URL until a listing, maker, asset or price changes (marketplace.cache),
         # as the JSON sent. A URL is validated only when it is not in the cache, and one that
         # is not valid is never stored.
-        return cached_response(cached_read, "listings", request, self, lambda: self._book(request))
+        return cached_response(*which, request, self, lambda: self._book(request))
+
+    def read_cache(self, request: Request) -> tuple[Reads, str] | None:
+        """The read that answers a GET of the book (core.api.cached): none for a URL with
+        other parameters, which would only fill the cache."""
+        return (cached_read, "listings") if _BOOK_PARAMS.issuperset(request.query_params) else None
 
     def _filters(self, request: Request) -> dict[str, Any]:
         query = ListingFilterInput(data=request.query_params)

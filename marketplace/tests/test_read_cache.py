@@ -6,6 +6,7 @@ runs on commit, as in production."""
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import timedelta
 from decimal import Decimal
@@ -20,6 +21,7 @@ from marketplace import services
 from marketplace.errors import ListingError
 from marketplace.tests.factories import ListingFactory, eth_asset, token_asset
 from marketplace.tests.support import publish_prices
+from testing.support import clear_run_cache
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/listings/"
@@ -326,3 +328,68 @@ def test_listings_url_with_unknown_parameters_is_answered_but_not_cached(api, pr
     response = api.get(URL, {**BOOK, "ordering": "cheapest"})
     assert response.status_code == 400
     assert response.json()["fields"]["ordering"][0]["code"] == "invalid_choice"
+
+
+def _redis_commands(monkeypatch) -> list[str]:
+    """The commands this process sends Redis from now on, each still sent (a spy)."""
+    import redis
+
+    sent: list[str] = []
+    send = redis.Redis.execute_command
+
+    def spy(self, *args, **options):
+        sent.append(str(args[0]))
+        return send(self, *args, **options)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", spy)
+    return sent
+
+
+needs_redis = pytest.mark.skipif(
+    not os.environ.get("REDIS_URL"), reason="the throttle looks the entry up in Redis scripts"
+)
+
+
+@needs_redis
+@pytest.mark.parametrize("url", [URL + "?pair=ETH-TEST", "/api/v1/prices/"])
+def test_a_cached_read_costs_one_redis_round_trip_with_the_throttle(api, prices, monkeypatch, url):
+    # given: the answer in the cache
+    ListingFactory()
+    first = api.get(url)
+    assert first.status_code == 200
+    # when
+    sent = _redis_commands(monkeypatch)
+    again = api.get(url)
+    # then: the throttle's script counted the request and found the entry, in one command
+    assert again.content == first.content
+    assert sent == ["EVALSHA"]
+
+
+@needs_redis
+def test_a_change_between_two_cached_reads_shows_through_the_throttles_lookup(
+    api, prices, monkeypatch, django_capture_on_commit_callbacks
+):
+    # given: the book in the cache, read through the throttle's lookup
+    listing = ListingFactory()
+    assert _ids(api) == [listing.pk]
+    sent = _redis_commands(monkeypatch)
+    assert _ids(api) == [listing.pk]
+    assert sent == ["EVALSHA"]
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        services.listing_update(
+            listing_id=listing.pk, maker=listing.maker, changes={}, state="cancelled"
+        )
+    # then
+    assert _ids(api) == []
+
+
+@needs_redis
+def test_a_cached_read_over_the_limit_is_refused(api, prices, settings):
+    # given: a limit of 3 requests a minute, the answer in the cache
+    settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "anon": "3/minute"}
+    clear_run_cache()
+    # when
+    statuses = [api.get(URL, BOOK).status_code for _ in range(4)]
+    # then: the third was a hit, the fourth is refused all the same
+    assert statuses == [200, 200, 200, 429]

@@ -10,6 +10,7 @@ from core.api.cached import cached_response
 from core.api.pagination import PageNumberPagination
 from core.api.refusals import Refusal, refusal_response
 from core.decimals import format_plain
+from core.versioned import Reads
 from oracle import selectors, services
 from oracle.api.serializers import (
     CandleSerializer,
@@ -46,12 +47,14 @@ class PriceListView(ListAPIView):
         # The same answer for everyone until a price, a halt or an asset changes: cached as
         # the JSON sent.
         return cached_response(
-            selectors.cached_over_prices,
-            "prices",
+            *self.read_cache(request),
             request,
             self,
             lambda: super(PriceListView, self).list(request, *args, **kwargs).data,
         )
+
+    def read_cache(self, request: Request) -> tuple[Reads, str]:
+        return selectors.cached_over_prices, "prices"
 
 
 @extend_schema(tags=["prices"], summary="One pair's current price", responses=PriceSerializer)
