@@ -252,7 +252,8 @@ def main() -> None:
                 f"{share}, and the goal is {GOAL_RPS / floor.rps:.0%} of that (a lower cost "
                 "for every request, the floor's own, would reach it: README)"
                 if floor.rps * 0.8 < GOAL_RPS
-                else f"{share}: the endpoint's own cost, not the server's (README)"
+                else f"{share}: the endpoint's own cost, not the server's; what would "
+                "reach it: README, Performance"
             )
         rows.append(
             Row(

@@ -317,7 +317,10 @@ def _note(f: Figures, rate: float) -> str:
         "PostgreSQL and anvil take turns (wall time = their CPU times added): Python's RPC "
         "client and JSON, COPY rows, decoding and ~15 queries a batch; PostgreSQL's two "
         "COPYed rows an event. Reading the next batch in a thread while one is written "
-        "(tried, 7d34ba4) only moved CPU time from one batch to the other on 2 cores"
+        "(tried, 7d34ba4) only moved CPU time from one batch to the other on 2 cores. What "
+        "would reach it: less CPU a batch (the subscribers' ~20 ms a batch of 500 blocks, "
+        "the RPC client's JSON), or reads overlapping writes where the node is remote or "
+        "there are more cores (README)"
     )
 
 

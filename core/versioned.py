@@ -106,7 +106,7 @@ def found_in(reply: list, prefix: str) -> Found | None:
 
 def redis_keys(keys: Sequence[str]) -> list[str] | None:
     """`keys` as the Redis cache stores them, for a script; None when the cache is not
-    Redis (nothing is looked up ahead then)."""
+    Redis."""
     backend = caches["default"]
     if not isinstance(backend, RedisCache):
         return None
