@@ -89,12 +89,9 @@ _PER_RESPONSE = tuple(
 
 
 @functools.cache
-def _policies() -> dict[str, tuple[str, str]]:
-    """Each header from the settings alone, and the setting naming its excluded prefixes."""
-    return {
-        HEADER: (build_policy(), "CONTENT_SECURITY_POLICY"),
-        HEADER_REPORT_ONLY: (build_policy(report_only=True), "CONTENT_SECURITY_POLICY_REPORT_ONLY"),
-    }
+def _policies() -> tuple[str, str]:
+    """The policy header and the report-only one, from the settings alone."""
+    return build_policy(), build_policy(report_only=True)
 
 
 @receiver(setting_changed)
@@ -119,16 +116,24 @@ class CSPMiddleware(csp_middleware.CSPMiddleware):
             return super().process_response(request, response)
         if response.status_code in (500, 404) and settings.DEBUG:
             return response  # Django's debug pages
-        exempt = {HEADER: "_csp_exempt", HEADER_REPORT_ONLY: "_csp_exempt_ro"}
-        for header, (policy, setting) in _policies().items():
-            prefixes = (getattr(settings, setting, None) or {}).get("EXCLUDE_URL_PREFIXES") or ()
+        policy, report_only = _policies()
+        for header, value, config, exempt in (
+            (HEADER, policy, settings.CONTENT_SECURITY_POLICY, "_csp_exempt"),
+            (
+                HEADER_REPORT_ONLY,
+                report_only,
+                settings.CONTENT_SECURITY_POLICY_REPORT_ONLY,
+                "_csp_exempt_ro",
+            ),
+        ):
+            prefixes = (config or {}).get("EXCLUDE_URL_PREFIXES") or ()
             if (
-                policy
+                value
                 and header not in response
-                and not getattr(response, exempt[header], False)
+                and not getattr(response, exempt, False)
                 and not request.path_info.startswith(tuple(prefixes))
             ):
-                response[header] = policy
+                response[header] = value
         # As django-csp: a nonce drawn after the header was written is an error, not a
         # nonce the policy does not name.
         request.csp_nonce = csp_middleware.CheckableLazyObject(self._csp_nonce_post_response)

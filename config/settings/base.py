@@ -364,6 +364,8 @@ CONTENT_SECURITY_POLICY = {
         "object-src": ["'none'"],
     }
 }
+# No report-only policy (django-csp reads it; set here so that every reader names it).
+CONTENT_SECURITY_POLICY_REPORT_ONLY: dict | None = None
 # WALLETCONNECT_PROJECT_ID: WalletConnect v2 (Reown) project id; when set, pages offer phone
 # wallets by QR code or deep link, and the CSP admits WalletConnect's relay and verify hosts.
 WALLETCONNECT_PROJECT_ID = env.str("WALLETCONNECT_PROJECT_ID", default="")
