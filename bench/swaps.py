@@ -594,7 +594,9 @@ def run(args: argparse.Namespace, env: dict[str, str], var_dir: Path) -> list[Ro
                 f": {ours:.2f} s at p95 to the watcher's transition, which sends the redeem; "
                 f"the rest is {QUOTE} mining it ({pct(by_key['w_relay'].seconds, 0.95):.2f} s "
                 "at p95): a transaction waits for the chain's next block, about one block "
-                "after the confirmation when the two chains mine in step"
+                "after the confirmation when the two chains mine in step. That wait is the "
+                "chain's: ours could only shrink the part before it; on chains whose blocks "
+                "are not in step it is 0 to 1 block (README)"
             )
         rows.append(
             Row(
